@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The whole test suite: setup, build, unit tests, the same unit tests under ASan+UBSan and TSan,
+# then the integration tests on a real ublk kernel (natively, or in a qemu VM).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+scripts/hugepages.sh reserve 32 || echo "test: could not reserve hugetlb pages; hugetlb tests will skip" >&2
+
+scripts/build.sh default
+echo "== unit tests" >&2
+ctest --test-dir build -L unit --output-on-failure -j "$(nproc)"
+
+echo "== unit tests under ASan+UBSan" >&2
+scripts/build.sh asan
+ctest --test-dir build-asan -L unit --output-on-failure -j "$(nproc)"
+
+echo "== unit tests under TSan" >&2
+scripts/build.sh tsan
+ctest --test-dir build-tsan -L tsan --output-on-failure -j "$(nproc)"
+
+echo "== integration tests on a real ublk kernel" >&2
+ctest --test-dir build -L vm --output-on-failure
