@@ -17,7 +17,7 @@ ctest --test-dir build-asan -L unit --output-on-failure -j "$(nproc)"
 
 echo "== unit tests under TSan" >&2
 scripts/build.sh tsan
-ctest --test-dir build-tsan -L tsan --output-on-failure -j "$(nproc)"
+ctest --test-dir build-tsan -L unit -LE no-tsan --output-on-failure -j "$(nproc)"
 
 echo "== integration tests on a real ublk kernel" >&2
 ctest --test-dir build -L vm --output-on-failure
