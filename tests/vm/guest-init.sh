@@ -1,0 +1,64 @@
+#!/bin/busybox sh
+# PID 1 of the test VM (copied into the initramfs as /init by make-initramfs.sh).
+# Loads the 9p and ublk modules, chroots into the host's root (shared read-only over virtio-9p),
+# runs the job that run-in-vm.sh left in the control share, records its exit status there and
+# powers off. The markers below are how run-in-vm.sh tells the job's output from the boot noise.
+
+/bin/busybox mkdir -p /bin /sbin /usr/bin /usr/sbin /proc /sys /dev /newroot
+/bin/busybox --install -s
+mount -t devtmpfs devtmpfs /dev
+exec 0</dev/null 1>/dev/console 2>&1
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+
+die() {
+  echo "ublk-vm: $*"
+  echo "===ublkvm-end 125==="
+  poweroff -f
+}
+
+for m in netfs 9pnet 9pnet_virtio 9p ublk_drv; do
+  insmod "/modules/$m.ko" || die "insmod $m.ko failed"
+done
+
+ctl=""
+results=""
+for word in $(cat /proc/cmdline); do
+  case "$word" in
+    ublkvm_ctl=*) ctl="${word#*=}" ;;
+    ublkvm_results=*) results="${word#*=}" ;;
+  esac
+done
+[ -n "$ctl" ] || die "no ublkvm_ctl= on the kernel command line"
+
+ninep="trans=virtio,version=9p2000.L,msize=512000"
+root=/newroot
+# cache=loose: the host root is read-only for the guest's lifetime, so caching its pages is safe
+# and makes exec and fio start much faster over 9p.
+mount -t 9p -o "$ninep,ro,cache=loose" hostroot "$root" || die "cannot mount the host root over 9p"
+mount -t proc proc "$root/proc" || die "cannot mount /proc in the chroot"
+mount -t sysfs sysfs "$root/sys" || die "cannot mount /sys in the chroot"
+mount -t devtmpfs devtmpfs "$root/dev" || die "cannot mount devtmpfs in the chroot"
+mkdir -p "$root/dev/pts" "$root/dev/shm"
+mount -t devpts devpts "$root/dev/pts"
+mount -t tmpfs tmpfs "$root/dev/shm"
+mount -t tmpfs -o mode=1777 tmpfs "$root/tmp" || die "cannot mount /tmp in the chroot"
+mount -t tmpfs -o mode=755 tmpfs "$root/run" || die "cannot mount /run in the chroot"
+# The writable shares appear at their host paths; mkdir covers paths under the fresh /tmp.
+mkdir -p "$root$ctl"
+mount -t 9p -o "$ninep" vmctl "$root$ctl" || die "cannot mount the control share at $ctl"
+if [ -n "$results" ]; then
+  mkdir -p "$root$results"
+  mount -t 9p -o "$ninep" results "$root$results" || die "cannot mount the results share at $results"
+fi
+[ -e /dev/ublk-control ] || die "ublk_drv loaded but /dev/ublk-control is missing"
+
+stty -onlcr </dev/console 2>/dev/null
+read -r up _ </proc/uptime
+echo "===ublkvm-start uptime=$up==="
+chroot "$root" /bin/bash "$ctl/job.sh" </dev/null
+rc=$?
+echo "$rc" >"$root$ctl/status"
+echo "===ublkvm-end $rc==="
+sync
+poweroff -f

@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# run-in-vm.sh [options] -- COMMAND [ARGS...]
+#   Runs COMMAND on a kernel with ublk and exits with its exit code. Where the host kernel has
+#   ublk (/dev/ublk-control exists, or `modprobe ublk_drv` works) the command runs natively.
+#   Otherwise a ublk-capable Debian kernel boots under qemu (TCG), chrooted into the host's root
+#   (shared read-only over virtio-9p), so the guest runs the host's binaries at the same paths.
+#
+#   Inside the guest: same cwd, PATH/HOME/TERM reset, UBLK* variables passed through, stdin is
+#   /dev/null, stdout and stderr are merged onto the host's stdout. /tmp and /run are fresh tmpfs.
+#
+#   Files back from the guest: set UBLK_VM_RESULTS to a host directory; the guest sees it writable
+#   at the same path (natively it simply is that directory).
+#
+#   Exit status: the command's; 124 on timeout (qemu is killed); 125 when the VM could not boot or
+#   the harness failed (the console log is printed).
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+
+usage() {
+  cat <<USAGE
+usage: run-in-vm.sh [options] -- COMMAND [ARGS...]
+  --kernel 7.3|6.12   guest kernel (default 7.3: trixie-backports; 6.12: bookworm-backports)
+  --cpus N            guest CPUs (default 2)
+  --mem SIZE          guest memory (default 2G)
+  --timeout SECS      kill the VM after SECS seconds (default 600); exit 124
+  --cache DIR         kernel/initramfs cache (default \$UBLK_VM_CACHE or $repo/build/vm)
+  --vm                boot the VM even when the host kernel has ublk
+  --native            never boot a VM; fail when the host kernel has no ublk
+  -h, --help          this help
+Environment: UBLK_VM_RESULTS=DIR shares host DIR writable with the guest at the same path.
+USAGE
+}
+
+kernel=7.3
+cpus=2
+mem=2G
+timeout_s=600
+cache="${UBLK_VM_CACHE:-$repo/build/vm}"
+where=auto
+while (($#)); do
+  case "$1" in
+    --kernel) kernel="${2:?--kernel needs 7.3 or 6.12}"; shift 2 ;;
+    --cpus) cpus="${2:?--cpus needs a number}"; shift 2 ;;
+    --mem) mem="${2:?--mem needs a size}"; shift 2 ;;
+    --timeout) timeout_s="${2:?--timeout needs seconds}"; shift 2 ;;
+    --cache) cache="${2:?--cache needs a directory}"; shift 2 ;;
+    --vm) where=vm; shift ;;
+    --native) where=native; shift ;;
+    -h | --help) usage; exit 0 ;;
+    --) shift; break ;;
+    *) echo "run-in-vm: unknown option '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+(($#)) || { echo "run-in-vm: no command given (see --help)" >&2; exit 2; }
+case "$kernel" in 7.3 | 6.12) ;; *) echo "run-in-vm: unknown kernel '$kernel' (want 7.3 or 6.12)" >&2; exit 2 ;; esac
+[[ "$cpus" =~ ^[1-9][0-9]*$ ]] || { echo "run-in-vm: bad --cpus '$cpus'" >&2; exit 2; }
+[[ "$timeout_s" =~ ^[1-9][0-9]*$ ]] || { echo "run-in-vm: bad --timeout '$timeout_s'" >&2; exit 2; }
+[[ "$mem" =~ ^[1-9][0-9]*[MG]$ ]] || { echo "run-in-vm: bad --mem '$mem' (e.g. 2G, 1536M)" >&2; exit 2; }
+
+host_has_ublk() {
+  [ -e /dev/ublk-control ] && return 0
+  modprobe ublk_drv 2>/dev/null && [ -e /dev/ublk-control ]
+}
+
+if [ "$where" != vm ] && host_has_ublk; then
+  echo "run-in-vm: the host kernel $(uname -r) has ublk; running natively" >&2
+  export UBLK_VM_KERNEL=native
+  set +e
+  timeout -k 10 "$timeout_s" "$@"
+  rc=$?
+  ((rc == 124)) && echo "run-in-vm: timed out after ${timeout_s}s" >&2
+  exit "$rc"
+fi
+[ "$where" = native ] && { echo "run-in-vm: --native given but the host kernel $(uname -r) has no ublk" >&2; exit 125; }
+
+command -v qemu-system-x86_64 >/dev/null ||
+  { echo "run-in-vm: qemu-system-x86_64 is missing (apt-get install qemu-system-x86)" >&2; exit 125; }
+
+kdir="$cache/kernel-$kernel"
+"$here/fetch-kernel.sh" "$kernel" "$kdir" || { echo "run-in-vm: could not fetch the $kernel kernel" >&2; exit 125; }
+initrd="$kdir/initramfs.cpio.gz"
+if [ ! -s "$initrd" ] || [ "$here/guest-init.sh" -nt "$initrd" ] || [ "$here/make-initramfs.sh" -nt "$initrd" ] ||
+   [ "$kdir/version" -nt "$initrd" ]; then
+  (
+    flock 9
+    "$here/make-initramfs.sh" "$kdir" "$initrd"
+  ) 9>"$kdir.initramfs.lock" || { echo "run-in-vm: could not build the initramfs" >&2; exit 125; }
+fi
+
+# The control share: the job script in, the exit status and the console log out.
+ctl=$(mktemp -d "${TMPDIR:-/tmp}/ublk-vm.XXXXXX")
+qemu_pid=""
+watchdog_pid=""
+cleanup() {
+  [ -n "$watchdog_pid" ] && kill "$watchdog_pid" 2>/dev/null
+  [ -n "$qemu_pid" ] && kill -KILL "$qemu_pid" 2>/dev/null
+  rm -rf "$ctl"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+for path in "$ctl" "$PWD" ${UBLK_VM_RESULTS:+"$UBLK_VM_RESULTS"}; do
+  [[ "$path" =~ ^/[A-Za-z0-9_./+@-]*$ ]] ||
+    { echo "run-in-vm: path '$path' has characters the VM command line cannot carry" >&2; exit 125; }
+done
+
+{
+  echo 'export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=dumb LANG=C.UTF-8'
+  printf 'export UBLK_VM_KERNEL=%q\n' "$kernel"
+  while IFS= read -r name; do
+    case "$name" in UBLK*) printf 'export %s=%q\n' "$name" "${!name}" ;; esac
+  done < <(compgen -e)
+  printf 'cd %q || { echo "run-in-vm: the cwd %s is not visible in the guest (under the host /tmp?)"; exit 125; }\n' "$PWD" "$PWD"
+  printf 'exec'
+  printf ' %q' "$@"
+  printf ' 2>&1\n'
+} >"$ctl/job.sh"
+
+append="console=ttyS0 quiet panic=-1 ublkvm_ctl=$ctl"
+shares=(
+  -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
+  -virtfs "local,path=$ctl,mount_tag=vmctl,security_model=none"
+)
+if [ -n "${UBLK_VM_RESULTS:-}" ]; then
+  mkdir -p "$UBLK_VM_RESULTS"
+  UBLK_VM_RESULTS="$(cd "$UBLK_VM_RESULTS" && pwd)"
+  append+=" ublkvm_results=$UBLK_VM_RESULTS"
+  shares+=(-virtfs "local,path=$UBLK_VM_RESULTS,mount_tag=results,security_model=none")
+fi
+
+# Prints the job's output (between the guest's markers) and notes when the job started.
+relay_console() {
+  local phase=boot line
+  while IFS= read -r line || [ -n "$line" ]; do
+    line="${line//$'\r'/}"
+    printf '%s\n' "$line" >>"$ctl/console.log"
+    case "$phase" in
+      boot)
+        if [[ "$line" == *"===ublkvm-start"* ]]; then
+          phase=job
+          echo "$EPOCHREALTIME" >"$ctl/started"
+        fi ;;
+      job)
+        if [[ "$line" == *"===ublkvm-end"* ]]; then
+          phase=done
+          line="${line%%===ublkvm-end*}"
+          [ -n "$line" ] && printf '%s\n' "$line"
+        else
+          printf '%s\n' "$line"
+        fi ;;
+    esac
+  done
+}
+
+mkfifo "$ctl/console"
+relay_console <"$ctl/console" &
+relay_pid=$!
+t0=$EPOCHREALTIME
+qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m "$mem" -smp "$cpus" \
+  -nographic -no-reboot -nic none \
+  -kernel "$kdir/vmlinuz" -initrd "$initrd" -append "$append" \
+  "${shares[@]}" </dev/null >"$ctl/console" 2>&1 &
+qemu_pid=$!
+(
+  sleep "$timeout_s"
+  touch "$ctl/timed-out"
+  kill -TERM "$qemu_pid" 2>/dev/null
+  sleep 5
+  kill -KILL "$qemu_pid" 2>/dev/null
+) &
+watchdog_pid=$!
+
+set +e
+wait "$qemu_pid"
+qemu_rc=$?
+qemu_pid=""
+kill "$watchdog_pid" 2>/dev/null
+wait "$watchdog_pid" 2>/dev/null
+watchdog_pid=""
+wait "$relay_pid"
+set -e
+t1=$EPOCHREALTIME
+
+version=$(cut -d' ' -f1 "$kdir/version")
+if [ -e "$ctl/timed-out" ]; then
+  echo "run-in-vm: TIMEOUT: the command did not finish within ${timeout_s}s on $version; qemu killed" >&2
+  exit 124
+fi
+if [ ! -e "$ctl/started" ]; then
+  echo "run-in-vm: BOOT FAILURE: $version did not reach the job (qemu exit $qemu_rc); console:" >&2
+  sed 's/^/  | /' "$ctl/console.log" >&2
+  exit 125
+fi
+if [ ! -s "$ctl/status" ]; then
+  echo "run-in-vm: the guest died before the job finished (qemu exit $qemu_rc); console tail:" >&2
+  tail -n 40 "$ctl/console.log" | sed 's/^/  | /' >&2
+  exit 125
+fi
+rc=$(cat "$ctl/status")
+boot=$(awk -v a="$t0" -v b="$(cat "$ctl/started")" 'BEGIN { printf "%.1f", b - a }')
+total=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
+echo "run-in-vm: $version booted in ${boot}s; ran in ${total}s total; exit $rc" >&2
+exit "$rc"
