@@ -1,0 +1,87 @@
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <system_error>
+
+#include "adapters/plugin.h"
+#include "adapters/registration.hpp"
+
+namespace adapters {
+
+namespace {
+PluginLoadResult failure(PluginError error, std::string message) {
+  PluginLoadResult r;
+  r.error = error;
+  r.message = std::move(message);
+  return r;
+}
+
+std::string dl_error() {
+  const char* e = dlerror();
+  return e ? e : "unknown dlopen error";
+}
+
+std::string static_tls_hint(const std::string& error) {
+  if (error.find("static TLS") == std::string::npos) return {};
+  return " (its allocator needs static TLS: start the process with GLIBC_TUNABLES=" +
+         std::string(kStaticTlsTunable) + ", or call adapters::ensure_static_tls_for_plugins)";
+}
+
+std::vector<std::string> added_names(const std::vector<std::string>& before, const std::vector<std::string>& after) {
+  std::vector<std::string> added;
+  for (const auto& name : after)
+    if (std::find(before.begin(), before.end(), name) == before.end()) added.push_back(name);
+  return added;
+}
+}  // namespace
+
+PluginLoadResult load_provider_plugin(const std::filesystem::path& path, pool::Registry& registry,
+                                      const ProviderConfig& config) {
+  const std::string shown = path.string();
+  std::error_code ec;
+  if (path.empty() || !std::filesystem::is_regular_file(path, ec))
+    return failure(PluginError::not_found, "provider plugin '" + shown + "': no such file");
+
+  // RTLD_LOCAL: an allocator the plugin links (its malloc, free, ...) stays out of the process's
+  // global symbol lookup. Not RTLD_DEEPBIND: ASan does not support it, and it is not needed.
+  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle) {
+    const auto why = dl_error();
+    return failure(PluginError::not_loadable,
+                   "provider plugin '" + shown + "': cannot load: " + why + static_tls_hint(why));
+  }
+  dlerror();
+  auto* register_fn = reinterpret_cast<ublkpool_plugin_register_fn>(dlsym(handle, "ublkpool_plugin_register"));
+  if (!register_fn) {
+    dlclose(handle);
+    return failure(PluginError::symbol_missing,
+                   "provider plugin '" + shown + "': it does not export ublkpool_plugin_register");
+  }
+
+  std::array<char, 512> reason{};
+  ublkpool_plugin_host host{};
+  host.abi_version = UBLKPOOL_PLUGIN_ABI_VERSION;
+  host.registry = &registry;
+  host.max_length = config.max_length;
+  host.byte_limit = config.byte_limit;
+  host.error = reason.data();
+  host.error_size = reason.size();
+
+  const auto before = registry.names();
+  const int rc = register_fn(&host);
+  auto added = added_names(before, registry.names());
+  // The plugin stays loaded from here on: providers it made may still be referenced.
+  if (rc != 0) {
+    for (const auto& name : added) registry.remove(name);
+    std::string why = reason[0] ? std::string(reason.data()) : std::strerror(rc < 0 ? -rc : rc);
+    return failure(PluginError::registration_failed,
+                   "provider plugin '" + shown + "': registration failed: " + why);
+  }
+  PluginLoadResult ok;
+  ok.providers = std::move(added);
+  return ok;
+}
+
+}  // namespace adapters
