@@ -1,11 +1,13 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <array>
 #include <cstring>
 #include <system_error>
 
 #include "adapters/plugin.h"
+#include "pool/callback_provider.hpp"
 #include "adapters/registration.hpp"
 
 namespace adapters {
@@ -27,6 +29,20 @@ std::string static_tls_hint(const std::string& error) {
   if (error.find("static TLS") == std::string::npos) return {};
   return " (its allocator needs static TLS: start the process with GLIBC_TUNABLES=" +
          std::string(kStaticTlsTunable) + ", or call adapters::ensure_static_tls_for_plugins)";
+}
+
+// host->register_allocator: a C plugin's way to add an alloc/free pair (libpool's CallbackProvider).
+int register_allocator(void* registry, const char* name, ublkpool_alloc_fn alloc, ublkpool_free_fn free_fn,
+                       void* ctx) {
+  if (!registry || !name || !*name || !alloc || !free_fn) return -EINVAL;
+  try {
+    auto provider = std::make_shared<pool::CallbackProvider>(name, pool::CallbackAllocator{alloc, free_fn, ctx});
+    return static_cast<pool::Registry*>(registry)->add(name, std::move(provider)) ? 0 : -EEXIST;
+  } catch (const std::invalid_argument&) {
+    return -EINVAL;
+  } catch (...) {
+    return -ENOMEM;
+  }
 }
 
 std::vector<std::string> added_names(const std::vector<std::string>& before, const std::vector<std::string>& after) {
@@ -68,6 +84,7 @@ PluginLoadResult load_provider_plugin(const std::filesystem::path& path, pool::R
   host.byte_limit = config.byte_limit;
   host.error = reason.data();
   host.error_size = reason.size();
+  host.register_allocator = register_allocator;
 
   const auto before = registry.names();
   const int rc = register_fn(&host);

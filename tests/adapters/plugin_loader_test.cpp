@@ -1,4 +1,5 @@
 // Bad input to the plugin loader: each gives a clear one-line error, never a crash.
+#include <dlfcn.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -77,6 +78,43 @@ TEST(ProviderLookup, AnUnknownNameListsTheKnownOnes) {
   EXPECT_NE(unknown.message.find("unknown provider 'tcmalloc'"), std::string::npos);
   EXPECT_NE(unknown.message.find("boost_pool"), std::string::npos);
   EXPECT_TRUE(find_provider(registry, "pmr"));
+}
+
+}  // namespace
+}  // namespace adapters
+
+namespace adapters {
+namespace {
+
+struct Tally {
+  std::size_t allocs, frees, last_freed_length;
+};
+
+// A C plugin registers an alloc/free pair through host->register_allocator: libpool's
+// CallbackProvider, seen from the adapters side.
+TEST(PluginLoader, ACPluginRegistersAnAllocatorPair) {
+  pool::Registry registry;
+  const auto path = lib_dir() / "libublkpool_c_allocator_plugin.so";
+  auto r = load_provider_plugin(path, registry, testing::test_config());
+  ASSERT_TRUE(r) << r.message;
+  EXPECT_EQ(r.providers, std::vector<std::string>{"c_tally"});
+  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_NOLOAD);
+  ASSERT_NE(handle, nullptr);
+  auto tally_fn = reinterpret_cast<const Tally* (*)()>(dlsym(handle, "c_plugin_tally"));
+  ASSERT_NE(tally_fn, nullptr);
+  const Tally& tally = *tally_fn();
+
+  auto provider = registry.find("c_tally");
+  ASSERT_NE(provider, nullptr);
+  auto b = provider->acquire(12345, 8192);
+  ASSERT_TRUE(b);
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(b->data) % 8192, 0u);
+  EXPECT_EQ(tally.allocs, 1u);
+  EXPECT_FALSE(provider->release(*b));
+  EXPECT_EQ(tally.frees, 1u);
+  EXPECT_EQ(tally.last_freed_length, 12345u);  // the exact length, back to the C free
+  EXPECT_EQ(provider->acquire(0).error(), std::make_error_code(std::errc::invalid_argument));
+  dlclose(handle);
 }
 
 }  // namespace

@@ -5,8 +5,10 @@
  * (adapters::load_provider_plugin), calls ublkpool_plugin_register once, and never unloads it:
  * the providers' code lives in the plugin.
  *
- * A C++ plugin casts host->registry to pool::Registry* and calls add(name, provider);
- * adapters/plugin_support.hpp has the helpers. Export only this symbol (build with
+ * A C plugin registers an alloc/free pair with host->register_allocator (libpool's
+ * CallbackProvider, see pool/pool.h). A C++ plugin casts host->registry to pool::Registry* and
+ * calls add(name, provider); adapters/plugin_support.hpp has the helpers. (Not the global
+ * ublkpool_register_allocator: a plugin with its own copy of libpool has its own registry.) Export only this symbol (build with
  * -fvisibility=hidden), and link any allocator that defines malloc into the plugin, never into
  * the host: RTLD_LOCAL keeps its malloc out of the host's symbol lookup. */
 #ifndef UBLKPOOL_ADAPTERS_PLUGIN_H
@@ -14,6 +16,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "pool/pool.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -29,6 +33,9 @@ struct ublkpool_plugin_host {
   uint64_t byte_limit;  /* bytes out at once per provider; 0 means no limit */
   char* error;          /* on failure, write a one-line reason here (NUL-terminated) */
   size_t error_size;
+  /* Registers an alloc/free pair as provider `name` in host->registry: 0, -EINVAL, -EEXIST. */
+  int (*register_allocator)(void* registry, const char* name, ublkpool_alloc_fn alloc,
+                            ublkpool_free_fn free_fn, void* ctx);
 };
 
 /* Registers the plugin's providers into host->registry. Returns 0, or a negative errno value
