@@ -1,0 +1,296 @@
+#include "inner_side.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "child_process.hpp"
+#include "clock_text.hpp"
+#include "mvg/plan.hpp"
+#include "stop_request.hpp"
+
+namespace mvg {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+constexpr auto kFioStopGrace = 3s;
+constexpr auto kDaemonStopGrace = 30s;  // STOP_DEV and DEL_DEV under TCG take a while
+constexpr auto kDeviceGoneTimeout = 10s;
+
+struct RunOutcome {
+  RunOutcome() = default;
+  RunOutcome(std::string why, bool is_fatal = false) : error(std::move(why)), fatal(is_fatal) {}
+
+  std::string error;  // the run has no figures
+  bool fatal = false; // the bench must stop: something may be left behind
+  std::string device;
+};
+
+std::string kernel_release() {
+  utsname u{};
+  return uname(&u) == 0 ? u.release : "unknown";
+}
+
+std::string milliseconds(double seconds) {
+  return std::to_string(static_cast<long>(seconds * 1000 + 0.5)) + "ms";
+}
+
+// One line from the daemon's stdout: its device, once live. Empty on failure, with `why` set.
+std::string read_device_line(ChildProcess& daemon, std::chrono::milliseconds timeout,
+                             std::string& why) {
+  std::string line;
+  auto deadline = Clock::now() + timeout;
+  while (true) {
+    if (stop_signal()) {
+      why = "stopped";
+      return {};
+    }
+    if (Clock::now() >= deadline) {
+      why = "no device after " + std::to_string(timeout.count() / 1000) + " s";
+      return {};
+    }
+    pollfd pfd{daemon.stdout_fd(), POLLIN, 0};
+    int ready = poll(&pfd, 1, 100);
+    if (ready <= 0) continue;
+    char ch;
+    ssize_t n = read(daemon.stdout_fd(), &ch, 1);
+    if (n == 1) {
+      if (ch == '\n') return line;
+      line += ch;
+    } else if (n == 0) {
+      daemon.wait_for(2s);
+      why = daemon.status() ? describe_status(*daemon.status()) : "closed its stdout";
+      return {};
+    }
+  }
+}
+
+std::string drain(int fd, Clock::time_point deadline) {
+  std::string out;
+  char buf[4096];
+  while (Clock::now() < deadline) {
+    pollfd pfd{fd, POLLIN, 0};
+    if (poll(&pfd, 1, 100) <= 0) continue;
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  return out;
+}
+
+bool wait_gone(const std::string& path, std::chrono::milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  while (fs::exists(path)) {
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(50ms);
+  }
+  return true;
+}
+
+bool wait_present(const std::string& path, std::chrono::milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  while (!fs::exists(path)) {
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(20ms);
+  }
+  return true;
+}
+
+class InnerBench {
+ public:
+  explicit InnerBench(const InnerConfig& c) : c_(c), raw_(fs::path(c.out_dir) / "raw") {}
+
+  int run() {
+    fs::create_directories(raw_);
+    manifest_ = {{"kernel", kernel_release()},
+                 {"vm_kernel", getenv("UBLK_VM_KERNEL") ? getenv("UBLK_VM_KERNEL") : ""},
+                 {"dry_run", !c_.fio_file.empty()},
+                 {"runs", nlohmann::json::array()}};
+    auto runs = interleaved_runs(all_cells(), c_.reps);
+    auto start = Clock::now();
+    int failed = 0;
+    for (std::size_t k = 0; k < runs.size(); ++k) {
+      const auto& run = runs[k];
+      progress(k, runs.size(), run, Clock::now() - start);
+      auto t0 = Clock::now();
+      RunOutcome outcome;
+      auto failed_mode = failed_modes_.find(run.cell.mode);
+      if (failed_mode != failed_modes_.end()) {
+        outcome.error = "skipped: " + failed_mode->second;
+      } else {
+        outcome = run_one(run);
+      }
+      if (!outcome.error.empty()) ++failed;
+      record(run, outcome, std::chrono::duration<double>(Clock::now() - t0).count());
+      if (outcome.fatal) {
+        manifest_["fatal"] = outcome.error;
+        save();
+        std::fprintf(stderr, "memcpy_vs_getdata: %s\n", outcome.error.c_str());
+        return 1;
+      }
+      if (int sig = stop_signal()) {
+        manifest_["interrupted"] = sig;
+        save();
+        std::fprintf(stderr, "memcpy_vs_getdata: stopped by signal %d; daemon and device cleaned up\n", sig);
+        return 128 + sig;
+      }
+    }
+    save();
+    std::fprintf(stderr, "memcpy_vs_getdata: %zu runs in %s%s\n", runs.size(),
+                 format_duration(Clock::now() - start).c_str(),
+                 failed ? (", " + std::to_string(failed) + " failed").c_str() : "");
+    return failed ? 3 : 0;
+  }
+
+ private:
+  std::string id(const Run& run) const {
+    return "r" + std::to_string(run.rep + 1) + "-" + run.cell.key();
+  }
+
+  void progress(std::size_t k, std::size_t n, const Run& run, Clock::duration elapsed) const {
+    std::string eta = "ETA unknown";
+    if (k > 0) eta = "ETA " + format_duration(elapsed / k * (n - k));
+    std::fprintf(stderr, "memcpy_vs_getdata: cell %zu of %zu: %s %s %s, rep %u/%u; elapsed %s, %s\n",
+                 k + 1, n, run.cell.rw.c_str(), format_block_size(run.cell.block_size).c_str(),
+                 std::string(info(run.cell.mode).label).c_str(), run.rep + 1, c_.reps,
+                 format_duration(elapsed).c_str(), eta.c_str());
+  }
+
+  std::vector<std::string> fio_argv(const Run& run, const std::string& device) const {
+    std::vector<std::string> argv{
+        "fio", "--name=mvg", "--filename=" + device, "--direct=1", "--ioengine=libaio",
+        "--iodepth=1", "--numjobs=1", "--group_reporting=1", "--rw=" + run.cell.rw,
+        "--bs=" + std::to_string(run.cell.block_size), "--time_based=1",
+        "--runtime=" + milliseconds(c_.runtime_s), "--lat_percentiles=1", "--randrepeat=0",
+        "--norandommap=1", "--output-format=json"};
+    if (c_.ramp_s > 0) argv.push_back("--ramp_time=" + milliseconds(c_.ramp_s));
+    if (!c_.fio_file.empty()) argv.push_back("--size=256M");
+    return argv;
+  }
+
+  RunOutcome run_one(const Run& run) {
+    auto base = (raw_ / id(run)).string();
+    if (!c_.fio_file.empty()) return run_fio(run, c_.fio_file, base);
+
+    std::vector<std::string> argv{c_.daemon};
+    const auto& mode_args = info(run.cell.mode).daemon_args;
+    argv.insert(argv.end(), mode_args.begin(), mode_args.end());
+    argv.insert(argv.end(), {"--queues", "1", "--depth", "16", "--max-io", c_.max_io, "--json"});
+    std::optional<ChildProcess> daemon;
+    try {
+      daemon.emplace(ChildSpec(argv).stdout_pipe().stderr_to(base + ".daemon.err"));
+    } catch (const std::system_error& e) {
+      return {"daemon failed to start: " + std::string(e.what()), true};
+    }
+    std::string why;
+    auto timeout = std::chrono::milliseconds(static_cast<long>(c_.start_timeout_s * 1000));
+    std::string device = read_device_line(*daemon, timeout, why);
+    RunOutcome outcome;
+    if (device.empty()) {
+      auto reason = last_line_of(base + ".daemon.err");
+      outcome.error = "ublk-pool-null " + std::string(info(run.cell.mode).label) +
+                      " failed to start (" + why + ")" + (reason.empty() ? "" : ": " + reason);
+      if (why != "stopped") failed_modes_[run.cell.mode] = outcome.error;
+    } else if (!device.starts_with("/dev/ublkb")) {
+      outcome.error = "ublk-pool-null printed '" + device + "', not a /dev/ublkbN line";
+    } else if (!wait_present(device, 10s)) {
+      outcome.error = device + " never appeared";
+    } else {
+      outcome = run_fio(run, device, base);
+      outcome.device = device;
+    }
+    auto stopped = stop_daemon(*daemon, base, device);
+    if (!stopped.error.empty()) {
+      outcome.fatal = outcome.fatal || stopped.fatal;
+      outcome.error = outcome.error.empty() ? stopped.error : outcome.error + "; " + stopped.error;
+    }
+    return outcome;
+  }
+
+  RunOutcome run_fio(const Run& run, const std::string& device, const std::string& base) {
+    std::optional<ChildProcess> fio;
+    try {
+      fio.emplace(ChildSpec(fio_argv(run, device)).stdout_to(base + ".fio.json").stderr_to(base + ".fio.err"));
+    } catch (const std::system_error& e) {
+      return {std::string(e.what()), true};
+    }
+    while (!fio->wait_for(100ms)) {
+      if (stop_signal()) {
+        fio->terminate(kFioStopGrace);
+        return {"stopped"};
+      }
+    }
+    int st = *fio->status();
+    if (st != 0) {
+      auto reason = last_line_of(base + ".fio.err");
+      return {"fio failed (" + describe_status(st) + ")" + (reason.empty() ? "" : ": " + reason)};
+    }
+    return {};
+  }
+
+  RunOutcome stop_daemon(ChildProcess& daemon, const std::string& base, const std::string& device) {
+    daemon.signal(SIGTERM);
+    auto stats = drain(daemon.stdout_fd(), Clock::now() + kDaemonStopGrace);
+    std::ofstream(base + ".daemon.json") << stats;
+    RunOutcome outcome;
+    if (!daemon.wait_for(5s)) {
+      daemon.terminate(1s);
+      outcome = {"ublk-pool-null did not stop within " +
+                     std::to_string(kDaemonStopGrace.count() + 5) + " s of SIGTERM; killed",
+                 true};
+    } else if (*daemon.status() != 0 && !device.empty()) {
+      auto reason = last_line_of(base + ".daemon.err");
+      outcome.error = "ublk-pool-null ended with " + describe_status(*daemon.status()) +
+                      (reason.empty() ? "" : ": " + reason);
+    }
+    if (device.starts_with("/dev/ublkb") && !wait_gone(device, kDeviceGoneTimeout)) {
+      outcome.error += (outcome.error.empty() ? "" : "; ") + device + " still exists after the daemon stopped";
+      outcome.fatal = true;
+    }
+    return outcome;
+  }
+
+  void record(const Run& run, const RunOutcome& outcome, double seconds) {
+    nlohmann::json entry = {{"id", id(run)},
+                            {"rw", run.cell.rw},
+                            {"bytes", run.cell.block_size},
+                            {"mode", info(run.cell.mode).key},
+                            {"rep", run.rep + 1},
+                            {"seconds", seconds},
+                            {"fio_json", "raw/" + id(run) + ".fio.json"}};
+    if (!outcome.device.empty()) entry["device"] = outcome.device;
+    if (!outcome.error.empty()) entry["error"] = outcome.error;
+    manifest_["runs"].push_back(entry);
+    save();
+  }
+
+  void save() const {
+    auto path = fs::path(c_.out_dir) / kManifestName;
+    auto tmp = path.string() + ".tmp";
+    std::ofstream(tmp) << manifest_.dump(1) << "\n";
+    fs::rename(tmp, path);
+  }
+
+  const InnerConfig& c_;
+  fs::path raw_;
+  nlohmann::json manifest_;
+  std::map<Mode, std::string> failed_modes_;
+};
+
+}  // namespace
+
+int run_inner(const InnerConfig& config) { return InnerBench(config).run(); }
+
+}  // namespace mvg
