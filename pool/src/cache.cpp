@@ -10,6 +10,8 @@ namespace pool {
 
 namespace {
 constexpr std::size_t kMaxBatch = 64;
+// std::error_code{} calls system_category() out of line; a copy of this is two loads.
+const std::error_code kSuccess{};
 
 // Relaxed load + store: one writer, so no read-modify-write is needed.
 template <class T>
@@ -87,7 +89,7 @@ std::error_code Cache::release(void* data) noexcept {
   core_.mark_free(data);
   bin.items[n] = data;
   bin.count.store(n + 1, std::memory_order_relaxed);
-  return {};
+  return kSuccess;
 }
 
 void Cache::flush_batch(Bin& bin, std::size_t index, std::uint32_t how_many) noexcept {

@@ -151,8 +151,16 @@ std::error_code PoolCore::grow(ClassState& cls, std::size_t index) noexcept {
     auto [region, first] = place(granules);
     if (!region) return std::make_error_code(std::errc::not_enough_memory);
     chunk = spare_chunks_.back();
-    *chunk = Chunk{region->mapping.data() + first * kGranule, granules * kGranule, size,
-                   granules * kGranule / size, index, 0, region, first, false};
+    *chunk = Chunk{};
+    chunk->base = region->mapping.data() + first * kGranule;
+    chunk->bytes = granules * kGranule;
+    chunk->buffer_size = size;
+    chunk->buffer_count = chunk->bytes / size;
+    chunk->class_index = index;
+    chunk->region = region;
+    chunk->first_granule = first;
+    chunk->span = chunk->buffer_count * size;
+    chunk->multiple_of_size = MultipleTest(size);
     if (!map_.set(chunk->base, chunk->bytes, chunk)) {
       release_span(region, first, granules);
       return std::make_error_code(std::errc::not_enough_memory);

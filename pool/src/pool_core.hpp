@@ -30,6 +30,30 @@ struct Region {
   std::atomic<int> fixed_index{-1};
 };
 
+// Whether an offset is a multiple of a fixed buffer size, without a division on the release
+// path: the trailing zeros by mask, the odd factor by multiplying with its inverse mod 2^64
+// (a multiple of d maps to at most UINT64_MAX / d, any other offset above it).
+class MultipleTest {
+ public:
+  MultipleTest() = default;
+  explicit MultipleTest(std::size_t divisor) noexcept {
+    shift_ = static_cast<unsigned>(__builtin_ctzll(divisor));
+    const std::uint64_t odd = divisor >> shift_;
+    std::uint64_t inverse = odd;  // Newton's iteration doubles the correct low bits each time
+    for (int i = 0; i < 5; ++i) inverse *= 2 - odd * inverse;
+    inverse_ = inverse;
+    limit_ = UINT64_MAX / odd;
+  }
+  [[nodiscard]] bool divides(std::uint64_t n) const noexcept {
+    return (n & ((std::uint64_t{1} << shift_) - 1)) == 0 && (n >> shift_) * inverse_ <= limit_;
+  }
+
+ private:
+  unsigned shift_ = 0;
+  std::uint64_t inverse_ = 1;
+  std::uint64_t limit_ = UINT64_MAX;
+};
+
 struct Chunk {
   std::byte* base = nullptr;
   std::size_t bytes = 0;
@@ -40,10 +64,12 @@ struct Chunk {
   Region* region = nullptr;
   std::size_t first_granule = 0;  // in region
   bool dying = false;             // being trimmed; class mutex
+  std::size_t span = 0;           // buffer_count * buffer_size
+  MultipleTest multiple_of_size;
 
   [[nodiscard]] bool holds_buffer(const void* p) const noexcept {
     const auto offset = static_cast<std::size_t>(static_cast<const std::byte*>(p) - base);
-    return offset < buffer_count * buffer_size && offset % buffer_size == 0;
+    return offset < span && multiple_of_size.divides(offset);
   }
 };
 

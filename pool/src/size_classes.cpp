@@ -28,6 +28,7 @@ SizeClasses::SizeClasses(std::size_t max_size, unsigned steps_per_doubling) {
     }
   }
   if (sizes_.back() < max_size) sizes_.push_back(max_size);
+  max_size_ = max_size;
 
   index_by_pages_.resize(max_size / kPageSize + 1);
   std::size_t index = 0;
@@ -42,7 +43,7 @@ std::size_t SizeClasses::natural_alignment(std::size_t index) const noexcept {
   return std::min(size & (~size + 1), kChunkAlignment);
 }
 
-std::size_t SizeClasses::index_for(std::size_t length, std::size_t alignment) const noexcept {
+std::size_t SizeClasses::index_for_large_alignment(std::size_t length, std::size_t alignment) const noexcept {
   if (!std::has_single_bit(alignment)) return kNoClass;
   std::size_t index = index_for(length);
   if (index == kNoClass || alignment <= kPageSize) return index;

@@ -56,6 +56,20 @@ TEST(BadInput, ForeignPointers) {
   EXPECT_FALSE(other->release(*theirs));
 }
 
+TEST(BadInput, InteriorPointerOfAnUnevenClass) {
+  auto config = small_pages();
+  config.steps_per_doubling = 4;  // 80K is a class: buffers are not power-of-two apart
+  auto p = pool::make_pool(config);
+  auto a = p->acquire(80 * 1024);
+  auto b = p->acquire(80 * 1024);
+  ASSERT_TRUE(a && b);
+  ASSERT_EQ(a->capacity, 80u * 1024);
+  for (std::size_t offset : {std::size_t{4096}, std::size_t{16384}, std::size_t{65536}, std::size_t{81919}})
+    EXPECT_EQ(p->release(a->data + offset), std::errc::invalid_argument) << offset;
+  EXPECT_FALSE(p->release(*a));
+  EXPECT_FALSE(p->release(*b));
+}
+
 TEST(BadInput, DoubleReleaseIsRefused) {
   auto p = pool::make_pool(small_pages());
   auto direct = p->acquire(8192);
