@@ -1,0 +1,131 @@
+#include "daemon.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <exception>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "providers.hpp"
+#include "report.hpp"
+#include "ublk/control.hpp"
+#include "ublk/device.hpp"
+#include "ublk/mem_target.hpp"
+#include "ublk/null_target.hpp"
+
+namespace ublk::cli {
+
+namespace {
+
+std::string program_name(const char* argv0) {
+  std::string name = argv0 ? argv0 : "ublk-pool";
+  if (auto slash = name.rfind('/'); slash != std::string::npos) name.erase(0, slash + 1);
+  return name;
+}
+
+// SIGINT/SIGTERM are blocked in every thread (the queue threads inherit the mask) and taken
+// synchronously by the main thread with sigwait.
+sigset_t block_stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  // A background job of a non-interactive shell starts with SIGINT ignored; sigwait needs the
+  // default disposition.
+  ::signal(SIGINT, SIG_DFL);
+  ::signal(SIGTERM, SIG_DFL);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+std::unique_ptr<Target> make_target(DaemonKind kind, const DaemonOptions& options) {
+  if (kind == DaemonKind::kMem) return std::make_unique<MemTarget>(options.size);
+  return std::make_unique<NullTarget>(options.no_data);
+}
+
+}  // namespace
+
+int run_daemon(int argc, char** argv, DaemonKind kind) {
+  prepare_adapter_plugins(argv);
+  const std::string prog = program_name(argv[0]);
+  std::vector<std::string_view> args(argv + 1, argv + argc);
+  auto parsed = parse_daemon_options(args, kind);
+  if (auto* error = std::get_if<ParseError>(&parsed)) {
+    std::fprintf(stderr, "%s: %s\n", prog.c_str(), error->message.c_str());
+    return 2;
+  }
+  const DaemonOptions& options = std::get<DaemonOptions>(parsed);
+  if (options.help) {
+    std::fputs(daemon_usage(prog, kind).c_str(), stdout);
+    return 0;
+  }
+  const sigset_t stop_signals = block_stop_signals();
+
+  try {
+    Control control;
+    const KernelFeatures& kf = control.features();
+    auto decision = choose_mode(options.mode, kf.features);
+    if (auto* refusal = std::get_if<ModeRefusal>(&decision)) {
+      std::fprintf(stderr, "%s: %s\n", prog.c_str(), refusal->message.c_str());
+      return 1;
+    }
+    const ModeChoice& choice = std::get<ModeChoice>(decision);
+    std::fprintf(stderr, "%s: mode %s: %s\n", prog.c_str(), std::string(to_string(choice.mode)).c_str(),
+                 choice.reason.c_str());
+
+    ProviderChoice provider = make_provider(options);
+    if (!provider.provider) {
+      std::fprintf(stderr, "%s: %s\n", prog.c_str(), provider.error.c_str());
+      return 2;
+    }
+    auto target = make_target(kind, options);
+
+    DeviceConfig config;
+    config.id = options.id;
+    config.queues = options.queues;
+    config.depth = options.depth;
+    config.size_bytes = options.size;
+    config.max_io_bytes = options.max_io;
+    config.logical_block = options.logical_block;
+    config.mode = choice.mode;
+    config.app_copy = options.app_copy;
+
+    Device device(control, config, *provider.provider, *target);
+    device.start();
+    std::fprintf(stderr, "%s: %s live: %u queue(s) x depth %u, %llu bytes, max IO %u, flags %s\n", prog.c_str(),
+                 device.block_path().c_str(), options.queues, options.depth,
+                 static_cast<unsigned long long>(options.size), options.max_io,
+                 device.granted_flags().to_string().c_str());
+    std::printf("%s\n", device.block_path().c_str());
+    std::fflush(stdout);
+
+    int signal = 0;
+    sigwait(&stop_signals, &signal);
+    std::fprintf(stderr, "%s: signal %d: removing %s\n", prog.c_str(), signal, device.block_path().c_str());
+    const std::error_code stop_error = device.stop();
+
+    RunSummary summary;
+    summary.device = device.block_path();
+    summary.target = std::string(target->name());
+    summary.mode = choice.mode;
+    summary.provider = options.provider;
+    summary.app_copy = options.app_copy;
+    summary.no_data = options.no_data;
+    summary.io = device.stats();
+    summary.provider_stats = provider.provider->stats();
+    std::fputs(report_text(summary).c_str(), stderr);
+    if (options.json) {
+      std::fputs(report_json(summary).c_str(), stdout);
+      std::fflush(stdout);
+    }
+    return stop_error ? 1 : 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s\n", prog.c_str(), e.what());
+    return 1;
+  }
+}
+
+}  // namespace ublk::cli

@@ -1,0 +1,190 @@
+#include "options.hpp"
+
+#include <charconv>
+#include <limits>
+
+#include "ublk/uapi.hpp"
+
+namespace ublk::cli {
+
+std::optional<Hugepages> parse_hugepages(std::string_view text) noexcept {
+  for (auto p : {Hugepages::kAuto, Hugepages::kHugetlb, Hugepages::kThp, Hugepages::kNone}) {
+    if (text == to_string(p)) return p;
+  }
+  return std::nullopt;
+}
+
+std::string_view to_string(Hugepages policy) noexcept {
+  switch (policy) {
+    case Hugepages::kAuto: return "auto";
+    case Hugepages::kHugetlb: return "hugetlb";
+    case Hugepages::kThp: return "thp";
+    case Hugepages::kNone: return "none";
+  }
+  return "?";
+}
+
+std::optional<std::uint64_t> parse_size(std::string_view text) noexcept {
+  if (text.empty()) return std::nullopt;
+  unsigned shift = 0;
+  switch (text.back()) {
+    case 'k': case 'K': shift = 10; break;
+    case 'm': case 'M': shift = 20; break;
+    case 'g': case 'G': shift = 30; break;
+    case 't': case 'T': shift = 40; break;
+    default: break;
+  }
+  if (shift) text.remove_suffix(1);
+  if (text.empty()) return std::nullopt;
+  std::uint64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
+  if (value > (std::numeric_limits<std::uint64_t>::max() >> shift)) return std::nullopt;
+  return value << shift;
+}
+
+namespace {
+
+template <class T>
+std::optional<T> parse_number(std::string_view text) noexcept {
+  T value{};
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+}  // namespace
+
+std::variant<DaemonOptions, ParseError> parse_daemon_options(std::span<const std::string_view> args,
+                                                             DaemonKind kind) {
+  DaemonOptions o;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string_view arg = args[i];
+    std::string_view name = arg;
+    std::optional<std::string_view> inline_value;
+    if (const auto eq = arg.find('='); arg.starts_with("--") && eq != std::string_view::npos) {
+      name = arg.substr(0, eq);
+      inline_value = arg.substr(eq + 1);
+    }
+    auto flag = [&](bool& target) -> std::optional<ParseError> {
+      if (inline_value) return ParseError{std::string(name) + " takes no value"};
+      target = true;
+      return std::nullopt;
+    };
+    std::optional<std::string_view> value;
+    auto need_value = [&]() -> std::optional<ParseError> {
+      if (inline_value) {
+        value = inline_value;
+      } else if (i + 1 < args.size()) {
+        value = args[++i];
+      } else {
+        return ParseError{std::string(name) + " needs a value"};
+      }
+      return std::nullopt;
+    };
+    auto bad = [&](std::string_view why) { return ParseError{"bad " + std::string(name) + " " + quoted(*value) + ": " + std::string(why)}; };
+
+    if (name == "--help" || name == "-h") {
+      if (auto e = flag(o.help)) return *e;
+    } else if (name == "--app-copy") {
+      if (auto e = flag(o.app_copy)) return *e;
+    } else if (name == "--json") {
+      if (auto e = flag(o.json)) return *e;
+    } else if (name == "--no-data" && kind == DaemonKind::kNull) {
+      if (auto e = flag(o.no_data)) return *e;
+    } else if (name == "--mode") {
+      if (auto e = need_value()) return *e;
+      auto mode = parse_mode(*value);
+      if (!mode) return bad("want copy, get_data, user_copy or auto");
+      o.mode = *mode;
+    } else if (name == "--queues") {
+      if (auto e = need_value()) return *e;
+      auto n = parse_number<unsigned>(*value);
+      if (!n || *n < 1 || *n > 64) return bad("want 1 to 64");
+      o.queues = *n;
+    } else if (name == "--depth") {
+      if (auto e = need_value()) return *e;
+      auto n = parse_number<unsigned>(*value);
+      if (!n || *n < 1 || *n > uapi::kMaxQueueDepth) return bad("want 1 to 4096");
+      o.depth = *n;
+    } else if (name == "--size") {
+      if (auto e = need_value()) return *e;
+      auto n = parse_size(*value);
+      if (!n || *n == 0) return bad("want a positive size such as 512M or 1G");
+      o.size = *n;
+    } else if (name == "--max-io") {
+      if (auto e = need_value()) return *e;
+      auto n = parse_size(*value);
+      if (!n || *n < 4096 || *n > uapi::kMaxIoBytes || *n % 4096) return bad("want a multiple of 4K from 4K to 32M");
+      o.max_io = static_cast<std::uint32_t>(*n);
+    } else if (name == "--logical-block") {
+      if (auto e = need_value()) return *e;
+      auto n = parse_size(*value);
+      if (!n || (*n != 512 && *n != 4096)) return bad("want 512 or 4096");
+      o.logical_block = static_cast<std::uint32_t>(*n);
+    } else if (name == "--provider") {
+      if (auto e = need_value()) return *e;
+      if (value->empty()) return bad("want a provider name");
+      o.provider = std::string(*value);
+    } else if (name == "--provider-lib") {
+      if (auto e = need_value()) return *e;
+      if (value->empty()) return bad("want the path of a provider plugin");
+      o.provider_lib = std::string(*value);
+    } else if (name == "--hugepages") {
+      if (auto e = need_value()) return *e;
+      auto policy = parse_hugepages(*value);
+      if (!policy) return bad("want auto, hugetlb, thp or none");
+      o.hugepages = *policy;
+    } else if (name == "--pool-limit") {
+      if (auto e = need_value()) return *e;
+      auto n = parse_size(*value);
+      if (!n) return bad("want a size such as 64M, or 0 for no limit");
+      o.pool_limit = *n;
+    } else if (name == "--id") {
+      if (auto e = need_value()) return *e;
+      auto n = parse_number<int>(*value);
+      if (!n || *n < 0 || *n >= (1 << 20)) return bad("want a device number >= 0");
+      o.id = *n;
+    } else {
+      return ParseError{"unknown option " + quoted(arg) + " (see --help)"};
+    }
+  }
+  if (o.size % o.logical_block) {
+    return ParseError{"--size " + std::to_string(o.size) + " is not a multiple of --logical-block " +
+                      std::to_string(o.logical_block)};
+  }
+  return o;
+}
+
+std::string daemon_usage(std::string_view program, DaemonKind kind) {
+  std::string text = "usage: " + std::string(program) + " [options]\n";
+  text += kind == DaemonKind::kNull
+              ? "Serves a ublk null device: WRITE data reaches a provider buffer, then is dropped.\n"
+              : "Serves a ublk RAM disk (data kept in a memfd mapping).\n";
+  text +=
+      "Prints /dev/ublkbN on stdout once the device is live; runs until SIGINT/SIGTERM, then removes\n"
+      "the device and prints a stats report (stderr; stdout with --json).\n\n"
+      "  --mode MODE          copy | get_data | user_copy | auto (default auto: from the kernel's features)\n"
+      "  --queues N           queues, one thread each (default 1)\n"
+      "  --depth N            queue depth (default 128, at most 4096)\n"
+      "  --size SIZE          capacity, K/M/G/T suffixes (default 1G)\n"
+      "  --max-io SIZE        largest request (default 1M)\n"
+      "  --logical-block N    512 | 4096 (default 512)\n"
+      "  --provider NAME      buffer provider (default pool, libpool's SizeClassPool)\n"
+      "  --provider-lib PATH  load a provider plugin (.so) first\n"
+      "  --hugepages POLICY   the pool's backing: auto | hugetlb | thp | none (default auto)\n"
+      "  --pool-limit SIZE    the pool's byte limit, 0 for none (default 0); past it IOs fail with ENOMEM\n"
+      "  --id N               ask for /dev/ublkbN (default: the kernel picks)\n"
+      "  --app-copy           also copy every WRITE into an application buffer (the 2-memcpy baseline)\n";
+  if (kind == DaemonKind::kNull) {
+    text += "  --no-data            skip buffers and copies where the mode allows (frontend overhead only)\n";
+  }
+  text +=
+      "  --json               stats report as JSON on stdout\n"
+      "  --help               this text\n";
+  return text;
+}
+
+}  // namespace ublk::cli

@@ -1,0 +1,50 @@
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "ublk/mode.hpp"
+
+namespace ublk::cli {
+
+enum class Hugepages : std::uint8_t { kAuto, kHugetlb, kThp, kNone };
+std::optional<Hugepages> parse_hugepages(std::string_view text) noexcept;
+std::string_view to_string(Hugepages policy) noexcept;
+
+// "4096", "64K", "1M", "2G", "1T" (binary multiples, any case); nullopt for anything else,
+// including overflow.
+std::optional<std::uint64_t> parse_size(std::string_view text) noexcept;
+
+enum class DaemonKind : std::uint8_t { kNull, kMem };
+
+struct DaemonOptions {
+  Mode mode = Mode::kAuto;
+  unsigned queues = 1;
+  unsigned depth = 128;
+  std::uint64_t size = std::uint64_t{1} << 30;
+  std::uint32_t max_io = 1U << 20;
+  std::uint32_t logical_block = 512;
+  std::string provider = "pool";
+  std::string provider_lib;       // a plugin .so that registers providers
+  Hugepages hugepages = Hugepages::kAuto;
+  std::uint64_t pool_limit = 0;   // the pool's byte limit; 0: none
+  int id = -1;
+  bool app_copy = false;
+  bool json = false;
+  bool no_data = false;           // null target only
+  bool help = false;
+};
+
+struct ParseError {
+  std::string message;  // one line, without the program name
+};
+
+// Parses argv[1..] of ublk-pool-null / ublk-pool-mem ("--opt value" and "--opt=value").
+std::variant<DaemonOptions, ParseError> parse_daemon_options(std::span<const std::string_view> args,
+                                                             DaemonKind kind);
+std::string daemon_usage(std::string_view program, DaemonKind kind);
+
+}  // namespace ublk::cli

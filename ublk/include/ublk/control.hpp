@@ -1,0 +1,78 @@
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+
+#include "ublk/features.hpp"
+#include "ublk/ring.hpp"
+#include "ublk/uapi.hpp"
+#include "ublk/unique_fd.hpp"
+
+namespace ublk {
+
+inline constexpr const char* kControlPath = "/dev/ublk-control";
+
+// /dev/ublk-control does not exist: this kernel has no ublk driver loaded.
+class ControlUnavailable : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// What GET_FEATURES said, and how to talk to this kernel.
+struct KernelFeatures {
+  Features features;
+  bool reported = false;  // false: the kernel predates GET_FEATURES; `features` is assumed
+  bool encoded = false;   // use the ioctl-encoded opcodes (UBLK_F_CMD_IOCTL_ENCODE)
+};
+
+struct AddRequest {
+  int id = -1;  // -1: the kernel picks
+  unsigned queues = 1;
+  unsigned depth = 128;
+  std::uint32_t max_io_bytes = 1U << 20;
+  std::uint64_t flags = 0;
+};
+
+struct BasicParams {
+  std::uint32_t logical_block = 512;
+  std::uint32_t physical_block = 4096;
+  std::uint32_t io_min = 4096;
+  std::uint32_t io_opt = 0;  // 0: max IO size
+  std::uint32_t max_io_bytes = 1U << 20;
+  std::uint64_t capacity_bytes = 0;
+};
+
+// The ublk control device: one SQE128 io_uring carrying URING_CMDs to /dev/ublk-control.
+// Control commands are setup, so they throw std::system_error; stop and delete return an
+// error_code because they also run on cleanup paths.
+class Control {
+ public:
+  Control();  // throws ControlUnavailable, std::system_error
+  Control(const Control&) = delete;
+  Control& operator=(const Control&) = delete;
+
+  // GET_FEATURES: the ioctl-encoded opcode first, then the legacy one. A kernel with neither
+  // (before 6.5) is assumed to have the 6.1 set: NEED_GET_DATA and recovery, legacy opcodes.
+  const KernelFeatures& features();
+
+  ublksrv_ctrl_dev_info add_device(const AddRequest& request);
+  void set_params(unsigned dev_id, const BasicParams& params);
+  void start_device(unsigned dev_id, int daemon_pid);
+  std::error_code stop_device(unsigned dev_id) noexcept;
+  std::error_code delete_device(unsigned dev_id) noexcept;
+  std::optional<ublksrv_ctrl_dev_info> device_info(unsigned dev_id) noexcept;
+
+  // One command; returns the CQE result (>= 0 or -errno).
+  int run(uapi::CtrlCmd cmd, const ublksrv_ctrl_cmd& payload) noexcept;
+
+ private:
+  int run_with_opcode(std::uint32_t opcode, const ublksrv_ctrl_cmd& payload) noexcept;
+
+  UniqueFd fd_;
+  Ring ring_;
+  std::optional<KernelFeatures> features_;
+};
+
+}  // namespace ublk

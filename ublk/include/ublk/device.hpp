@@ -1,0 +1,66 @@
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pool/buffer_provider.hpp"
+#include "ublk/control.hpp"
+#include "ublk/mode.hpp"
+#include "ublk/queue.hpp"
+#include "ublk/stats.hpp"
+#include "ublk/target.hpp"
+#include "ublk/unique_fd.hpp"
+
+namespace ublk {
+
+struct DeviceConfig {
+  int id = -1;  // -1: the kernel picks
+  unsigned queues = 1;
+  unsigned depth = 128;
+  std::uint64_t size_bytes = 1ULL << 30;
+  std::uint32_t max_io_bytes = 1U << 20;
+  std::uint32_t logical_block = 512;
+  Mode mode = Mode::kGetData;  // concrete: resolve kAuto with choose_mode() first
+  bool app_copy = false;
+};
+
+// One ublk device from ADD_DEV to DEL_DEV. start() adds it, sets its parameters, opens
+// /dev/ublkcN, starts the queues and then START_DEV; any failure midway undoes what was done,
+// so no device is left behind. stop() is STOP_DEV, the queues drain the aborts, the char
+// device is closed, DEL_DEV. The destructor stops a started device.
+class Device {
+ public:
+  Device(Control& control, DeviceConfig config, pool::BufferProvider& provider, Target& target);
+  ~Device();
+  Device(const Device&) = delete;
+  Device& operator=(const Device&) = delete;
+
+  void start();  // throws std::exception with a one-line message
+  std::error_code stop() noexcept;
+
+  [[nodiscard]] unsigned id() const noexcept { return dev_id_; }
+  [[nodiscard]] std::string block_path() const { return "/dev/ublkb" + std::to_string(dev_id_); }
+  [[nodiscard]] Features granted_flags() const noexcept { return granted_; }
+  // All queues' counters merged; complete after stop().
+  [[nodiscard]] IoStats stats() const;
+
+ private:
+  void open_char_device();
+  void wait_for_block_device() const;
+  void tear_down() noexcept;
+
+  Control& control_;
+  DeviceConfig config_;
+  pool::BufferProvider& provider_;
+  Target& target_;
+  unsigned dev_id_ = 0;
+  bool added_ = false;
+  bool started_ = false;
+  Features granted_;
+  UniqueFd char_fd_;
+  std::vector<std::unique_ptr<Queue>> queues_;
+  IoStats stats_;  // the queues' counters, kept when they are gone
+};
+
+}  // namespace ublk

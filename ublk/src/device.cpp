@@ -1,0 +1,136 @@
+#include "ublk/device.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <stdexcept>
+#include <system_error>
+#include <thread>
+
+namespace ublk {
+
+namespace {
+// udev/devtmpfs create the nodes asynchronously; a few seconds is plenty even under TCG.
+constexpr auto kNodeTimeout = std::chrono::seconds(10);
+constexpr auto kNodePoll = std::chrono::milliseconds(5);
+constexpr auto kAbortTimeout = std::chrono::seconds(30);
+}  // namespace
+
+Device::Device(Control& control, DeviceConfig config, pool::BufferProvider& provider, Target& target)
+    : control_(control), config_(config), provider_(provider), target_(target) {}
+
+Device::~Device() { stop(); }
+
+void Device::start() {
+  if (config_.mode == Mode::kAuto) throw std::invalid_argument("Device: resolve --mode auto before start()");
+  AddRequest add;
+  add.id = config_.id;
+  add.queues = config_.queues;
+  add.depth = config_.depth;
+  add.max_io_bytes = config_.max_io_bytes;
+  add.flags = required_feature(config_.mode);
+  const ublksrv_ctrl_dev_info info = control_.add_device(add);
+  dev_id_ = info.dev_id;
+  added_ = true;
+  granted_ = Features(info.flags);
+  try {
+    if (auto refusal = check_granted(config_.mode, granted_)) throw std::runtime_error(refusal->message);
+    if (info.max_io_buf_bytes < config_.max_io_bytes) {
+      throw std::runtime_error("ADD_DEV lowered the max IO size to " + std::to_string(info.max_io_buf_bytes) +
+                               " bytes; use --max-io " + std::to_string(info.max_io_buf_bytes));
+    }
+    BasicParams params;
+    params.logical_block = config_.logical_block;
+    params.physical_block = std::max<std::uint32_t>(config_.logical_block, 4096);
+    params.io_min = params.physical_block;
+    params.max_io_bytes = config_.max_io_bytes;
+    params.capacity_bytes = config_.size_bytes;
+    control_.set_params(dev_id_, params);
+    open_char_device();
+    const bool encoded = granted_.has(uapi::kFeatureCmdIoctlEncode);
+    for (unsigned q = 0; q < config_.queues; ++q) {
+      QueueConfig qc{q, config_.depth, config_.max_io_bytes, char_fd_.get(), encoded, config_.mode, config_.app_copy};
+      queues_.push_back(std::make_unique<Queue>(qc, provider_, target_));
+    }
+    // START_DEV waits until every tag of every queue has a FETCH_REQ outstanding.
+    for (auto& queue : queues_) queue->start();
+    control_.start_device(dev_id_, ::getpid());
+    started_ = true;
+    wait_for_block_device();
+  } catch (...) {
+    tear_down();
+    throw;
+  }
+}
+
+void Device::open_char_device() {
+  const std::string path = "/dev/ublkc" + std::to_string(dev_id_);
+  const auto deadline = std::chrono::steady_clock::now() + kNodeTimeout;
+  for (;;) {
+    char_fd_.reset(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+    if (char_fd_) return;
+    if (errno != ENOENT || std::chrono::steady_clock::now() > deadline) {
+      throw std::system_error(errno, std::generic_category(), "open " + path);
+    }
+    std::this_thread::sleep_for(kNodePoll);
+  }
+}
+
+void Device::wait_for_block_device() const {
+  const std::string path = block_path();
+  const auto deadline = std::chrono::steady_clock::now() + kNodeTimeout;
+  struct stat st {};
+  while (::stat(path.c_str(), &st) != 0) {
+    if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error(path + " did not appear");
+    std::this_thread::sleep_for(kNodePoll);
+  }
+}
+
+std::error_code Device::stop() noexcept {
+  if (!added_) return {};
+  std::error_code error;
+  if (started_) {
+    // The queues keep serving while STOP_DEV waits for in-flight requests, then every tag's
+    // outstanding command completes with UBLK_IO_RES_ABORT and the queue threads end.
+    error = control_.stop_device(dev_id_);
+    if (error) std::fprintf(stderr, "ublk: STOP_DEV %u: %s\n", dev_id_, error.message().c_str());
+    started_ = false;
+    if (!error) {
+      for (auto& queue : queues_) {
+        if (!queue->wait_finished(kAbortTimeout)) {
+          std::fprintf(stderr, "ublk: queue did not drain its aborts in time; closing its ring\n");
+        }
+      }
+    }
+  }
+  tear_down();
+  return error;
+}
+
+void Device::tear_down() noexcept {
+  // A queue still running here either never saw START_DEV or did not drain in time: closing
+  // its ring cancels its outstanding commands.
+  for (auto& queue : queues_) queue->request_exit();
+  for (auto& queue : queues_) {
+    queue->join();
+    stats_.merge(queue->stats());
+  }
+  // DEL_DEV waits until nothing holds /dev/ublkcN: neither our fd nor the queues' descriptor
+  // mappings (a mapping keeps the file open).
+  queues_.clear();
+  char_fd_.reset();
+  if (added_) {
+    if (auto error = control_.delete_device(dev_id_)) {
+      std::fprintf(stderr, "ublk: DEL_DEV %u: %s\n", dev_id_, error.message().c_str());
+    }
+    added_ = false;
+  }
+}
+
+IoStats Device::stats() const { return stats_; }
+
+}  // namespace ublk

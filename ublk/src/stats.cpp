@@ -1,0 +1,31 @@
+#include "ublk/stats.hpp"
+
+namespace ublk {
+
+std::string SizeHistogram::label(unsigned bucket) {
+  if (bucket + 1 >= kBuckets) return ">" + label(kBuckets - 2);
+  const std::uint64_t bound = upper_bound(bucket);
+  if (bound >= (1U << 20)) return std::to_string(bound >> 20) + "M";
+  if (bound >= (1U << 10)) return std::to_string(bound >> 10) + "K";
+  return std::to_string(bound);
+}
+
+void IoStats::merge(const IoStats& o) noexcept {
+  reads += o.reads;
+  writes += o.writes;
+  flushes += o.flushes;
+  discards += o.discards;
+  other_ops += o.other_ops;
+  read_bytes += o.read_bytes;
+  write_bytes += o.write_bytes;
+  errors += o.errors;
+  enomem += o.enomem;
+  get_data += o.get_data;
+  kernel_copy_bytes += o.kernel_copy_bytes;
+  userspace_copy_bytes += o.userspace_copy_bytes;
+  acquires += o.acquires;
+  acquire_failures += o.acquire_failures;
+  sizes.merge(o.sizes);
+}
+
+}  // namespace ublk
