@@ -2,6 +2,7 @@
 // The contract every adapter provider keeps, run against each of them (provider_contract_test.cpp).
 #include <functional>
 #include <memory>
+#include <ostream>
 #include <string>
 
 #include "adapters/provider_config.hpp"
@@ -21,6 +22,9 @@ struct ProviderCase {
   std::size_t max_alignment;
   bool thread_bound_cache;  // make_cache() returns a per-thread heap (mimalloc)
 };
+
+// gtest prints the case by its name, not as bytes.
+inline void PrintTo(const ProviderCase& c, std::ostream* os) { *os << c.name; }
 
 // The provider `name`: built in, or from a plugin loaded once per process (test_config()).
 std::shared_ptr<pool::BufferProvider> provider_named(const std::string& name);
