@@ -22,10 +22,6 @@ constexpr CqeKind kind_of(std::uint64_t data) noexcept { return static_cast<CqeK
 constexpr unsigned tag_of(std::uint64_t data) noexcept { return static_cast<unsigned>(data & 0xffff); }
 }  // namespace
 
-void Completion::operator()(int result, std::uint64_t copied) const noexcept {
-  queue_->complete(tag_, result, copied);
-}
-
 Queue::Queue(const QueueConfig& config, pool::BufferProvider& provider, Target& target)
     : config_(config), provider_(provider), target_(target) {
   const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
@@ -197,7 +193,7 @@ void Queue::start_request(TagSlot& slot) {
   request.data = data;
   request.queue = config_.q_id;
   request.tag = slot.tag;
-  target_.handle(request, Completion(*this, slot.tag));
+  target_.handle(request, Completion(&Queue::complete_thunk, this, slot.tag));
 }
 
 // COMMIT_AND_FETCH_REQ with the result; the tag waits for its next request.

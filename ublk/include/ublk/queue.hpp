@@ -65,6 +65,9 @@ class Queue {
     std::uint64_t copied;
   };
 
+  static void complete_thunk(void* queue, unsigned tag, int result, std::uint64_t copied) noexcept {
+    static_cast<Queue*>(queue)->complete(tag, result, copied);
+  }
   void run(std::promise<void>* ready);
   void loop();
   void send_fetches();

@@ -8,8 +8,6 @@
 
 namespace ublk {
 
-class Queue;
-
 // One block request as a target sees it.
 struct Request {
   uapi::IoOp op = uapi::IoOp::kRead;
@@ -28,13 +26,15 @@ struct Request {
 // eventfd, so the ring is only ever touched by its own thread.
 class Completion {
  public:
-  Completion(Queue& queue, unsigned tag) noexcept : queue_(&queue), tag_(tag) {}
+  using Fn = void (*)(void* context, unsigned tag, int result, std::uint64_t copied) noexcept;
+  Completion(Fn fn, void* context, unsigned tag) noexcept : fn_(fn), context_(context), tag_(tag) {}
   // result: bytes done (>= 0) or -errno. copied: bytes of request data the target memcpy'd
   // in user space (its store or its copy), for the stats.
-  void operator()(int result, std::uint64_t copied = 0) const noexcept;
+  void operator()(int result, std::uint64_t copied = 0) const noexcept { fn_(context_, tag_, result, copied); }
 
  private:
-  Queue* queue_;
+  Fn fn_;
+  void* context_;
   unsigned tag_;
 };
 

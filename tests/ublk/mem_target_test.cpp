@@ -1,0 +1,90 @@
+#include "ublk/mem_target.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "ublk/null_target.hpp"
+
+namespace ublk {
+namespace {
+
+struct Outcome {
+  int result = 1234;
+  std::uint64_t copied = 0;
+  unsigned tag = 0;
+};
+void record(void* context, unsigned tag, int result, std::uint64_t copied) noexcept {
+  auto* o = static_cast<Outcome*>(context);
+  o->result = result;
+  o->copied = copied;
+  o->tag = tag;
+}
+
+Outcome run(Target& target, uapi::IoOp op, std::uint64_t offset, std::vector<std::byte>& data, unsigned tag = 7) {
+  Outcome outcome;
+  Request r;
+  r.op = op;
+  r.offset = offset;
+  r.length = static_cast<std::uint32_t>(data.size());
+  r.data = data;
+  r.tag = tag;
+  target.handle(r, Completion(&record, &outcome, tag));
+  return outcome;
+}
+
+TEST(MemTarget, KeepsWhatWasWritten) {
+  MemTarget mem(1 << 20);
+  std::vector<std::byte> in(8192);
+  for (std::size_t i = 0; i < in.size(); ++i) in[i] = static_cast<std::byte>(i * 13 + 1);
+  Outcome w = run(mem, uapi::IoOp::kWrite, 65536, in);
+  EXPECT_EQ(w.result, 8192);
+  EXPECT_EQ(w.copied, 8192u);  // its store is a userspace copy
+  EXPECT_EQ(w.tag, 7u);
+  std::vector<std::byte> out(8192);
+  Outcome r = run(mem, uapi::IoOp::kRead, 65536, out);
+  EXPECT_EQ(r.result, 8192);
+  EXPECT_EQ(std::memcmp(in.data(), out.data(), in.size()), 0);
+}
+
+TEST(MemTarget, RefusesBeyondItsSize) {
+  MemTarget mem(1 << 20);
+  std::vector<std::byte> buf(4096);
+  EXPECT_EQ(run(mem, uapi::IoOp::kWrite, (1 << 20) - 2048, buf).result, -EIO);
+  EXPECT_EQ(run(mem, uapi::IoOp::kRead, 1ull << 40, buf).result, -EIO);
+}
+
+TEST(MemTarget, WriteZeroesReadsBackZeros) {
+  MemTarget mem(1 << 20);
+  std::vector<std::byte> ones(4096, std::byte{0xff});
+  run(mem, uapi::IoOp::kWrite, 0, ones);
+  std::vector<std::byte> none;
+  Request r;
+  r.op = uapi::IoOp::kWriteZeroes;
+  r.offset = 0;
+  r.length = 4096;
+  Outcome z;
+  mem.handle(r, Completion(&record, &z, 0));
+  EXPECT_EQ(z.result, 0);
+  std::vector<std::byte> out(4096, std::byte{1});
+  run(mem, uapi::IoOp::kRead, 0, out);
+  EXPECT_EQ(out[0], std::byte{0});
+  EXPECT_EQ(out[4095], std::byte{0});
+}
+
+TEST(NullTarget, CompletesDataOpsWithTheirLengthAndSaysWhetherItWantsData) {
+  NullTarget null;
+  NullTarget no_data(true);
+  EXPECT_TRUE(null.wants_data());
+  EXPECT_FALSE(no_data.wants_data());
+  std::vector<std::byte> buf(512);
+  EXPECT_EQ(run(null, uapi::IoOp::kWrite, 0, buf).result, 512);
+  EXPECT_EQ(run(null, uapi::IoOp::kWrite, 0, buf).copied, 0u);
+  std::vector<std::byte> none;
+  EXPECT_EQ(run(null, uapi::IoOp::kFlush, 0, none).result, 0);
+}
+
+}  // namespace
+}  // namespace ublk

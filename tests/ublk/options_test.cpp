@@ -1,0 +1,115 @@
+#include "options.hpp"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace ublk::cli {
+namespace {
+
+std::variant<DaemonOptions, ParseError> parse(std::vector<std::string_view> args,
+                                              DaemonKind kind = DaemonKind::kMem) {
+  return parse_daemon_options(args, kind);
+}
+DaemonOptions ok(std::vector<std::string_view> args, DaemonKind kind = DaemonKind::kMem) {
+  auto r = parse(std::move(args), kind);
+  EXPECT_TRUE(std::holds_alternative<DaemonOptions>(r))
+      << (std::holds_alternative<ParseError>(r) ? std::get<ParseError>(r).message : "");
+  return std::holds_alternative<DaemonOptions>(r) ? std::get<DaemonOptions>(r) : DaemonOptions{};
+}
+std::string error(std::vector<std::string_view> args, DaemonKind kind = DaemonKind::kMem) {
+  auto r = parse(std::move(args), kind);
+  EXPECT_TRUE(std::holds_alternative<ParseError>(r));
+  return std::holds_alternative<ParseError>(r) ? std::get<ParseError>(r).message : "";
+}
+
+TEST(ParseSize, TakesBinarySuffixes) {
+  EXPECT_EQ(parse_size("4096"), 4096u);
+  EXPECT_EQ(parse_size("64K"), 65536u);
+  EXPECT_EQ(parse_size("64k"), 65536u);
+  EXPECT_EQ(parse_size("1M"), 1u << 20);
+  EXPECT_EQ(parse_size("2G"), 2ull << 30);
+  EXPECT_EQ(parse_size("1T"), 1ull << 40);
+  EXPECT_EQ(parse_size("0"), 0u);
+}
+
+TEST(ParseSize, RefusesJunkAndOverflow) {
+  EXPECT_FALSE(parse_size("").has_value());
+  EXPECT_FALSE(parse_size("M").has_value());
+  EXPECT_FALSE(parse_size("1.5G").has_value());
+  EXPECT_FALSE(parse_size("-1").has_value());
+  EXPECT_FALSE(parse_size("12X").has_value());
+  EXPECT_FALSE(parse_size("1MB").has_value());
+  EXPECT_FALSE(parse_size("99999999999999999999").has_value());
+  EXPECT_FALSE(parse_size("17179869184G").has_value());  // 2^34 G overflows 64 bits
+}
+
+TEST(DaemonOptions, DefaultsFollowTheIssue) {
+  DaemonOptions o = ok({});
+  EXPECT_EQ(o.mode, Mode::kAuto);
+  EXPECT_EQ(o.queues, 1u);
+  EXPECT_EQ(o.depth, 128u);
+  EXPECT_EQ(o.size, 1ull << 30);
+  EXPECT_EQ(o.max_io, 1u << 20);
+  EXPECT_EQ(o.logical_block, 512u);
+  EXPECT_EQ(o.provider, "pool");
+  EXPECT_EQ(o.hugepages, Hugepages::kAuto);
+  EXPECT_EQ(o.id, -1);
+  EXPECT_FALSE(o.app_copy || o.json || o.help || o.no_data);
+}
+
+TEST(DaemonOptions, ReadsEveryOptionInBothForms) {
+  DaemonOptions o = ok({"--mode", "user_copy", "--queues=2", "--depth", "64", "--size", "512M", "--max-io=256K",
+                        "--logical-block", "4096", "--provider", "jemalloc", "--hugepages", "thp", "--id", "3",
+                        "--app-copy", "--json", "--pool-limit", "64M"});
+  EXPECT_EQ(o.mode, Mode::kUserCopy);
+  EXPECT_EQ(o.queues, 2u);
+  EXPECT_EQ(o.depth, 64u);
+  EXPECT_EQ(o.size, 512ull << 20);
+  EXPECT_EQ(o.max_io, 256u << 10);
+  EXPECT_EQ(o.logical_block, 4096u);
+  EXPECT_EQ(o.provider, "jemalloc");
+  EXPECT_EQ(o.hugepages, Hugepages::kThp);
+  EXPECT_EQ(o.id, 3);
+  EXPECT_TRUE(o.app_copy);
+  EXPECT_TRUE(o.json);
+  EXPECT_EQ(o.pool_limit, 64u << 20);
+}
+
+TEST(DaemonOptions, NoDataBelongsToTheNullTargetOnly) {
+  EXPECT_TRUE(ok({"--no-data"}, DaemonKind::kNull).no_data);
+  EXPECT_NE(error({"--no-data"}, DaemonKind::kMem).find("unknown option '--no-data'"), std::string::npos);
+}
+
+TEST(DaemonOptions, BadInputGivesOneLineNamingTheOption) {
+  EXPECT_NE(error({"--frobnicate"}).find("unknown option '--frobnicate'"), std::string::npos);
+  EXPECT_NE(error({"--mode", "zero_copy"}).find("--mode"), std::string::npos);
+  EXPECT_NE(error({"--size", "12X"}).find("--size"), std::string::npos);
+  EXPECT_NE(error({"--size", "0"}).find("--size"), std::string::npos);
+  EXPECT_NE(error({"--depth", "0"}).find("--depth"), std::string::npos);
+  EXPECT_NE(error({"--depth", "5000"}).find("--depth"), std::string::npos);
+  EXPECT_NE(error({"--queues", "x"}).find("--queues"), std::string::npos);
+  EXPECT_NE(error({"--max-io", "6000"}).find("--max-io"), std::string::npos);
+  EXPECT_NE(error({"--max-io", "64M"}).find("--max-io"), std::string::npos);
+  EXPECT_NE(error({"--logical-block", "1024"}).find("--logical-block"), std::string::npos);
+  EXPECT_NE(error({"--hugepages", "yes"}).find("--hugepages"), std::string::npos);
+  EXPECT_NE(error({"--id", "-2"}).find("--id"), std::string::npos);
+  EXPECT_NE(error({"--mode"}).find("needs a value"), std::string::npos);
+  EXPECT_NE(error({"--json=1"}).find("takes no value"), std::string::npos);
+  EXPECT_NE(error({"--logical-block", "4096", "--size", "6K"}).find("multiple"), std::string::npos);
+  for (auto message : {error({"--size", "12X"}), error({"--bogus"})}) {
+    EXPECT_EQ(message.find('\n'), std::string::npos);
+  }
+}
+
+TEST(DaemonOptions, UsageListsEveryOption) {
+  const std::string usage = daemon_usage("ublk-pool-null", DaemonKind::kNull);
+  for (auto opt : {"--mode", "--queues", "--depth", "--size", "--max-io", "--logical-block", "--provider",
+                   "--hugepages", "--id", "--app-copy", "--json", "--help", "--no-data"}) {
+    EXPECT_NE(usage.find(opt), std::string::npos) << opt;
+  }
+  EXPECT_EQ(daemon_usage("ublk-pool-mem", DaemonKind::kMem).find("--no-data"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ublk::cli
