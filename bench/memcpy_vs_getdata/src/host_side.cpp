@@ -12,6 +12,7 @@
 #include "child_process.hpp"
 #include "clock_text.hpp"
 #include "inner_side.hpp"
+#include "mvg/daemon_stats.hpp"
 #include "mvg/recommendation.hpp"
 #include "mvg/report.hpp"
 #include "stop_request.hpp"
@@ -116,7 +117,8 @@ Plan make_plan(Options& o) {
     }
   }
   auto overheads = p.native || p.dry ? kNativeOverheads : kVmOverheads;
-  p.runs = all_cells().size() * o.reps;
+  p.runs = selected_cells(o.only).size() * o.reps;
+  if (p.runs == 0) throw SetupError("--only " + o.only + " matches no cell (keys look like randwrite-64k-get_data)");
   if (o.runtime_s) {
     p.runtime_s = *o.runtime_s;
   } else {
@@ -155,7 +157,11 @@ std::optional<CostModel> run_cost_model(const Options& o, const fs::path& out) {
 
 int run_in_vm(const Options& o, const Plan& plan) {
   std::vector<std::string> argv{plan.run_in_vm.string(), "--vm", "--kernel", o.kernel, "--timeout",
-                                std::to_string(static_cast<long>(plan.estimate_s * 2 + 300)), "--"};
+                                std::to_string(static_cast<long>(plan.estimate_s * 2 + 300))};
+  // The kernel cache of the build tree this binary belongs to, as the ctest VM tests use it,
+  // unless the user points the harness elsewhere.
+  if (!getenv("UBLK_VM_CACHE")) argv.insert(argv.end(), {"--cache", (exe_dir().parent_path() / "vm").string()});
+  argv.push_back("--");
   argv.push_back(fs::canonical("/proc/self/exe").string());
   auto inner = inner_arguments(o, plan.runtime_s);
   argv.insert(argv.end(), inner.begin(), inner.end());
@@ -175,35 +181,44 @@ int run_in_vm(const Options& o, const Plan& plan) {
   return rc;
 }
 
+struct CellRuns {
+  Cell cell;
+  std::vector<FioResult> reps;
+  std::vector<double> copies;
+  std::string error;
+};
+
 Results read_results(const nlohmann::json& manifest, const fs::path& out, std::vector<std::string>& errors) {
-  std::map<std::string, std::pair<Cell, std::vector<FioResult>>> by_cell;
-  std::map<std::string, std::string> error_of;
-  for (const auto& cell : all_cells()) by_cell[cell.key()] = {cell, {}};
+  std::map<std::string, CellRuns> by_cell;
+  for (const auto& cell : all_cells()) by_cell[cell.key()].cell = cell;
   for (const auto& run : manifest.at("runs")) {
     auto mode = mode_from_key(run.at("mode").get<std::string>());
     if (!mode) continue;
     Cell cell{run.at("rw").get<std::string>(), run.at("bytes").get<std::uint64_t>(), *mode};
     auto& slot = by_cell[cell.key()];
-    slot.first = cell;
+    slot.cell = cell;
     std::string error = run.value("error", std::string{});
     if (error.empty()) {
       try {
-        slot.second.push_back(parse_fio_json(read_file(out / run.at("fio_json").get<std::string>())));
+        slot.reps.push_back(parse_fio_json(read_file(out / run.at("fio_json").get<std::string>())));
+        if (auto daemon = run.find("daemon_json"); daemon != run.end()) {
+          auto copies = copies_per_write_byte(read_file(out / daemon->get<std::string>()));
+          if (copies) slot.copies.push_back(*copies);
+        }
       } catch (const FioParseError& e) {
         error = e.what();
       }
     }
     if (!error.empty()) {
       errors.push_back(run.at("id").get<std::string>() + ": " + error);
-      error_of[cell.key()] = error;
+      slot.error = error;
     }
   }
   Results results;
   for (const auto& cell : all_cells()) {
-    auto& [c, reps] = by_cell[cell.key()];
-    auto err = error_of.count(cell.key()) ? error_of[cell.key()] : std::string{};
-    if (reps.empty() && err.empty()) err = "not run";
-    results.add(summarize(c, std::move(reps), reps.empty() ? err : std::string{}));
+    auto& slot = by_cell[cell.key()];
+    std::string error = slot.reps.empty() ? (slot.error.empty() ? "not run" : slot.error) : "";
+    results.add(summarize(slot.cell, std::move(slot.reps), error, slot.copies));
   }
   return results;
 }
@@ -262,7 +277,7 @@ int run_host(Options o) {
     std::fprintf(stderr,
                  "memcpy_vs_getdata: %zu runs (%zu cells x %u reps), fio %.1f s + %.1f s ramp each, "
                  "%s; about %s in total. Results in %s\n",
-                 plan.runs, all_cells().size(), o.reps, plan.runtime_s, o.ramp_s,
+                 plan.runs, plan.runs / o.reps, o.reps, plan.runtime_s, o.ramp_s,
                  (plan.dry ? "DRY RUN on " + o.fio_file : plan.native ? "native ublk" : "qemu VM, kernel " + o.kernel).c_str(),
                  format_duration(std::chrono::seconds(static_cast<long>(plan.estimate_s))).c_str(),
                  o.out_dir.c_str());
@@ -277,7 +292,7 @@ int run_host(Options o) {
     int rc;
     if (plan.native || plan.dry) {
       rc = run_inner({o.out_dir, o.reps, plan.runtime_s, o.ramp_s, o.max_io, o.start_timeout_s,
-                      o.daemon, o.fio_file});
+                      o.daemon, o.fio_file, o.only});
     } else {
       rc = run_in_vm(o, plan);
     }
@@ -297,7 +312,8 @@ int run_host(Options o) {
     auto ranges = recommend(report.results);
     std::string where = plan.dry ? "dry run" : report.env.native ? "native" : "VM under TCG";
     std::string text = header_text(report) + "\n" + table2_text(report.results) + "\n" +
-                       table1_text(report.results) + "\n" + model_text(report) + "\n" +
+                       table1_text(report.results) + "\n" + copies_text(report.results) +
+                       model_text(report) + "\n" +
                        "Recommendation (" + where + ", by Table 2's p50; plain copy is the floor when the "
                        "target never keeps the data): " + format_recommendation(ranges) + "\n";
     write_outputs(report, out, text);

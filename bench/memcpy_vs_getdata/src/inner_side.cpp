@@ -36,7 +36,15 @@ struct RunOutcome {
   std::string error;  // the run has no figures
   bool fatal = false; // the bench must stop: something may be left behind
   std::string device;
+  // Where the time went, for the budget's overhead estimates.
+  double start_s = 0;
+  double fio_s = 0;
+  double stop_s = 0;
 };
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
 
 std::string kernel_release() {
   utsname u{};
@@ -118,7 +126,7 @@ class InnerBench {
                  {"vm_kernel", getenv("UBLK_VM_KERNEL") ? getenv("UBLK_VM_KERNEL") : ""},
                  {"dry_run", !c_.fio_file.empty()},
                  {"runs", nlohmann::json::array()}};
-    auto runs = interleaved_runs(all_cells(), c_.reps);
+    auto runs = interleaved_runs(selected_cells(c_.only), c_.reps);
     auto start = Clock::now();
     int failed = 0;
     for (std::size_t k = 0; k < runs.size(); ++k) {
@@ -196,7 +204,9 @@ class InnerBench {
     }
     std::string why;
     auto timeout = std::chrono::milliseconds(static_cast<long>(c_.start_timeout_s * 1000));
+    auto t0 = Clock::now();
     std::string device = read_device_line(*daemon, timeout, why);
+    double start_s = seconds_since(t0);
     RunOutcome outcome;
     if (device.empty()) {
       auto reason = last_line_of(base + ".daemon.err");
@@ -208,10 +218,15 @@ class InnerBench {
     } else if (!wait_present(device, 10s)) {
       outcome.error = device + " never appeared";
     } else {
+      auto t1 = Clock::now();
       outcome = run_fio(run, device, base);
+      outcome.fio_s = seconds_since(t1);
       outcome.device = device;
     }
+    outcome.start_s = start_s;
+    auto t2 = Clock::now();
     auto stopped = stop_daemon(*daemon, base, device);
+    outcome.stop_s = seconds_since(t2);
     if (!stopped.error.empty()) {
       outcome.fatal = outcome.fatal || stopped.fatal;
       outcome.error = outcome.error.empty() ? stopped.error : outcome.error + "; " + stopped.error;
@@ -270,7 +285,11 @@ class InnerBench {
                             {"rep", run.rep + 1},
                             {"seconds", seconds},
                             {"fio_json", "raw/" + id(run) + ".fio.json"}};
-    if (!outcome.device.empty()) entry["device"] = outcome.device;
+    if (!outcome.device.empty()) {
+      entry["device"] = outcome.device;
+      entry["daemon_json"] = "raw/" + id(run) + ".daemon.json";
+      entry["phases_s"] = {{"start", outcome.start_s}, {"fio", outcome.fio_s}, {"stop", outcome.stop_s}};
+    }
     if (!outcome.error.empty()) entry["error"] = outcome.error;
     manifest_["runs"].push_back(entry);
     save();
@@ -292,5 +311,13 @@ class InnerBench {
 }  // namespace
 
 int run_inner(const InnerConfig& config) { return InnerBench(config).run(); }
+
+std::vector<Cell> selected_cells(const std::string& only) {
+  std::vector<Cell> cells;
+  for (const auto& c : all_cells()) {
+    if (c.key().find(only) != std::string::npos) cells.push_back(c);
+  }
+  return cells;
+}
 
 }  // namespace mvg

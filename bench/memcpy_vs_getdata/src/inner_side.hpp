@@ -4,6 +4,9 @@
 // JSON under OUT/raw/ and a manifest, OUT/inner.json, for the host side to read.
 
 #include <string>
+#include <vector>
+
+#include "mvg/plan.hpp"
 
 namespace mvg {
 
@@ -16,9 +19,13 @@ struct InnerConfig {
   double start_timeout_s = 60;
   std::string daemon;
   std::string fio_file;  // dry run
+  std::string only;      // a filter on the cell keys
 };
 
 inline constexpr const char* kManifestName = "inner.json";
+
+// The cells a bench measures: all of them, or those whose key contains `only`.
+std::vector<Cell> selected_cells(const std::string& only);
 
 // Returns the process exit code: 0 when every run measured, 1 on a fatal error (a device or daemon
 // that would not go away), 3 when some cells failed, 128+sig when a stop was asked.

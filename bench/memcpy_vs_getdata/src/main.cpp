@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
     try {
       return mvg::run_inner({options.out_dir, options.reps, *options.runtime_s, options.ramp_s,
                              options.max_io, options.start_timeout_s, options.daemon,
-                             options.fio_file});
+                             options.fio_file, options.only});
     } catch (const std::exception& e) {
       std::fprintf(stderr, "memcpy_vs_getdata: %s\n", e.what());
       return 1;

@@ -64,6 +64,8 @@ latency.png under --out.
   --no-model          skip the native cost model (build/bin/cost_model)
   --repo DIR          the source tree (for tests/vm/run-in-vm.sh; default: found from the binary)
   --daemon PATH       ublk-pool-null to run (default: beside this binary)
+  --only TEXT         run only the cells whose key contains TEXT (e.g. 4k-get_data, 1m-); the
+                      tables then have gaps
   --fio-file PATH     dry run for tool development: fio on a regular file, no ublk, no daemon
   -h, --help          this help
 )";
@@ -118,6 +120,8 @@ Options parse_options(const std::vector<std::string>& args) {
       o.repo_dir = value();
     } else if (arg == "--daemon") {
       o.daemon = value();
+    } else if (arg == "--only") {
+      o.only = value();
     } else if (arg == "--fio-file") {
       o.fio_file = value();
     } else {
@@ -140,6 +144,7 @@ std::vector<std::string> inner_arguments(const Options& o, double runtime_s) {
                                 "--start-timeout",  format(o.start_timeout_s),
                                 "--daemon",         o.daemon};
   if (!o.fio_file.empty()) args.insert(args.end(), {"--fio-file", o.fio_file});
+  if (!o.only.empty()) args.insert(args.end(), {"--only", o.only});
   return args;
 }
 

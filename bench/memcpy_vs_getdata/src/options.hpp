@@ -27,6 +27,7 @@ struct Options {
   double start_timeout_s = 60;
   bool model = true;
   std::string fio_file;  // dry run: fio on this regular file instead of ublk devices
+  std::string only;      // run only the cells whose key contains this
 };
 
 struct UsageError : std::runtime_error {

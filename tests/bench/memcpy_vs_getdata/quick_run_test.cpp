@@ -102,17 +102,25 @@ TEST_F(QuickRun, CsvHasEveryCell) {
   std::string line;
   ASSERT_TRUE(std::getline(csv, line));
   auto header = split(line, ',');
-  ASSERT_EQ(header.size(), 11u) << line;
+  ASSERT_EQ(header.size(), 12u) << line;
   EXPECT_EQ(header[6], "p50_us");
   EXPECT_EQ(header[7], "p99_us");
   std::size_t rows = 0;
   while (std::getline(csv, line)) {
     auto f = split(line, ',');
-    ASSERT_EQ(f.size(), 11u) << line;
+    ASSERT_EQ(f.size(), 12u) << line;
     EXPECT_GE(std::stoi(f[5]), 1) << line;
     EXPECT_GT(std::stod(f[6]), 0) << line;
     EXPECT_GE(std::stod(f[7]), std::stod(f[6])) << line;
-    EXPECT_TRUE(f[10].empty()) << line;
+    // Each column makes the copies it claims, by the daemon's own count.
+    ASSERT_FALSE(f[10].empty()) << line;
+    double copies = std::stod(f[10]);
+    if (f[3] == "copy_app_copy") {
+      EXPECT_NEAR(copies, 2.0, 0.05) << line;
+    } else if (f[3] != "copy_no_data") {
+      EXPECT_NEAR(copies, 1.0, 0.05) << line;
+    }
+    EXPECT_TRUE(f[11].empty()) << line;
     ++rows;
   }
   EXPECT_EQ(rows, 29u);  // 24 cells of Table 2, 5 more for Table 1

@@ -94,9 +94,23 @@ TEST(Report, CsvHasOneLinePerCellAndQuotesErrors) {
   results.add(summarize({"randwrite", 4 * KiB, Mode::Copy}, {}, "daemon said \"no\", then left"));
   auto lines = lines_of(results_csv(results));
   ASSERT_EQ(lines.size(), 1 + results.cells().size());
-  EXPECT_EQ(lines[0], "rw,block_size,bytes,mode,label,reps,p50_us,p99_us,mean_us,iops,error");
-  EXPECT_EQ(lines[1], "randwrite,4k,4096,copy_app_copy,copy --app-copy,1,18.000,38.000,18.000,55555.556,");
-  EXPECT_EQ(lines.back(), "randwrite,4k,4096,copy,copy,0,,,,,\"daemon said \"\"no\"\", then left\"");
+  EXPECT_EQ(lines[0], "rw,block_size,bytes,mode,label,reps,p50_us,p99_us,mean_us,iops,copies_per_write_byte,error");
+  EXPECT_EQ(lines[1], "randwrite,4k,4096,copy_app_copy,copy --app-copy,1,18.000,38.000,18.000,55555.556,,");
+  EXPECT_EQ(lines.back(), "randwrite,4k,4096,copy,copy,0,,,,,,\"daemon said \"\"no\"\", then left\"");
+}
+
+TEST(Report, CopiesLineGivesEachModesRangeAsTheDaemonsCounted) {
+  Results results;
+  results.add(summarize({"randwrite", 4 * KiB, Mode::AppCopy}, {testing::run_with(10, 20)}, "", {2.0, 1.999}));
+  results.add(summarize({"randwrite", 64 * KiB, Mode::AppCopy}, {testing::run_with(10, 20)}, "", {1.95}));
+  results.add(summarize({"randwrite", 4 * KiB, Mode::GetData}, {testing::run_with(10, 20)}, "", {1.0}));
+  results.add(summarize({"randwrite", 4 * KiB, Mode::Copy}, {testing::run_with(10, 20)}));
+  EXPECT_EQ(results.cells()[0].copies_per_write_byte, 1.9995);  // the median of two
+  EXPECT_EQ(copies_text(results),
+            "Copies per WRITE byte, as the daemons counted them (kernel + userspace): "
+            "copy --app-copy 1.95-2.00, get_data 1.00.\n");
+  EXPECT_EQ(copies_text(Results{}),
+            "Copies per WRITE byte, as the daemons counted them (kernel + userspace): not reported.\n");
 }
 
 TEST(Report, JsonHasEveryRowAndColumn) {

@@ -1,5 +1,6 @@
 #include "mvg/report.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "mvg/recommendation.hpp"
@@ -107,6 +108,24 @@ std::string table1_text(const Results& results) {
          table.render();
 }
 
+std::string copies_text(const Results& results) {
+  std::string out = "Copies per WRITE byte, as the daemons counted them (kernel + userspace):";
+  bool any = false;
+  for (auto mode : {Mode::AppCopy, Mode::GetData, Mode::UserCopy, Mode::Copy, Mode::CopyNoData}) {
+    std::optional<double> lo, hi;
+    for (const auto& c : results.cells()) {
+      if (c.cell.mode != mode || !c.copies_per_write_byte) continue;
+      lo = std::min(lo.value_or(*c.copies_per_write_byte), *c.copies_per_write_byte);
+      hi = std::max(hi.value_or(*c.copies_per_write_byte), *c.copies_per_write_byte);
+    }
+    if (!lo) continue;
+    out += std::string(any ? "," : "") + " " + std::string(info(mode).label) + " " + fixed(*lo, 2);
+    if (fixed(*lo, 2) != fixed(*hi, 2)) out += "-" + fixed(*hi, 2);
+    any = true;
+  }
+  return any ? out + ".\n" : out + " not reported.\n";
+}
+
 std::optional<std::uint64_t> measured_crossover(const Results& results) {
   std::optional<std::uint64_t> from;
   for (auto bs : kTable2BlockSizes) {
@@ -145,14 +164,15 @@ std::string model_text(const Report& report) {
 }
 
 std::string results_csv(const Results& results) {
-  std::string out = "rw,block_size,bytes,mode,label,reps,p50_us,p99_us,mean_us,iops,error\n";
+  std::string out = "rw,block_size,bytes,mode,label,reps,p50_us,p99_us,mean_us,iops,copies_per_write_byte,error\n";
   for (const auto& c : results.cells()) {
     auto number = [&c](double v) { return c.measured() ? fixed(v, 3) : std::string(); };
     out += c.cell.rw + "," + format_block_size(c.cell.block_size) + "," +
            std::to_string(c.cell.block_size) + "," + std::string(info(c.cell.mode).key) + "," +
            std::string(info(c.cell.mode).label) + "," + std::to_string(c.reps.size()) + "," +
            number(c.p50_us) + "," + number(c.p99_us) + "," + number(c.mean_us) + "," +
-           number(c.iops) + ",";
+           number(c.iops) + "," +
+           (c.copies_per_write_byte ? fixed(*c.copies_per_write_byte, 3) : std::string()) + ",";
     // An error message is free text: quote it, doubling any quote inside.
     std::string error;
     for (char ch : c.error) error += ch == '"' ? std::string("\"\"") : std::string(1, ch == '\n' ? ' ' : ch);
@@ -189,6 +209,7 @@ nlohmann::json report_json(const Report& report) {
                  {"bytes", c.cell.block_size}, {"mode", info(c.cell.mode).key},
                  {"label", info(c.cell.mode).label}, {"reps", reps}};
     if (c.measured()) cell.update(cell_figures(&c));
+    if (c.copies_per_write_byte) cell["copies_per_write_byte"] = *c.copies_per_write_byte;
     if (!c.error.empty()) cell["error"] = c.error;
     cells.push_back(cell);
   }

@@ -17,9 +17,14 @@ double median_of(const std::vector<FioResult>& reps, Field field) {
 
 }  // namespace
 
-CellSummary summarize(const Cell& cell, std::vector<FioResult> reps, std::string error) {
-  CellSummary s{cell, std::move(reps), std::move(error)};
+CellSummary summarize(const Cell& cell, std::vector<FioResult> reps, std::string error,
+                      const std::vector<double>& copies_per_write_byte) {
+  CellSummary s;
+  s.cell = cell;
+  s.reps = std::move(reps);
+  s.error = std::move(error);
   if (s.reps.empty()) return s;
+  if (!copies_per_write_byte.empty()) s.copies_per_write_byte = median(copies_per_write_byte);
   s.p50_us = median_of(s.reps, &FioResult::p50_us);
   s.p99_us = median_of(s.reps, &FioResult::p99_us);
   s.mean_us = median_of(s.reps, &FioResult::mean_us);

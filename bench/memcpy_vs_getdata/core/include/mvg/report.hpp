@@ -36,6 +36,8 @@ struct Report {
 std::string header_text(const Report& report);
 std::string table2_text(const Results& results);
 std::string table1_text(const Results& results);
+// Per mode, the copies per WRITE byte the daemons counted: the proof that each column is what it says.
+std::string copies_text(const Results& results);
 // The native cost model's figures and the crossover they predict, plus the crossover measured here.
 std::string model_text(const Report& report);
 

@@ -19,12 +19,15 @@ struct CellSummary {
   double p99_us = 0;
   double mean_us = 0;
   double iops = 0;
+  // The daemon's own count (median over the repetitions that have it).
+  std::optional<double> copies_per_write_byte;
 
   bool measured() const { return !reps.empty(); }
 };
 
 // Takes the medians over the repetitions; a cell without repetitions keeps only its error.
-CellSummary summarize(const Cell& cell, std::vector<FioResult> reps, std::string error = {});
+CellSummary summarize(const Cell& cell, std::vector<FioResult> reps, std::string error = {},
+                      const std::vector<double>& copies_per_write_byte = {});
 
 class Results {
  public:
