@@ -31,6 +31,7 @@ class CountingProvider final : public pool::BufferProvider {
   }
   std::error_code release(const pool::Buffer& buffer) noexcept override {
     if (!out.erase(buffer.data)) return std::make_error_code(std::errc::invalid_argument);
+    last_released_bytes.assign(buffer.data, buffer.data + buffer.length);
     std::free(buffer.data);
     return {};
   }
@@ -38,6 +39,7 @@ class CountingProvider final : public pool::BufferProvider {
 
   bool fail_next = false;
   std::set<void*> out;
+  std::vector<std::byte> last_released_bytes;
 };
 
 ublksrv_io_desc desc(uapi::IoOp op, std::uint32_t bytes) {
@@ -147,6 +149,20 @@ TEST_F(StrategyTest, NoDataTargetsGetNoBuffers) {
   EXPECT_EQ(s->on_request(slot, data), 0);
   EXPECT_TRUE(data.empty());
   EXPECT_EQ(stats.acquires, 0u);
+}
+
+TEST_F(StrategyTest, PoisonScribblesOverEveryReleasedBuffer) {
+  res.poison = true;
+  auto s = make_strategy(Mode::kGetData, res);
+  TagSlot slot;
+  slot.desc = desc(uapi::IoOp::kWrite, 4096);
+  s->need_data_address(slot);
+  std::memset(slot.buffer.data, 0x11, 4096);
+  int result = 4096;
+  s->on_done(slot, result);
+  ASSERT_EQ(provider.last_released_bytes.size(), 4096u);
+  EXPECT_EQ(provider.last_released_bytes.front(), std::byte{0xa5});
+  EXPECT_EQ(provider.last_released_bytes.back(), std::byte{0xa5});
 }
 
 TEST_F(StrategyTest, CopyModeOwnsOneMaxIoBufferPerTagUntilRetired) {

@@ -11,8 +11,12 @@ std::string register_adapter_providers(const DaemonOptions& options) {
   config.max_length = options.max_io;
   if (options.pool_limit) config.byte_limit = options.pool_limit;
   const auto report = adapters::register_builtin_providers(pool::registry(), config);
-  if (options.provider != "pool") {
-    for (const auto& why : report.skipped) std::fprintf(stderr, "provider skipped: %s\n", why.c_str());
+  // Say why a provider is missing only when it is the one asked for: a bad --provider is one
+  // line, and the lookup's message lists what exists.
+  for (const auto& why : report.skipped) {
+    if (why.find(options.provider) != std::string::npos && options.provider != "pool") {
+      std::fprintf(stderr, "provider %s: %s\n", options.provider.c_str(), why.c_str());
+    }
   }
   if (!options.provider_lib.empty()) {
     auto loaded = adapters::load_provider_plugin(options.provider_lib, pool::registry(), config);

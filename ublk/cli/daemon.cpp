@@ -65,6 +65,11 @@ int run_daemon(int argc, char** argv, DaemonKind kind) {
   const sigset_t stop_signals = block_stop_signals();
 
   try {
+    ProviderChoice provider = make_provider(options);
+    if (!provider.provider) {
+      std::fprintf(stderr, "%s: %s\n", prog.c_str(), provider.error.c_str());
+      return 2;
+    }
     Control control;
     const KernelFeatures& kf = control.features();
     auto decision = choose_mode(options.mode, kf.features);
@@ -76,11 +81,6 @@ int run_daemon(int argc, char** argv, DaemonKind kind) {
     std::fprintf(stderr, "%s: mode %s: %s\n", prog.c_str(), std::string(to_string(choice.mode)).c_str(),
                  choice.reason.c_str());
 
-    ProviderChoice provider = make_provider(options);
-    if (!provider.provider) {
-      std::fprintf(stderr, "%s: %s\n", prog.c_str(), provider.error.c_str());
-      return 2;
-    }
     auto target = make_target(kind, options);
 
     DeviceConfig config;
@@ -92,6 +92,7 @@ int run_daemon(int argc, char** argv, DaemonKind kind) {
     config.logical_block = options.logical_block;
     config.mode = choice.mode;
     config.app_copy = options.app_copy;
+    config.poison = options.poison;
 
     Device device(control, config, *provider.provider, *target);
     device.start();

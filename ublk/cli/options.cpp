@@ -90,6 +90,8 @@ std::variant<DaemonOptions, ParseError> parse_daemon_options(std::span<const std
       if (auto e = flag(o.help)) return *e;
     } else if (name == "--app-copy") {
       if (auto e = flag(o.app_copy)) return *e;
+    } else if (name == "--poison-released") {
+      if (auto e = flag(o.poison)) return *e;
     } else if (name == "--json") {
       if (auto e = flag(o.json)) return *e;
     } else if (name == "--no-data" && kind == DaemonKind::kNull) {
@@ -182,6 +184,8 @@ std::string daemon_usage(std::string_view program, DaemonKind kind) {
     text += "  --no-data            skip buffers and copies where the mode allows (frontend overhead only)\n";
   }
   text +=
+      "  --poison-released    overwrite every buffer as it goes back to the provider (a test aid:\n"
+      "                       a buffer released while the kernel still used it corrupts data)\n"
       "  --json               stats report as JSON on stdout\n"
       "  --help               this text\n";
   return text;

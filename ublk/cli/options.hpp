@@ -35,6 +35,7 @@ struct DaemonOptions {
   bool app_copy = false;
   bool json = false;
   bool no_data = false;           // null target only
+  bool poison = false;            // --poison-released: a test aid for the buffer release points
   bool help = false;
 };
 

@@ -1,6 +1,7 @@
 #include "ublk/buffer_strategy.hpp"
 
 #include <cerrno>
+#include <cstring>
 #include <stdexcept>
 
 #include "copy_strategy.hpp"
@@ -28,8 +29,13 @@ bool BufferStrategy::acquire(TagSlot& slot, std::size_t length) noexcept {
   return true;
 }
 
+void give_back(pool::BufferCache& cache, const pool::Buffer& buffer, bool poison) noexcept {
+  if (poison) std::memset(buffer.data, 0xa5, buffer.length);
+  cache.release(buffer);
+}
+
 void BufferStrategy::release(TagSlot& slot) noexcept {
-  if (slot.buffer) res_.cache->release(slot.buffer);
+  if (slot.buffer) give_back(*res_.cache, slot.buffer, res_.poison);
   slot.buffer = {};
 }
 

@@ -53,7 +53,8 @@ void Device::start() {
     open_char_device();
     const bool encoded = granted_.has(uapi::kFeatureCmdIoctlEncode);
     for (unsigned q = 0; q < config_.queues; ++q) {
-      QueueConfig qc{q, config_.depth, config_.max_io_bytes, char_fd_.get(), encoded, config_.mode, config_.app_copy};
+      QueueConfig qc{q, config_.depth, config_.max_io_bytes, char_fd_.get(), encoded, config_.mode, config_.app_copy,
+                     config_.poison};
       queues_.push_back(std::make_unique<Queue>(qc, provider_, target_));
     }
     // START_DEV waits until every tag of every queue has a FETCH_REQ outstanding.

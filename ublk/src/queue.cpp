@@ -76,7 +76,7 @@ void Queue::run(std::promise<void>* ready) {
     // commands only from the task that fetched them.
     cache_ = provider_.make_cache();
     resources_ = QueueResources{config_.q_id, config_.char_fd, config_.max_io, target_.wants_data(), cache_.get(),
-                                sink_.bytes(), &stats_, &release_after_submit_};
+                                sink_.bytes(), &stats_, &release_after_submit_, config_.poison};
     strategy_ = make_strategy(config_.mode, resources_);
     ring_ = std::make_unique<Ring>(config_.depth + 2);
     send_fetches();
@@ -283,13 +283,13 @@ void Queue::release_submitted() noexcept {
   // A READ commit's buffer: the kernel copied out of it while the submit call handled the
   // commit (see GetDataStrategy). Only if every queued SQE went in.
   if (release_after_submit_.empty() || ring_->pending_sqes() != 0) return;
-  for (const auto& buffer : release_after_submit_) cache_->release(buffer);
+  for (const auto& buffer : release_after_submit_) give_back(*cache_, buffer, config_.poison);
   release_after_submit_.clear();
 }
 
 void Queue::release_everything() noexcept {
   if (!cache_) return;
-  for (const auto& buffer : release_after_submit_) cache_->release(buffer);
+  for (const auto& buffer : release_after_submit_) give_back(*cache_, buffer, config_.poison);
   release_after_submit_.clear();
   if (strategy_) {
     for (auto& slot : slots_) strategy_->on_retire(slot);

@@ -38,7 +38,13 @@ struct QueueResources {
   IoStats* stats = nullptr;
   // Buffers whose address rides on an SQE not yet submitted: released once it is.
   std::vector<pool::Buffer>* release_after_submit = nullptr;
+  // Scribble over every buffer as it goes back (a test aid: a kernel copy out of a buffer
+  // after its release would then corrupt data that fio verifies).
+  bool poison = false;
 };
+
+// Returns a buffer to the cache, poisoning it first if asked.
+void give_back(pool::BufferCache& cache, const pool::Buffer& buffer, bool poison) noexcept;
 
 // How one buffer mode gets request data between the kernel and provider buffers. One object
 // per queue, used by its thread only.

@@ -23,6 +23,7 @@ struct DeviceConfig {
   std::uint32_t logical_block = 512;
   Mode mode = Mode::kGetData;  // concrete: resolve kAuto with choose_mode() first
   bool app_copy = false;
+  bool poison = false;  // see QueueResources::poison
 };
 
 // One ublk device from ADD_DEV to DEL_DEV. start() adds it, sets its parameters, opens

@@ -28,6 +28,7 @@ struct QueueConfig {
   bool encoded = true;   // ioctl-encoded IO opcodes
   Mode mode = Mode::kGetData;
   bool app_copy = false;  // also memcpy every WRITE into an application buffer (baseline)
+  bool poison = false;    // scribble over buffers as they go back (see QueueResources)
 };
 
 // One ublk queue: its own thread, io_uring, tags, provider cache and descriptor mapping.
