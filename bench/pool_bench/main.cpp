@@ -1,6 +1,8 @@
 // pool_bench: libpool's acquire+release against glibc, jemalloc, mimalloc and
 // std::pmr::synchronized_pool_resource, alloc+free and alloc+first-touch, 1 and 2 threads.
 // Prints Google Benchmark's table, then a summary with the ratios (pool Cache vs the others).
+// The summary uses CPU time per pair: on a shared machine, real time also counts the time the
+// thread waited for a core.
 #include <benchmark/benchmark.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -67,7 +69,7 @@ class SummaryReporter : public benchmark::ConsoleReporter {
     ConsoleReporter::ReportRuns(runs);
     for (const auto& run : runs) {
       if (run.error_occurred || run.run_type != Run::RT_Iteration) continue;
-      Result r{run.GetAdjustedRealTime(), 0};
+      Result r{run.GetAdjustedCPUTime(), 0};
       if (auto it = run.counters.find("faults"); it != run.counters.end()) r.faults = it->second.value;
       std::string key = run.benchmark_name();
       if (auto at = key.find("/min_time:"); at != std::string::npos) key.erase(at, key.find('/', at + 1) - at);
@@ -80,7 +82,7 @@ class SummaryReporter : public benchmark::ConsoleReporter {
     const char* allocators[] = {"pool_cache", "pool", "glibc", "jemalloc", "mimalloc", "pmr_sync"};
     for (const char* mode : {"alloc_free", "alloc_touch"}) {
       for (int threads : {1, 2}) {
-        std::printf("\n%s, %d thread%s: ns per acquire+release pair (page faults per pair)\n", mode, threads,
+        std::printf("\n%s, %d thread%s: CPU ns per acquire+release pair (page faults per pair)\n", mode, threads,
                     threads > 1 ? "s" : "");
         std::printf("%-8s", "size");
         for (const char* a : allocators) std::printf(" %20s", a);
@@ -145,7 +147,7 @@ void print_help(const char* argv0) {
       "per-thread Cache), glibc posix_memalign, jemalloc mallocx, mimalloc mi_malloc_aligned and\n"
       "std::pmr::synchronized_pool_resource; alloc+free and alloc+first-touch; 1 and 2 threads.\n"
       "The 'faults' counter is page faults per pair (getrusage). A summary with ratios follows.\n"
-      "Useful flags: --benchmark_filter=REGEX  --benchmark_min_time=SECONDS  --benchmark_format=json\n"
+      "Useful flags: --benchmark_filter=REGEX  --benchmark_min_time=SECONDS  --benchmark_out=FILE --benchmark_out_format=json\n"
       "Environment: POOL_BENCH_BACKING=auto|hugetlb|thp|none (default auto).\n\n",
       argv0);
 }

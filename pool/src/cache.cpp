@@ -64,7 +64,7 @@ Expected<Buffer> Cache::acquire(std::size_t length, std::size_t alignment) noexc
 Expected<Buffer> Cache::refill_and_acquire(std::size_t index, std::size_t length) noexcept {
   Bin& bin = bins_[index];
   bump(bin.misses);
-  const std::size_t got = core_.take(index, bin.items, bin.batch, this);
+  const std::size_t got = core_.take(index, bin.items, bin.batch, &bin);
   if (got == 0) return std::errc::not_enough_memory;
   bin.count.store(static_cast<std::uint32_t>(got - 1), std::memory_order_relaxed);
   return core_.hand_out(bin.items[got - 1], length, index);
@@ -95,7 +95,7 @@ std::error_code Cache::release(void* data) noexcept {
 void Cache::flush_batch(Bin& bin, std::size_t index, std::uint32_t how_many) noexcept {
   // The bottom of the stack is the coldest: give those back, keep the warm top.
   const std::uint32_t n = bin.count.load(std::memory_order_relaxed);
-  core_.give_back(index, bin.items, how_many);
+  core_.give_back(index, bin.items, how_many, &bin);
   std::memmove(bin.items, bin.items + how_many, (n - how_many) * sizeof(void*));
   bin.count.store(n - how_many, std::memory_order_relaxed);
 }

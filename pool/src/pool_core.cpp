@@ -188,11 +188,7 @@ std::uint64_t PoolCore::in_use(const ClassState& cls, std::size_t index) const n
   return cls.out >= cached ? cls.out - cached : 0;
 }
 
-void PoolCore::note_peak(ClassState& cls, std::size_t index) noexcept {
-  cls.peak = std::max(cls.peak, in_use(cls, index));
-}
-
-std::size_t PoolCore::take(std::size_t index, void** out, std::size_t want, const Cache* cache) noexcept {
+std::size_t PoolCore::take(std::size_t index, void** out, std::size_t want, Cache::Bin* bin) noexcept {
   ClassState& cls = central_[index];
   std::unique_lock lock(cls.mutex);
   bool grew = false;
@@ -204,7 +200,7 @@ std::size_t PoolCore::take(std::size_t index, void** out, std::size_t want, cons
       trim();
       lock.lock();
       if (cls.free_count == 0 && grow(cls, index)) {
-        if (!cache) ++cls.misses, ++cls.direct_acquires;
+        if (!bin) ++cls.misses, ++cls.direct_acquires;
         failures_.fetch_add(1, std::memory_order_relaxed);
         return 0;
       }
@@ -219,27 +215,28 @@ std::size_t PoolCore::take(std::size_t index, void** out, std::size_t want, cons
   }
   cls.free_count -= n;
   cls.out += n;
-  if (!cache) {
+  if (bin) {
+    report(cls, *bin, static_cast<std::uint32_t>(bin->count.load(std::memory_order_relaxed) + n - 1));
+  } else {
     ++cls.direct_acquires;
     grew ? ++cls.misses : ++cls.direct_hits;
   }
-  // The caller keeps n - 1 of them in its cache, which in_use() does not see yet.
-  const std::uint64_t seen = in_use(cls, index);
-  const std::uint64_t kept = cache && n ? n - 1 : 0;
-  cls.peak = std::max(cls.peak, seen > kept ? seen - kept : 0);
+  note_peak(cls);
   return n;
 }
 
-void PoolCore::give_back(std::size_t index, void* const* items, std::size_t n) noexcept {
+void PoolCore::give_back(std::size_t index, void* const* items, std::size_t n, Cache::Bin* bin) noexcept {
   ClassState& cls = central_[index];
   std::lock_guard lock(cls.mutex);
-  note_peak(cls, index);
+  if (bin) report(cls, *bin, bin->count.load(std::memory_order_relaxed));
+  note_peak(cls);
   for (std::size_t i = 0; i < n; ++i) {
     map_.find(items[i])->out--;
     cls.free.push_front(*node_of(items[i]));
   }
   cls.free_count += n;
   cls.out -= n;
+  if (bin) report(cls, *bin, static_cast<std::uint32_t>(bin->reported - n));
 }
 
 Expected<Buffer> PoolCore::acquire(std::size_t length, std::size_t alignment) noexcept {
@@ -257,7 +254,7 @@ std::error_code PoolCore::release(void* p) noexcept {
   Chunk* chunk = check_release(p);
   if (!chunk) return std::make_error_code(std::errc::invalid_argument);
   mark_free(p);
-  give_back(chunk->class_index, &p, 1);
+  give_back(chunk->class_index, &p, 1, nullptr);
   return {};
 }
 

@@ -6,6 +6,7 @@
 // 1 GiB hugetlb regions, which hold many. The ChunkMap finds a buffer's chunk from its address.
 //
 // Locks, always taken in this order: a class's mutex, then caches_mutex_ or region_mutex_.
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -79,6 +80,7 @@ struct alignas(64) ClassState {
   std::size_t free_count = 0;
   std::vector<Chunk*> chunks;
   std::uint64_t out = 0;            // buffers off the central list
+  std::uint64_t cached = 0;         // of those, in caches as last reported by them
   std::uint64_t direct_hits = 0;    // direct acquisitions served from the list
   std::uint64_t misses = 0;         // direct acquisitions and refills that mapped a chunk or failed
   std::uint64_t direct_acquires = 0;
@@ -118,10 +120,12 @@ class PoolCore {
   std::error_code release(void* p) noexcept;
 
   // Moves up to `want` free buffers of class `index` into `out`; maps a chunk if the list is
-  // empty. Returns how many (0: not_enough_memory). `cache` is counted as the caller.
-  std::size_t take(std::size_t index, void** out, std::size_t want, const Cache* cache) noexcept;
-  // Puts `n` buffers (already marked free) back on class `index`'s list.
-  void give_back(std::size_t index, void* const* items, std::size_t n) noexcept;
+  // empty. Returns how many (0: not_enough_memory). `bin` is the calling cache's, which keeps
+  // all but one of them; null for a direct acquisition.
+  std::size_t take(std::size_t index, void** out, std::size_t want, Cache::Bin* bin) noexcept;
+  // Puts `n` buffers (already marked free) back on class `index`'s list, from `bin` (the first
+  // n of its items) or directly (null).
+  void give_back(std::size_t index, void* const* items, std::size_t n, Cache::Bin* bin) noexcept;
 
   std::size_t trim() noexcept;
   std::error_code reserve(std::size_t length, std::size_t count) noexcept;
@@ -144,9 +148,18 @@ class PoolCore {
   // Under region_mutex_: frees the granules; unmaps the region once empty. Returns bytes unmapped.
   std::size_t release_span(Region* region, std::size_t first, std::size_t granules) noexcept;
   std::size_t trim_class(std::size_t index) noexcept;
-  // Under the class mutex: in use = off the list minus sitting in caches.
+  // Under the class mutex: in use = off the list minus sitting in caches, exact (it reads every
+  // cache's count under caches_mutex_), for stats().
   std::uint64_t in_use(const ClassState& cls, std::size_t index) const noexcept;
-  void note_peak(ClassState& cls, std::size_t index) noexcept;
+  // Under the class mutex: the peak from the counts caches last reported, so the IO path never
+  // takes caches_mutex_. Between two visits of a cache its hits are not seen.
+  static void note_peak(ClassState& cls) noexcept {
+    cls.peak = std::max(cls.peak, cls.out - cls.cached);
+  }
+  static void report(ClassState& cls, Cache::Bin& bin, std::uint32_t held) noexcept {
+    cls.cached = cls.cached - bin.reported + held;
+    bin.reported = held;
+  }
   std::size_t chunk_granules(std::size_t buffer_size) const noexcept;
 
   std::unique_ptr<ClassState[]> central_;

@@ -47,6 +47,7 @@ class Cache final : public BufferCache {
     std::atomic<std::uint32_t> count{0};
     std::atomic<std::uint64_t> hits{0};
     std::atomic<std::uint64_t> misses{0};
+    std::uint32_t reported = 0;  // count as the central list last saw it (under its lock)
   };
 
   Expected<Buffer> refill_and_acquire(std::size_t index, std::size_t length) noexcept;
