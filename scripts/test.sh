@@ -19,5 +19,8 @@ echo "== unit tests under TSan" >&2
 scripts/build.sh tsan
 ctest --test-dir build-tsan -L unit -LE no-tsan --output-on-failure -j "$(nproc)"
 
+echo "== libpool fuzzer (clang libFuzzer + ASan/UBSan, 60 s)" >&2
+tests/fuzz/run.sh 60
+
 echo "== integration tests on a real ublk kernel" >&2
 ctest --test-dir build -L vm --output-on-failure
