@@ -10,10 +10,7 @@ namespace pool {
 
 namespace {
 constexpr std::size_t kMaxBatch = 64;
-// std::error_code{} calls system_category() out of line; a copy of this is two loads.
-const std::error_code kSuccess{};
 
-// Relaxed load + store: one writer, so no read-modify-write is needed.
 template <class T>
 void bump(std::atomic<T>& counter) noexcept {
   counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
@@ -21,7 +18,13 @@ void bump(std::atomic<T>& counter) noexcept {
 }  // namespace
 
 Cache::Cache(SizeClassPool& pool)
-    : keepalive_(pool.weak_from_this().lock()), pool_(pool), core_(pool.core()) {
+    : keepalive_(pool.weak_from_this().lock()),
+      pool_(pool),
+      core_(pool.core()),
+      classes_(core_.classes),
+      map_(core_.map()),
+      mark_key_(core_.mark_key()),
+      owner_(&pool) {
   const SizeClasses& classes = core_.classes;
   bin_count_ = classes.count();
   bins_ = std::make_unique<Bin[]>(bin_count_);
@@ -46,51 +49,21 @@ Cache::~Cache() {
   core_.detach(*this);
 }
 
-Expected<Buffer> Cache::acquire(std::size_t length, std::size_t alignment) noexcept {
-  const std::size_t index = core_.classes.index_for(length, alignment);
-  if (index == kNoClass) [[unlikely]] {
-    core_.count_failure();
-    return std::errc::invalid_argument;
-  }
-  Bin& bin = bins_[index];
-  const std::uint32_t n = bin.count.load(std::memory_order_relaxed);
-  if (n == 0) [[unlikely]]
-    return refill_and_acquire(index, length);
-  bin.count.store(n - 1, std::memory_order_relaxed);
-  bump(bin.hits);
-  return core_.hand_out(bin.items[n - 1], length, index);
-}
-
 Expected<Buffer> Cache::refill_and_acquire(std::size_t index, std::size_t length) noexcept {
   Bin& bin = bins_[index];
   bump(bin.misses);
   const std::size_t got = core_.take(index, bin.items, bin.batch, &bin);
   if (got == 0) return std::errc::not_enough_memory;
   bin.count.store(static_cast<std::uint32_t>(got - 1), std::memory_order_relaxed);
-  return core_.hand_out(bin.items[got - 1], length, index);
+  return hand_out(bin.items[got - 1], length, index);
 }
 
-std::error_code Cache::release(const Buffer& buffer) noexcept {
-  if (buffer.owner != &pool_) return std::make_error_code(std::errc::invalid_argument);
-  return release(buffer.data);
+std::error_code Cache::refuse_acquire() noexcept {
+  core_.count_failure();
+  return std::make_error_code(std::errc::invalid_argument);
 }
 
-std::error_code Cache::release(void* data) noexcept {
-  const detail::Chunk* chunk = core_.check_release(data);
-  if (!chunk) [[unlikely]]
-    return std::make_error_code(std::errc::invalid_argument);
-  const std::size_t index = chunk->class_index;
-  Bin& bin = bins_[index];
-  std::uint32_t n = bin.count.load(std::memory_order_relaxed);
-  if (n == bin.capacity) [[unlikely]] {
-    flush_batch(bin, index, bin.batch);
-    n -= bin.batch;
-  }
-  core_.mark_free(data);
-  bin.items[n] = data;
-  bin.count.store(n + 1, std::memory_order_relaxed);
-  return kSuccess;
-}
+std::error_code Cache::refuse_release() noexcept { return std::make_error_code(std::errc::invalid_argument); }
 
 void Cache::flush_batch(Bin& bin, std::size_t index, std::uint32_t how_many) noexcept {
   // The bottom of the stack is the coldest: give those back, keep the warm top.

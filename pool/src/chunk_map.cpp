@@ -1,4 +1,4 @@
-#include "chunk_map.hpp"
+#include "pool/detail/chunk.hpp"
 
 #include <new>
 

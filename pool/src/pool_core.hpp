@@ -16,7 +16,7 @@
 #include <optional>
 #include <vector>
 
-#include "chunk_map.hpp"
+#include "pool/detail/chunk.hpp"
 #include "free_list.hpp"
 #include "os_memory.hpp"
 #include "pool/size_class_pool.hpp"
@@ -29,49 +29,6 @@ struct Region {
   std::size_t granules_used = 0;
   // Its index in the io_uring registration, or -1. Read without a lock by fixed_buffer().
   std::atomic<int> fixed_index{-1};
-};
-
-// Whether an offset is a multiple of a fixed buffer size, without a division on the release
-// path: the trailing zeros by mask, the odd factor by multiplying with its inverse mod 2^64
-// (a multiple of d maps to at most UINT64_MAX / d, any other offset above it).
-class MultipleTest {
- public:
-  MultipleTest() = default;
-  explicit MultipleTest(std::size_t divisor) noexcept {
-    shift_ = static_cast<unsigned>(__builtin_ctzll(divisor));
-    const std::uint64_t odd = divisor >> shift_;
-    std::uint64_t inverse = odd;  // Newton's iteration doubles the correct low bits each time
-    for (int i = 0; i < 5; ++i) inverse *= 2 - odd * inverse;
-    inverse_ = inverse;
-    limit_ = UINT64_MAX / odd;
-  }
-  [[nodiscard]] bool divides(std::uint64_t n) const noexcept {
-    return (n & ((std::uint64_t{1} << shift_) - 1)) == 0 && (n >> shift_) * inverse_ <= limit_;
-  }
-
- private:
-  unsigned shift_ = 0;
-  std::uint64_t inverse_ = 1;
-  std::uint64_t limit_ = UINT64_MAX;
-};
-
-struct Chunk {
-  std::byte* base = nullptr;
-  std::size_t bytes = 0;
-  std::size_t buffer_size = 0;
-  std::size_t buffer_count = 0;
-  std::size_t class_index = 0;
-  std::size_t out = 0;  // buffers not on the central list (with users or in caches); class mutex
-  Region* region = nullptr;
-  std::size_t first_granule = 0;  // in region
-  bool dying = false;             // being trimmed; class mutex
-  std::size_t span = 0;           // buffer_count * buffer_size
-  MultipleTest multiple_of_size;
-
-  [[nodiscard]] bool holds_buffer(const void* p) const noexcept {
-    const auto offset = static_cast<std::size_t>(static_cast<const std::byte*>(p) - base);
-    return offset < span && multiple_of_size.divides(offset);
-  }
 };
 
 struct alignas(64) ClassState {
@@ -100,6 +57,8 @@ class PoolCore {
     Chunk* chunk = map_.find(p);
     return chunk && chunk->holds_buffer(p) ? chunk : nullptr;
   }
+  [[nodiscard]] const ChunkMap& map() const noexcept { return map_; }
+  [[nodiscard]] std::uintptr_t mark_key() const noexcept { return mark_key_; }
   [[nodiscard]] std::uintptr_t free_mark(const void* p) const noexcept {
     return reinterpret_cast<std::uintptr_t>(p) ^ mark_key_;
   }
