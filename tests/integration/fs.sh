@@ -12,8 +12,9 @@ assert_clean "before the test"
 tree="$work_dir/tree"
 mnt="$work_dir/mnt"
 mkdir -p "$tree/random" "$mnt"
-# Real small files (headers), plus random files whose sizes straddle block and extent boundaries.
-cp -a /usr/include/linux "$tree/headers"
+# Real small files (a header directory, ~90 files), plus random files whose sizes straddle block
+# and extent boundaries. Small on purpose: every file crosses 9p under TCG.
+cp -a /usr/include/linux/netfilter "$tree/headers"
 for size in 1 511 4096 4097 65536 300000 1048577 2500000; do
   head -c "$size" /dev/urandom >"$tree/random/file-$size"
 done

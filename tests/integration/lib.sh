@@ -134,6 +134,7 @@ daemon_start() {
   daemon_out="$work_dir/daemon.$RANDOM.out"
   daemon_err="${daemon_out%.out}.err"
   log "start: ${bin##*/} $*"
+  : >"$daemon_out"
   "$bin" "$@" >"$daemon_out" 2>"$daemon_err" </dev/null &
   daemon_pid=$!
   local deadline=$((SECONDS + wait_s)) line=""

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # fetch-kernel.sh KERNEL CACHE_DIR
 #   Downloads a ublk-capable Debian kernel and keeps only what the test VM needs:
-#   CACHE_DIR/vmlinuz, CACHE_DIR/modules/{netfs,9pnet,9pnet_virtio,9p,ublk_drv}.ko (uncompressed)
-#   and CACHE_DIR/version. A no-op when CACHE_DIR is already complete.
+#   CACHE_DIR/vmlinuz, CACHE_DIR/modules/*.ko (uncompressed: the 9p client, ublk_drv, ext4 and what
+#   they depend on), CACHE_DIR/modules/load-order (dependencies first) and CACHE_DIR/version.
+#   A no-op when CACHE_DIR is already complete.
 #
 #   KERNEL 7.3: linux-image-amd64 from trixie-backports (image -> linux-binary + linux-modules).
 #   KERNEL 6.12: linux-image-amd64 from bookworm-backports (one package holds everything).
@@ -22,12 +23,14 @@ case "$kernel" in
   *) echo "fetch-kernel: unknown kernel '$kernel' (want 7.3 or 6.12)" >&2; exit 2 ;;
 esac
 
-modules=(netfs 9pnet 9pnet_virtio 9p ublk_drv)
+# The guest needs these; their dependencies are resolved from each module's own modinfo.
+modules=(9p 9pnet_virtio ublk_drv ext4)
 
 is_complete() {
-  [ -s "$cache/vmlinuz" ] && [ -s "$cache/version" ] || return 1
+  [ -s "$cache/vmlinuz" ] && [ -s "$cache/version" ] && [ -s "$cache/modules/load-order" ] || return 1
   local m
-  for m in "${modules[@]}"; do [ -s "$cache/modules/$m.ko" ] || return 1; done
+  for m in "${modules[@]}"; do grep -qx "$m" "$cache/modules/load-order" || return 1; done
+  while read -r m; do [ -s "$cache/modules/$m.ko" ] || return 1; done <"$cache/modules/load-order"
 }
 
 is_complete && exit 0
@@ -103,22 +106,39 @@ echo "fetch-kernel: downloading ${packages[*]} ($image_version)" >&2
 (cd "$work/debs" && apt-get "${apt_opts[@]}" -qq download "${packages[@]}" >&2)
 for deb in "$work/debs"/*.deb; do dpkg-deb -x "$deb" "$work/root"; done
 
-vmlinuz=$(find "$work/root" \( -path "*/modules/$abi/vmlinuz" -o -path "*/boot/vmlinuz-$abi" \) -type f | head -1)
+vmlinuz=$(find "$work/root" \( -path "*/modules/$abi/vmlinuz" -o -path "*/boot/vmlinuz-$abi" \) -type f | head -1 || true)
 [ -n "$vmlinuz" ] || { echo "fetch-kernel: no vmlinuz for $abi in ${packages[*]}" >&2; exit 1; }
 
 stage="$cache.partial"
 rm -rf "$stage"
 mkdir -p "$stage/modules"
 cp "$vmlinuz" "$stage/vmlinuz"
-for m in "${modules[@]}"; do
-  ko=$(find "$work/root" -path "*/modules/$abi/*" \( -name "$m.ko" -o -name "$m.ko.xz" -o -name "$m.ko.zst" \) | head -1)
-  [ -n "$ko" ] || { echo "fetch-kernel: module $m not found in ${packages[*]}" >&2; exit 1; }
+# find_module NAME: the module's file (module names treat - and _ alike).
+find_module() {
+  local pattern="${1//[-_]/[-_]}"
+  find "$work/root" -path "*/modules/$abi/*" \( -name "$pattern.ko" -o -name "$pattern.ko.xz" -o -name "$pattern.ko.zst" \) | head -1 || true
+}
+# Puts NAME's dependencies, then NAME, into load-order (depth first, each once).
+declare -A placed=()
+place_module() {
+  local name="${1//-/_}" ko raw dep
+  [ -n "${placed[$name]:-}" ] && return 0
+  placed[$name]=1
+  ko=$(find_module "$name")
+  [ -n "$ko" ] || { echo "fetch-kernel: module $name not found in ${packages[*]}" >&2; exit 1; }
+  raw="$stage/modules/$name.ko"
   case "$ko" in
-    *.xz) xz -dc "$ko" > "$stage/modules/$m.ko" ;;
-    *.zst) zstd -qdc "$ko" > "$stage/modules/$m.ko" ;;
-    *) cp "$ko" "$stage/modules/$m.ko" ;;
+    *.xz) xz -dc "$ko" >"$raw" ;;
+    *.zst) zstd -qdc "$ko" >"$raw" ;;
+    *) cp "$ko" "$raw" ;;
   esac
-done
+  # .modinfo holds NUL-separated key=value strings; depends= names the modular dependencies.
+  for dep in $(tr '\0' '\n' <"$raw" | sed -n 's/^depends=//p' | head -1 | tr ',' ' '); do
+    place_module "$dep"
+  done
+  echo "$name" >>"$stage/modules/load-order"
+}
+for m in "${modules[@]}"; do place_module "$m"; done
 echo "$abi $image_version" > "$stage/version"
 rm -rf "$cache"
 mv "$stage" "$cache"

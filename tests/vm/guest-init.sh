@@ -17,9 +17,10 @@ die() {
   poweroff -f
 }
 
-for m in netfs 9pnet 9pnet_virtio 9p ublk_drv; do
+# load-order (from fetch-kernel.sh) lists dependencies first: netfs, 9pnet, ..., ublk_drv, ext4.
+while read -r m; do
   insmod "/modules/$m.ko" || die "insmod $m.ko failed"
-done
+done </modules/load-order
 
 ctl=""
 results=""

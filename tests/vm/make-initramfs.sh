@@ -10,7 +10,7 @@ output="$2"
 here="$(cd "$(dirname "$0")" && pwd)"
 busybox=/bin/busybox
 
-[ -d "$kernel_dir/modules" ] || { echo "make-initramfs: no modules in $kernel_dir (run fetch-kernel.sh first)" >&2; exit 1; }
+[ -s "$kernel_dir/modules/load-order" ] || { echo "make-initramfs: no modules in $kernel_dir (run fetch-kernel.sh first)" >&2; exit 1; }
 file -L "$busybox" 2>/dev/null | grep -q 'statically linked' ||
   { echo "make-initramfs: $busybox is missing or not static (apt-get install busybox-static)" >&2; exit 1; }
 
@@ -18,7 +18,7 @@ stage=$(mktemp -d "${TMPDIR:-/tmp}/initramfs.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage"/{bin,dev,proc,sys,newroot,modules}
 cp "$busybox" "$stage/bin/busybox"
-cp "$kernel_dir"/modules/*.ko "$stage/modules/"
+cp "$kernel_dir"/modules/*.ko "$kernel_dir/modules/load-order" "$stage/modules/"
 install -m 755 "$here/guest-init.sh" "$stage/init"
 # The kernel opens /dev/console for PID 1 before /init can mount devtmpfs.
 if [ "$(id -u)" -eq 0 ]; then mknod -m 600 "$stage/dev/console" c 5 1; fi
