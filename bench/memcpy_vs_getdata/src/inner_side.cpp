@@ -125,6 +125,9 @@ class InnerBench {
     manifest_ = {{"kernel", kernel_release()},
                  {"vm_kernel", getenv("UBLK_VM_KERNEL") ? getenv("UBLK_VM_KERNEL") : ""},
                  {"dry_run", !c_.fio_file.empty()},
+                 {"date", utc_now()},
+                 {"settings", {{"reps", c_.reps}, {"runtime_s", c_.runtime_s}, {"ramp_s", c_.ramp_s},
+                               {"max_io", c_.max_io}}},
                  {"runs", nlohmann::json::array()}};
     auto runs = interleaved_runs(selected_cells(c_.only), c_.reps);
     auto start = Clock::now();
@@ -156,8 +159,11 @@ class InnerBench {
       }
     }
     save();
-    std::fprintf(stderr, "memcpy_vs_getdata: %zu runs in %s%s\n", runs.size(),
-                 format_duration(Clock::now() - start).c_str(),
+    // What each run cost beyond fio's own time: the figure --budget has to assume.
+    double overhead = std::chrono::duration<double>(Clock::now() - start).count() /
+                          static_cast<double>(runs.size()) - c_.runtime_s - c_.ramp_s;
+    std::fprintf(stderr, "memcpy_vs_getdata: %zu runs in %s, %.1f s per run beyond fio's time%s\n",
+                 runs.size(), format_duration(Clock::now() - start).c_str(), overhead,
                  failed ? (", " + std::to_string(failed) + " failed").c_str() : "");
     return failed ? 3 : 0;
   }

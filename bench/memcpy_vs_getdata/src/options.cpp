@@ -66,6 +66,7 @@ latency.png under --out.
   --daemon PATH       ublk-pool-null to run (default: beside this binary)
   --only TEXT         run only the cells whose key contains TEXT (e.g. 4k-get_data, 1m-); the
                       tables then have gaps
+  --report-only       run nothing: print and write the report of the run already in --out
   --fio-file PATH     dry run for tool development: fio on a regular file, no ublk, no daemon
   -h, --help          this help
 )";
@@ -120,6 +121,8 @@ Options parse_options(const std::vector<std::string>& args) {
       o.repo_dir = value();
     } else if (arg == "--daemon") {
       o.daemon = value();
+    } else if (arg == "--report-only") {
+      o.report_only = true;
     } else if (arg == "--only") {
       o.only = value();
     } else if (arg == "--fio-file") {

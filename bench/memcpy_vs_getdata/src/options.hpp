@@ -28,6 +28,7 @@ struct Options {
   bool model = true;
   std::string fio_file;  // dry run: fio on this regular file instead of ublk devices
   std::string only;      // run only the cells whose key contains this
+  bool report_only = false;  // re-render the report of the run in --out
 };
 
 struct UsageError : std::runtime_error {

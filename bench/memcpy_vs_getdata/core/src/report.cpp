@@ -293,9 +293,14 @@ std::string plot_script(const Report& report, const std::string& data_path,
                                           : "qemu TCG VM, kernel " + report.env.kernel +
                                                 ": compare ratios, not absolute latencies";
   std::string out;
-  out += "set terminal png size 1280,650\nset termoption noenhanced\n";
+  // pngcairo draws dashed lines; Debian's gnuplot-nox has it, but fall back to libgd's png.
+  out += "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {\n"
+         "  set terminal pngcairo size 1280,650 noenhanced\n"
+         "} else {\n"
+         "  set terminal png size 1280,650 noenhanced\n"
+         "}\n";
   out += "set output '" + png_path + "'\n";
-  out += "set title \"ublk-pool-null, fio randwrite iodepth=1: lat p50, bars up to p99\\n" + where + "\"\n";
+  out += "set title \"ublk-pool-null, fio randwrite iodepth=1: lat p50 (solid) and p99 (dashed)\\n" + where + "\"\n";
   out += "set logscale x 2\nset logscale y 10\n";
   out += "set xlabel 'block size'\nset ylabel 'latency (usec)'\n";
   out += "set xtics (";
@@ -312,9 +317,9 @@ std::string plot_script(const Report& report, const std::string& data_path,
     const auto& m = info(kTable2Modes[i]);
     out += (i ? ", \\\n     " : "") + std::string("'") + data_path + "' using 1:" +
            std::to_string(col) + " with linespoints linecolor " + color + " linewidth 2 title '" +
-           std::string(m.label) + " (" + std::string(m.copies) + ") p50', \\\n     '" + data_path +
+           std::string(m.label) + " (" + std::string(m.copies) + ")', \\\n     '" + data_path +
            "' using 1:" + std::to_string(col + 1) + " with lines linecolor " + color +
-           " dashtype 2 title 'p99'";
+           " dashtype 2 notitle";
   }
   out += "\n";
   return out;
