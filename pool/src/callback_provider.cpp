@@ -38,6 +38,11 @@ Expected<Buffer> CallbackProvider::acquire(std::size_t length, std::size_t align
     ++failures_;
     return std::errc::not_enough_memory;
   }
+  // A pointer that is still out must not be freed here: its owner holds it.
+  if (outstanding_.find(data) != outstanding_.end()) {
+    ++failures_;  // the callee gave out memory that is still out
+    return std::errc::invalid_argument;
+  }
   if (reinterpret_cast<std::uintptr_t>(data) % alignment != 0) {
     // The callee broke its contract; do not hand out a misaligned buffer.
     allocator_.free(allocator_.ctx, data, length);
@@ -45,10 +50,7 @@ Expected<Buffer> CallbackProvider::acquire(std::size_t length, std::size_t align
     return std::errc::invalid_argument;
   }
   try {
-    if (!outstanding_.emplace(data, length).second) {
-      ++failures_;  // the callee gave out memory that is still out
-      return std::errc::invalid_argument;
-    }
+    outstanding_.emplace(data, length);
   } catch (const std::bad_alloc&) {
     allocator_.free(allocator_.ctx, data, length);
     ++failures_;

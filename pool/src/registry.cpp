@@ -52,6 +52,7 @@ bool Registry::set_default(std::string_view name) {
 std::shared_ptr<BufferProvider> Registry::default_provider() const {
   std::lock_guard lock(mutex_);
   auto it = find_entry(entries_, default_name_);
+  if (it == entries_.end()) it = find_entry(entries_, "pool");  // the set_default() name was removed
   return it == entries_.end() ? nullptr : it->second;
 }
 

@@ -13,10 +13,12 @@ struct Recorder {
   std::map<void*, std::size_t> live;
   std::size_t refuse_above = SIZE_MAX;
   bool misalign = false;
+  void* duplicate = nullptr;  // returned instead of fresh memory when set
 };
 
 void* record_alloc(void* ctx, std::size_t length, std::size_t alignment) {
   auto* r = static_cast<Recorder*>(ctx);
+  if (r->duplicate) return r->duplicate;
   if (length > r->refuse_above) return nullptr;
   const std::size_t align = std::max(alignment, sizeof(void*));
   void* p = std::aligned_alloc(align, (length + align + align - 1) / align * align);
@@ -76,6 +78,21 @@ TEST(CallbackProvider, MisalignedCalleeIsRefused) {
   r.misalign = true;
   pool::CallbackProvider provider("cb", {record_alloc, record_free, &r}, 1 << 20);
   EXPECT_EQ(provider.acquire(4096, 4096).error(), std::errc::invalid_argument);
+  EXPECT_TRUE(r.live.empty());
+}
+
+TEST(CallbackProvider, AStillOutPointerIsRefusedNotFreed) {
+  Recorder r;
+  r.misalign = true;  // 8 bytes past an aligned block: fine for alignment 8, not for 4096
+  pool::CallbackProvider provider("cb", {record_alloc, record_free, &r}, 1 << 20);
+  auto first = provider.acquire(4096, 8);
+  ASSERT_TRUE(first);
+  r.duplicate = first->data;
+  EXPECT_EQ(provider.acquire(4096, 4096).error(), std::errc::invalid_argument);
+  EXPECT_EQ(provider.acquire(4096, 8).error(), std::errc::invalid_argument);
+  EXPECT_EQ(r.live.size(), 1u);  // still out, still the first buffer's
+  r.duplicate = nullptr;
+  EXPECT_FALSE(provider.release(*first));
   EXPECT_TRUE(r.live.empty());
 }
 

@@ -58,7 +58,9 @@ typedef void (*ublkpool_free_fn)(void* ctx, void* data, size_t length);
 /* Registers the pair as the provider `name`. */
 int ublkpool_register_allocator(const char* name, ublkpool_alloc_fn alloc, ublkpool_free_fn free_fn,
                                 void* ctx);
-/* Removes a provider from the registry. Buffers it gave out are freed when the last user drops it. */
+/* Removes a provider from the registry. The provider lives on while buffers from
+ * ublkpool_provider_alloc are out: they keep it, and ublkpool_provider_free finds it only by a
+ * registered name, so free them before unregistering (or register it again to free them). */
 int ublkpool_unregister(const char* name);
 
 /* Allocates from a registered provider by name (the default one for NULL); free it with the
