@@ -4,6 +4,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <string>
+
+#include <unistd.h>
 
 #include "adapters/registration.hpp"
 #include "provider_contract.hpp"
@@ -25,7 +28,8 @@ TEST(PluginLoader, APathThatDoesNotExist) {
 }
 
 TEST(PluginLoader, AFileThatIsNotASharedObject) {
-  const auto path = std::filesystem::temp_directory_path() / "ublkpool_not_a_plugin.so";
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("ublkpool_not_a_plugin." + std::to_string(::getpid()) + ".so");
   std::ofstream(path) << "not an ELF file\n";
   pool::Registry registry;
   auto r = load_provider_plugin(path, registry);
