@@ -25,12 +25,19 @@ esac
 
 # The guest needs these; their dependencies are resolved from each module's own modinfo.
 modules=(9p 9pnet_virtio ublk_drv ext4)
+# Loaded on demand through the crypto API (no depends= names them): 6.12's ext4 needs a crc32c
+# driver, 7.3 has it in the library. Taken where the kernel ships them as modules.
+optional_modules=(crc32c_generic crc32c_intel)
+
+# Bumped whenever the cache's contents change, so that older caches get fetched again.
+cache_format=2
 
 is_complete() {
+  [ "$(cat "$cache/format" 2>/dev/null)" = "$cache_format" ] || return 1
   [ -s "$cache/vmlinuz" ] && [ -s "$cache/version" ] && [ -s "$cache/modules/load-order" ] || return 1
   local m
-  for m in "${modules[@]}"; do grep -qx "$m" "$cache/modules/load-order" || return 1; done
-  while read -r m; do [ -s "$cache/modules/$m.ko" ] || return 1; done <"$cache/modules/load-order"
+  for m in "${modules[@]}"; do grep -q "^$m\b" "$cache/modules/load-order" || return 1; done
+  while read -r m _; do [ -s "$cache/modules/$m.ko" ] || return 1; done <"$cache/modules/load-order"
 }
 
 is_complete && exit 0
@@ -118,10 +125,11 @@ find_module() {
   local pattern="${1//[-_]/[-_]}"
   find "$work/root" -path "*/modules/$abi/*" \( -name "$pattern.ko" -o -name "$pattern.ko.xz" -o -name "$pattern.ko.zst" \) | head -1 || true
 }
-# Puts NAME's dependencies, then NAME, into load-order (depth first, each once).
+# place_module NAME [optional]: puts NAME's dependencies, then NAME, into load-order (depth first,
+# each once). The guest tolerates an optional module that refuses to load (say, no SSE4.2).
 declare -A placed=()
 place_module() {
-  local name="${1//-/_}" ko raw dep
+  local name="${1//-/_}" tag="${2:-}" ko raw dep
   [ -n "${placed[$name]:-}" ] && return 0
   placed[$name]=1
   ko=$(find_module "$name")
@@ -134,12 +142,14 @@ place_module() {
   esac
   # .modinfo holds NUL-separated key=value strings; depends= names the modular dependencies.
   for dep in $(tr '\0' '\n' <"$raw" | sed -n 's/^depends=//p' | head -1 | tr ',' ' '); do
-    place_module "$dep"
+    place_module "$dep" "$tag"
   done
-  echo "$name" >>"$stage/modules/load-order"
+  echo "$name${tag:+ $tag}" >>"$stage/modules/load-order"
 }
+for m in "${optional_modules[@]}"; do [ -n "$(find_module "$m")" ] && place_module "$m" optional; done
 for m in "${modules[@]}"; do place_module "$m"; done
 echo "$abi $image_version" > "$stage/version"
+echo "$cache_format" > "$stage/format"
 rm -rf "$cache"
 mv "$stage" "$cache"
 echo "fetch-kernel: cached $abi in $cache" >&2

@@ -18,8 +18,10 @@ die() {
 }
 
 # load-order (from fetch-kernel.sh) lists dependencies first: netfs, 9pnet, ..., ublk_drv, ext4.
-while read -r m; do
-  insmod "/modules/$m.ko" || die "insmod $m.ko failed"
+while read -r m tag; do
+  insmod "/modules/$m.ko" && continue
+  [ "$tag" = optional ] || die "insmod $m.ko failed"
+  echo "ublk-vm: optional module $m did not load"
 done </modules/load-order
 
 ctl=""
