@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <functional>
 #include <memory_resource>
+#include <mutex>
 #include <string>
 
 #include <boost/pool/pool.hpp>
@@ -38,6 +39,9 @@ pool::Registry& providers() {
   static const bool loaded = [] {
     auto report = adapters::register_builtin_providers(registry, bench_config());
     for (const auto& s : report.skipped) std::fprintf(stderr, "adapter_bench: %s\n", s.c_str());
+    auto slab = adapters::load_provider_plugin(
+        adapters::plugin_directory(bench_config()) / "libublkpool_example_slab.so", registry, bench_config());
+    if (!slab) std::fprintf(stderr, "adapter_bench: %s\n", slab.message.c_str());
     pool::PoolConfig pc;
     pc.max_buffer_size = bench_config().max_length;
     registry.add("pool", pool::make_pool(pc));
@@ -123,6 +127,22 @@ void direct_boost_pool(benchmark::State& state) {
   }
 }
 
+void direct_boost_pool_locked(benchmark::State& state) {
+  const auto length = static_cast<std::size_t>(state.range(0));
+  boost::pool<PageAlignedBlocks> pool(length);
+  std::mutex mutex;
+  for (auto _ : state) {
+    void* p = nullptr;
+    {
+      std::lock_guard lock(mutex);
+      p = pool.malloc();
+    }
+    benchmark::DoNotOptimize(p);
+    std::lock_guard lock(mutex);
+    pool.free(p);
+  }
+}
+
 void direct_jemalloc(benchmark::State& state) {
   (void)providers();  // loads the jemalloc plugin, and with it libjemalloc
   using mallctl_fn = int (*)(const char*, void*, std::size_t*, void*, std::size_t);
@@ -186,6 +206,7 @@ void register_all() {
   sizes(benchmark::RegisterBenchmark("direct/pmr_synchronized_pool", direct_pmr_pool));
   provider("pmr_pool", "pmr_pool");
   sizes(benchmark::RegisterBenchmark("direct/boost_pool_unlocked", direct_boost_pool));
+  sizes(benchmark::RegisterBenchmark("direct/boost_pool_with_mutex", direct_boost_pool_locked));
   provider("boost_pool", "boost_pool");
   sizes(benchmark::RegisterBenchmark("direct/jemalloc_mallocx_arena", direct_jemalloc));
   provider("jemalloc", "jemalloc");
