@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <cstring>
 #include <vector>
 
@@ -84,6 +87,41 @@ TEST(NullTarget, CompletesDataOpsWithTheirLengthAndSaysWhetherItWantsData) {
   EXPECT_EQ(run(null, uapi::IoOp::kWrite, 0, buf).copied, 0u);
   std::vector<std::byte> none;
   EXPECT_EQ(run(null, uapi::IoOp::kFlush, 0, none).result, 0);
+}
+
+}  // namespace
+}  // namespace ublk
+
+namespace ublk {
+namespace {
+
+struct Counter {
+  std::mutex mutex;
+  std::condition_variable cv;
+  int done = 0;
+  std::thread::id thread;
+};
+void count(void* context, unsigned, int, std::uint64_t) noexcept {
+  auto* c = static_cast<Counter*>(context);
+  std::lock_guard lock(c->mutex);
+  ++c->done;
+  c->thread = std::this_thread::get_id();
+  c->cv.notify_all();
+}
+
+TEST(NullTarget, AsyncCompletesFromItsWorkerThread) {
+  Counter counter;
+  {
+    NullTarget null(false, true);
+    Request r;
+    r.op = uapi::IoOp::kWrite;
+    r.length = 4096;
+    for (int i = 0; i < 100; ++i) null.handle(r, Completion(&count, &counter, 0));
+    std::unique_lock lock(counter.mutex);
+    counter.cv.wait(lock, [&] { return counter.done == 100; });
+    EXPECT_NE(counter.thread, std::this_thread::get_id());
+  }
+  EXPECT_EQ(counter.done, 100);
 }
 
 }  // namespace

@@ -78,6 +78,8 @@ TEST(DaemonOptions, ReadsEveryOptionInBothForms) {
 
 TEST(DaemonOptions, NoDataBelongsToTheNullTargetOnly) {
   EXPECT_TRUE(ok({"--no-data"}, DaemonKind::kNull).no_data);
+  EXPECT_TRUE(ok({"--async"}, DaemonKind::kNull).async);
+  EXPECT_NE(error({"--async"}, DaemonKind::kMem).find("unknown option"), std::string::npos);
   EXPECT_NE(error({"--no-data"}, DaemonKind::kMem).find("unknown option '--no-data'"), std::string::npos);
 }
 

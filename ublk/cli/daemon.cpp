@@ -43,7 +43,7 @@ sigset_t block_stop_signals() {
 
 std::unique_ptr<Target> make_target(DaemonKind kind, const DaemonOptions& options) {
   if (kind == DaemonKind::kMem) return std::make_unique<MemTarget>(options.size);
-  return std::make_unique<NullTarget>(options.no_data);
+  return std::make_unique<NullTarget>(options.no_data, options.async);
 }
 
 }  // namespace

@@ -96,6 +96,8 @@ std::variant<DaemonOptions, ParseError> parse_daemon_options(std::span<const std
       if (auto e = flag(o.json)) return *e;
     } else if (name == "--no-data" && kind == DaemonKind::kNull) {
       if (auto e = flag(o.no_data)) return *e;
+    } else if (name == "--async" && kind == DaemonKind::kNull) {
+      if (auto e = flag(o.async)) return *e;
     } else if (name == "--mode") {
       if (auto e = need_value()) return *e;
       auto mode = parse_mode(*value);
@@ -189,6 +191,7 @@ std::string daemon_usage(std::string_view program, DaemonKind kind) {
       "  --json               stats report as JSON on stdout\n"
       "  --help               this text\n";
   return text;
+    text += "  --async              complete every request from a worker thread (through the queue's eventfd)\n";
 }
 
 }  // namespace ublk::cli

@@ -37,6 +37,7 @@ struct DaemonOptions {
   bool no_data = false;           // null target only
   bool poison = false;            // --poison-released: a test aid for the buffer release points
   bool help = false;
+  bool async = false;             // null target only: complete from a worker thread
 };
 
 struct ParseError {
