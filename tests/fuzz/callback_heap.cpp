@@ -22,15 +22,11 @@ void CallbackHeap::free(void* ctx, void* data, std::size_t length) {
 void* CallbackHeap::allocate(std::size_t length, std::size_t alignment) {
   expect(length != 0 && (alignment & (alignment - 1)) == 0,
          "callback alloc called with length ", length, " alignment ", alignment);
-  if (mode_ == Mode::duplicate) {
-    // Only an aligned one: CallbackProvider frees a misaligned pointer straight away, which for
-    // a pointer still out would free a live buffer (docs/fuzzing.md, "Known bugs").
-    for (const auto& [data, block] : blocks_) {
-      if (reinterpret_cast<std::uintptr_t>(data) % alignment == 0) {
-        last_ = Outcome::duplicate;
-        return data;
-      }
-    }
+  if (mode_ == Mode::duplicate && !blocks_.empty()) {
+    // Also misaligned for this request: the provider must refuse it without freeing it
+    // (corpus/regress-callback-duplicate-misaligned).
+    last_ = Outcome::duplicate;
+    return blocks_.begin()->first;
   }
   if (mode_ == Mode::null || length > kMaxLength || alignment > kMaxAlignment || bytes_ + length > kBudget) {
     last_ = Outcome::null;

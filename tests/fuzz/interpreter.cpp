@@ -298,11 +298,7 @@ void Interpreter::check_registry() const {
   }
   for (const char* name : {"pool", "a", "b", "cb", ""})
     if (!entry(name)) expect(registry.find(name) == nullptr, "registry find(\"", name, "\") of a removed name");
-  const auto actual = registry.default_provider();
-  // Known bug (docs/fuzzing.md): once the set_default() name is removed, Registry gives null
-  // instead of falling back to "pool" as registry.hpp says. Tolerated until fixed.
-  const bool known_bug = !actual && !entry(default_name_) && default_name_ != "pool";
-  expect(actual == expected_default() || known_bug, "default_provider() differs from the model (set_default \"",
+  expect(registry.default_provider() == expected_default(), "default_provider() differs from the model (set_default \"",
          default_name_, "\")");
 }
 
@@ -509,7 +505,7 @@ void Interpreter::release(std::size_t index, std::uint8_t channel) {
   verify(l.buffer, l.seed, "at release");
   if (l.origin == Origin::provider_alloc) {
     if (const char* name = name_for(l.provider)) provider_free(index, name);
-    else if (pool::registry().default_provider().get() == l.provider) provider_free(index, nullptr);
+    else if (expected_default().get() == l.provider) provider_free(index, nullptr);
     return;
   }
   PoolModel& model = *l.pool;
@@ -895,7 +891,7 @@ void Interpreter::provider_alloc(ByteReader& in) {
   if (name) {
     if (const Entry* e = entry(name)) provider = e->provider;
   } else {
-    provider = pool::registry().default_provider();  // see check_registry(): the known bug
+    provider = expected_default();
   }
   const std::size_t len = length(in, provider ? std::min(provider->max_length(), 2 * CallbackHeap::kMaxLength) : 4096);
   const std::size_t align = alignment(in);
@@ -950,7 +946,7 @@ bool Interpreter::provider_free(std::size_t index, const char* name) {
   if (name) {
     if (const Entry* e = entry(name)) provider = e->provider;
   } else {
-    provider = pool::registry().default_provider();  // see check_registry(): the known bug
+    provider = expected_default();
   }
   int expected = !provider ? -ENOENT : -EINVAL;
   if (provider && l.origin == Origin::provider_alloc && provider.get() == l.provider) expected = 0;
@@ -971,7 +967,7 @@ bool Interpreter::provider_free(std::size_t index, const char* name) {
 void Interpreter::teardown() {
   trace("teardown");
   // Buffers from ublkpool_provider_alloc go back by a name that finds their provider; a
-  // provider no name finds any more is put back under a spare name for that.
+  // provider no name finds any more is registered again for that, as pool.h says.
   for (std::size_t i = live_.size(); i-- > 0;) {
     if (live_[i].origin != Origin::provider_alloc) continue;
     const char* name = name_for(live_[i].provider);

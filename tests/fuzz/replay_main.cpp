@@ -18,10 +18,11 @@ namespace fs = std::filesystem;
 
 void usage(std::FILE* out) {
   std::fprintf(out,
-               "usage: pool_fuzz_replay [--write-seeds DIR] [FILE|DIR...]\n"
+               "usage: pool_fuzz_replay [--write-seeds DIR] [--no-seeds] [FILE|DIR...]\n"
                "Runs the built-in seed programs and every given input file (directories: each file in\n"
                "them) through the libpool fuzz interpreter; a broken invariant aborts.\n"
                "  --write-seeds DIR  write the seed programs into DIR and exit\n"
+               "  --no-seeds         run only the given inputs\n"
                "  POOL_FUZZ_TRACE=1  print every operation\n");
 }
 
@@ -46,6 +47,7 @@ bool run_file(const fs::path& path) {
 
 int main(int argc, char** argv) {
   std::vector<fs::path> inputs;
+  bool seeds = true;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
@@ -70,13 +72,18 @@ int main(int argc, char** argv) {
       }
       return 0;
     }
+    if (arg == "--no-seeds") {
+      seeds = false;
+      continue;
+    }
     if (!arg.empty() && arg[0] == '-') {
       std::fprintf(stderr, "pool_fuzz_replay: unknown option %s (see --help)\n", arg.c_str());
       return 2;
     }
     inputs.emplace_back(arg);
   }
-  for (const auto& [name, program] : fuzz::seed_programs()) run(name, program);
+  if (seeds)
+    for (const auto& [name, program] : fuzz::seed_programs()) run(name, program);
   for (const auto& input : inputs) {
     std::error_code ec;
     if (fs::is_directory(input, ec)) {
