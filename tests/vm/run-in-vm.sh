@@ -184,7 +184,8 @@ if [ ! -s "$ctl/status" ] && ((qemu_rc == 124 || qemu_rc == 137)); then
 fi
 if [ ! -e "$ctl/started" ]; then
   echo "run-in-vm: BOOT FAILURE: $version did not reach the job (qemu exit $qemu_rc); console:" >&2
-  sed 's/^/  | /' "$ctl/console.log" >&2
+  # Without the firmware's terminal escapes.
+  sed -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\x1bc//g' -e 's/^/  | /' "$ctl/console.log" >&2
   exit 125
 fi
 if [ ! -s "$ctl/status" ]; then
