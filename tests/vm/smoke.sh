@@ -24,4 +24,13 @@ required=(NEED_GET_DATA)
 # Both VM kernels offer user copy (6.5+); a native host may be older, so only the VM insists.
 [ "${UBLK_VM_KERNEL:-}" != native ] && required+=(USER_COPY CMD_IOCTL_ENCODE)
 for flag in "${required[@]}"; do has "$flag" || fail "the $running driver lacks $flag"; done
+# The project's own control path (ublk-pool features), where it is built, must read the same flags.
+admin="${features_bin%/*}/ublk-pool"
+if [ -x "$admin" ]; then
+  ours="$("$admin" features)" || fail "$admin features failed"
+  [[ "$ours" =~ features:\ (0x[0-9a-f]+) ]] || fail "unexpected '$admin features' output: ${ours%%$'\n'*}"
+  [ "${BASH_REMATCH[1]}" = "${report#features }" ] || [[ "$report" == "features ${BASH_REMATCH[1]} "* ]] ||
+    fail "ublk-pool features says ${BASH_REMATCH[1]}, the kernel said ${report%% [A-Z]*}"
+  echo "smoke: ublk-pool features agrees (${BASH_REMATCH[1]})"
+fi
 echo "smoke: PASS (${required[*]} present)"
