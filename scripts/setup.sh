@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config
+  build-essential cmake pkg-config ccache
   libgtest-dev libgmock-dev libbenchmark-dev
   liburing-dev libjemalloc-dev libboost-dev libmimalloc-dev nlohmann-json3-dev
   fio e2fsprogs gnuplot-nox
