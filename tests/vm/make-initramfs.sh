@@ -11,7 +11,8 @@ here="$(cd "$(dirname "$0")" && pwd)"
 busybox=/bin/busybox
 
 [ -s "$kernel_dir/modules/load-order" ] || { echo "make-initramfs: no modules in $kernel_dir (run fetch-kernel.sh first)" >&2; exit 1; }
-file -L "$busybox" 2>/dev/null | grep -q 'statically linked' ||
+# ldd fails on a static binary; `file` is not on a minimal Debian.
+[ -x "$busybox" ] && ! ldd "$busybox" >/dev/null 2>&1 ||
   { echo "make-initramfs: $busybox is missing or not static (apt-get install busybox-static)" >&2; exit 1; }
 
 stage=$(mktemp -d "${TMPDIR:-/tmp}/initramfs.XXXXXX")
