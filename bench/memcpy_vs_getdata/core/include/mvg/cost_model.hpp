@@ -29,8 +29,9 @@ struct CostModelError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Reads cost_model's Google Benchmark JSON (--benchmark_format=json): the "memcpy/<bytes>" cases and
-// "io_uring_nop_round_trip". Throws CostModelError when either is missing.
+// Reads cost_model's Google Benchmark JSON (--benchmark_format=json): the CPU time of the
+// "memcpy/<bytes>" cases and of "io_uring_nop_round_trip". Throws CostModelError when either is
+// missing.
 CostModel parse_cost_model_json(std::string_view text);
 
 struct Crossover {
