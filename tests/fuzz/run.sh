@@ -25,7 +25,8 @@ cmake --build "$build" -j "$(nproc)"
 }
 
 mkdir -p "$build/corpus" "$build/artifacts"
-# -rss_limit_mb: pools map up to ~34 MiB each outside malloc, plus ASan's shadow.
+# -timeout: one input takes well under a second, but a loaded machine (VMs on 2 cores) has
+# stretched that to 20 s. -rss_limit_mb: pools map up to ~34 MiB each outside malloc, plus ASan's shadow.
 "$build/pool_fuzz" "$build/corpus" "$build/seeds" tests/fuzz/corpus \
-  -max_total_time="$seconds" -max_len=4096 -timeout=30 -rss_limit_mb=4096 \
+  -max_total_time="$seconds" -max_len=4096 -timeout=120 -rss_limit_mb=4096 \
   -artifact_prefix="$build/artifacts/" -print_final_stats=1 "$@"
