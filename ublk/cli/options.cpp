@@ -184,6 +184,7 @@ std::string daemon_usage(std::string_view program, DaemonKind kind) {
       "  --app-copy           also copy every WRITE into an application buffer (the 2-memcpy baseline)\n";
   if (kind == DaemonKind::kNull) {
     text += "  --no-data            skip buffers and copies where the mode allows (frontend overhead only)\n";
+    text += "  --async              complete every request from a worker thread (through the queue's eventfd)\n";
   }
   text +=
       "  --poison-released    overwrite every buffer as it goes back to the provider (a test aid:\n"
@@ -191,7 +192,6 @@ std::string daemon_usage(std::string_view program, DaemonKind kind) {
       "  --json               stats report as JSON on stdout\n"
       "  --help               this text\n";
   return text;
-    text += "  --async              complete every request from a worker thread (through the queue's eventfd)\n";
 }
 
 }  // namespace ublk::cli
