@@ -5,6 +5,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -160,8 +161,8 @@ class InnerBench {
     }
     save();
     // What each run cost beyond fio's own time: the figure --budget has to assume.
-    double overhead = std::chrono::duration<double>(Clock::now() - start).count() /
-                          static_cast<double>(runs.size()) - c_.runtime_s - c_.ramp_s;
+    double overhead = std::max(0.0, std::chrono::duration<double>(Clock::now() - start).count() /
+                                            static_cast<double>(runs.size()) - c_.runtime_s - c_.ramp_s);
     std::fprintf(stderr, "memcpy_vs_getdata: %zu runs in %s, %.1f s per run beyond fio's time%s\n",
                  runs.size(), format_duration(Clock::now() - start).c_str(), overhead,
                  failed ? (", " + std::to_string(failed) + " failed").c_str() : "");
