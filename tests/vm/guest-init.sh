@@ -38,7 +38,11 @@ ninep="trans=virtio,version=9p2000.L,msize=512000"
 root=/newroot
 # cache=loose: the host root is read-only for the guest's lifetime, so caching its pages is safe
 # and makes exec and fio start much faster over 9p.
-mount -t 9p -o "$ninep,ro,cache=loose" hostroot "$root" || die "cannot mount the host root over 9p"
+# Mounted once (a virtio-9p tag cannot be mounted twice) and bound as the chroot, so that the
+# host's own /tmp stays reachable at /hostro/tmp under the guest's fresh /tmp (below).
+mkdir -p /hostro
+mount -t 9p -o "$ninep,ro,cache=loose" hostroot /hostro || die "cannot mount the host root over 9p"
+mount --bind /hostro "$root" || die "cannot bind the host root"
 mount -t proc proc "$root/proc" || die "cannot mount /proc in the chroot"
 mount -t sysfs sysfs "$root/sys" || die "cannot mount /sys in the chroot"
 mount -t devtmpfs devtmpfs "$root/dev" || die "cannot mount devtmpfs in the chroot"
@@ -51,6 +55,13 @@ ln -sf /proc/self/fd/2 "$root/dev/stderr"
 mount -t devpts devpts "$root/dev/pts"
 mount -t tmpfs tmpfs "$root/dev/shm"
 mount -t tmpfs -o mode=1777 tmpfs "$root/tmp" || die "cannot mount /tmp in the chroot"
+# The fresh /tmp would hide a checkout that lives under the host's /tmp (CI clones anywhere):
+# show the host's /tmp directories through it, read-only.
+for entry in /hostro/tmp/* /hostro/tmp/.[!.]*; do
+  [ -d "$entry" ] && [ ! -L "$entry" ] || continue
+  name="${entry#/hostro/tmp/}"
+  mkdir -p "$root/tmp/$name" && mount --bind "$entry" "$root/tmp/$name"
+done
 mount -t tmpfs -o mode=755 tmpfs "$root/run" || die "cannot mount /run in the chroot"
 # The writable shares appear at their host paths; mkdir covers paths under the fresh /tmp.
 mkdir -p "$root$ctl"

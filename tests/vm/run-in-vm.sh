@@ -124,7 +124,7 @@ done
 } >"$ctl/job.sh"
 
 # mitigations=off: retpolines and friends cost a lot under TCG and protect nothing in a test VM.
-append="console=ttyS0 quiet panic=-1 mitigations=off ublkvm_ctl=$ctl"
+append="console=ttyS0 quiet panic=-1 mitigations=off no_timer_check ublkvm_ctl=$ctl"
 shares=(
   -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
   -virtfs "local,path=$ctl,mount_tag=vmctl,security_model=none"
