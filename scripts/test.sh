@@ -8,8 +8,8 @@ scripts/setup.sh
 scripts/hugepages.sh reserve 32 || echo "test: could not reserve hugetlb pages; hugetlb tests will skip" >&2
 
 scripts/build.sh default
-echo "== unit tests" >&2
-ctest --test-dir build -L unit --output-on-failure -j "$(nproc)"
+echo "== unit tests, and the command-line tests on this host" >&2
+ctest --test-dir build -L "^(unit|cli)$" --output-on-failure -j "$(nproc)"
 
 echo "== unit tests under ASan+UBSan" >&2
 scripts/build.sh asan
