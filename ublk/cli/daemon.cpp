@@ -93,6 +93,7 @@ int run_daemon(int argc, char** argv, DaemonKind kind) {
     config.mode = choice.mode;
     config.app_copy = options.app_copy;
     config.poison = options.poison;
+    config.on_exhaustion = options.on_exhaustion;
 
     Device device(control, config, *provider.provider, *target);
     device.start();
@@ -103,9 +104,20 @@ int run_daemon(int argc, char** argv, DaemonKind kind) {
     std::printf("%s\n", device.block_path().c_str());
     std::fflush(stdout);
 
+    // Wait for SIGINT/SIGTERM, and notice a device stopped from outside (`ublk-pool del`):
+    // its DEL_DEV waits until this daemon closes /dev/ublkcN.
     int signal = 0;
-    sigwait(&stop_signals, &signal);
-    std::fprintf(stderr, "%s: signal %d: removing %s\n", prog.c_str(), signal, device.block_path().c_str());
+    const timespec poll{0, 100'000'000};
+    while (signal <= 0) {
+      signal = sigtimedwait(&stop_signals, nullptr, &poll);
+      if (signal <= 0 && device.stopped_elsewhere()) break;
+    }
+    if (signal > 0) {
+      std::fprintf(stderr, "%s: signal %d: removing %s\n", prog.c_str(), signal, device.block_path().c_str());
+    } else {
+      std::fprintf(stderr, "%s: %s was stopped from outside; cleaning up\n", prog.c_str(),
+                   device.block_path().c_str());
+    }
     const std::error_code stop_error = device.stop();
 
     RunSummary summary;

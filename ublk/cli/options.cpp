@@ -146,6 +146,11 @@ std::variant<DaemonOptions, ParseError> parse_daemon_options(std::span<const std
       auto n = parse_size(*value);
       if (!n) return bad("want a size such as 64M, or 0 for no limit");
       o.pool_limit = *n;
+    } else if (name == "--on-exhaustion") {
+      if (auto e = need_value()) return *e;
+      auto policy = parse_exhaustion_policy(*value);
+      if (!policy) return bad("want wait or fail");
+      o.on_exhaustion = *policy;
     } else if (name == "--id") {
       if (auto e = need_value()) return *e;
       auto n = parse_number<int>(*value);
@@ -179,7 +184,9 @@ std::string daemon_usage(std::string_view program, DaemonKind kind) {
       "  --provider NAME      buffer provider (default pool, libpool's SizeClassPool)\n"
       "  --provider-lib PATH  load a provider plugin (.so) first\n"
       "  --hugepages POLICY   the pool's backing: auto | hugetlb | thp | none (default auto)\n"
-      "  --pool-limit SIZE    the pool's byte limit, 0 for none (default 0); past it IOs fail with ENOMEM\n"
+      "  --pool-limit SIZE    the pool's byte limit, 0 for none (default 0)\n"
+      "  --on-exhaustion P    when the provider has no buffer: wait (default; the IO waits until\n"
+      "                       buffers come back, at most 10 s) | fail (the IO fails with ENOMEM)\n"
       "  --id N               ask for /dev/ublkbN (default: the kernel picks)\n"
       "  --app-copy           also copy every WRITE into an application buffer (the 2-memcpy baseline)\n";
   if (kind == DaemonKind::kNull) {

@@ -7,6 +7,7 @@
 #include <variant>
 
 #include "ublk/mode.hpp"
+#include "ublk/parked_tags.hpp"
 
 namespace ublk::cli {
 
@@ -31,13 +32,14 @@ struct DaemonOptions {
   std::string provider_lib;       // a plugin .so that registers providers
   Hugepages hugepages = Hugepages::kAuto;
   std::uint64_t pool_limit = 0;   // the pool's byte limit; 0: none
+  ExhaustionPolicy on_exhaustion = ExhaustionPolicy::kWait;
   int id = -1;
   bool app_copy = false;
   bool json = false;
   bool no_data = false;           // null target only
+  bool async = false;             // null target only: complete from a worker thread
   bool poison = false;            // --poison-released: a test aid for the buffer release points
   bool help = false;
-  bool async = false;             // null target only: complete from a worker thread
 };
 
 struct ParseError {

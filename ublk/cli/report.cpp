@@ -44,9 +44,11 @@ std::string report_text(const RunSummary& s) {
   if (io.sizes.total() == 0) out += " none";
   out += "\n";
   std::snprintf(line, sizeof line,
-                "  provider %s: %llu acquires, %llu failed; pool hits %llu, misses %llu\n", s.provider.c_str(),
-                (unsigned long long)io.acquires, (unsigned long long)io.acquire_failures,
-                (unsigned long long)hm.hits, (unsigned long long)hm.misses);
+                "  provider %s: %llu acquires, %llu failed; pool hits %llu, misses %llu; %llu IOs waited for a "
+                "buffer; %llu B still in use\n",
+                s.provider.c_str(), (unsigned long long)io.acquires, (unsigned long long)io.acquire_failures,
+                (unsigned long long)hm.hits, (unsigned long long)hm.misses, (unsigned long long)io.exhaustion_waits,
+                (unsigned long long)(s.provider_stats ? s.provider_stats->bytes_in_use : 0));
   out += line;
   std::snprintf(line, sizeof line,
                 "  copies: kernel %llu B, userspace %llu B; userspace bytes copied per WRITE byte: %.3f\n",
@@ -77,8 +79,11 @@ std::string report_json(const RunSummary& s) {
   j["request_sizes"] = sizes;
   j["provider_stats"] = {{"acquires", io.acquires},
                          {"acquire_failures", io.acquire_failures},
+                         {"exhaustion_waits", io.exhaustion_waits},
                          {"hits", hm.hits},
-                         {"misses", hm.misses}};
+                         {"misses", hm.misses},
+                         {"bytes_in_use", s.provider_stats ? s.provider_stats->bytes_in_use : 0},
+                         {"bytes_limit", s.provider_stats ? s.provider_stats->bytes_limit : 0}};
   j["copies"] = {{"kernel_bytes", io.kernel_copy_bytes},
                  {"userspace_bytes", io.userspace_copy_bytes},
                  {"userspace_per_write_byte", io.userspace_copies_per_write_byte()}};

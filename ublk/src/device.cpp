@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,6 +11,8 @@
 #include <stdexcept>
 #include <system_error>
 #include <thread>
+
+#include "ublk/stale_device.hpp"
 
 namespace ublk {
 
@@ -27,6 +30,13 @@ Device::~Device() { stop(); }
 
 void Device::start() {
   if (config_.mode == Mode::kAuto) throw std::invalid_argument("Device: resolve --mode auto before start()");
+  // The kernel silently caps the queues at its CPU count; a daemon that believed its own number
+  // would map descriptors of queues that do not exist.
+  if (const auto cpus = static_cast<unsigned>(::get_nprocs_conf()); config_.queues > cpus) {
+    throw std::runtime_error("--queues " + std::to_string(config_.queues) + " exceeds the " + std::to_string(cpus) +
+                             " CPUs (ublk allows one queue per CPU at most)");
+  }
+  if (config_.id >= 0) reclaim_device_id(control_, static_cast<unsigned>(config_.id));
   AddRequest add;
   add.id = config_.id;
   add.queues = config_.queues;
@@ -39,6 +49,10 @@ void Device::start() {
   granted_ = Features(info.flags);
   try {
     if (auto refusal = check_granted(config_.mode, granted_)) throw std::runtime_error(refusal->message);
+    if (info.nr_hw_queues != config_.queues) {
+      throw std::runtime_error("ADD_DEV granted " + std::to_string(info.nr_hw_queues) + " queue(s), not " +
+                               std::to_string(config_.queues));
+    }
     if (info.max_io_buf_bytes < config_.max_io_bytes) {
       throw std::runtime_error("ADD_DEV lowered the max IO size to " + std::to_string(info.max_io_buf_bytes) +
                                " bytes; use --max-io " + std::to_string(info.max_io_buf_bytes));
@@ -54,7 +68,7 @@ void Device::start() {
     const bool encoded = granted_.has(uapi::kFeatureCmdIoctlEncode);
     for (unsigned q = 0; q < config_.queues; ++q) {
       QueueConfig qc{q, config_.depth, config_.max_io_bytes, char_fd_.get(), encoded, config_.mode, config_.app_copy,
-                     config_.poison};
+                     config_.poison, config_.on_exhaustion};
       queues_.push_back(std::make_unique<Queue>(qc, provider_, target_));
     }
     // START_DEV waits until every tag of every queue has a FETCH_REQ outstanding.
@@ -91,9 +105,22 @@ void Device::wait_for_block_device() const {
   }
 }
 
+bool Device::stopped_elsewhere() const noexcept {
+  if (!started_ || queues_.empty()) return false;
+  for (const auto& queue : queues_) {
+    if (!queue->wait_finished(std::chrono::milliseconds(0))) return false;
+  }
+  return true;
+}
+
 std::error_code Device::stop() noexcept {
   if (!added_) return {};
   std::error_code error;
+  if (stopped_elsewhere()) {
+    // STOP_DEV came from outside; its DEL_DEV waits for us to close /dev/ublkcN.
+    started_ = false;
+    deleted_elsewhere_ = true;
+  }
   if (started_) {
     // The queues keep serving while STOP_DEV waits for in-flight requests, then every tag's
     // outstanding command completes with UBLK_IO_RES_ABORT and the queue threads end.
@@ -125,7 +152,7 @@ void Device::tear_down() noexcept {
   queues_.clear();
   char_fd_.reset();
   if (added_) {
-    if (auto error = control_.delete_device(dev_id_)) {
+    if (auto error = control_.delete_device(dev_id_); error && !(deleted_elsewhere_ && error == std::errc::no_such_device)) {
       std::fprintf(stderr, "ublk: DEL_DEV %u: %s\n", dev_id_, error.message().c_str());
     }
     added_ = false;

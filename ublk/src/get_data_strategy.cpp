@@ -7,17 +7,22 @@ namespace ublk {
 std::uint64_t GetDataStrategy::fetch_address(TagSlot&) { return sink_address(); }
 
 std::uint64_t GetDataStrategy::need_data_address(TagSlot& slot) noexcept {
-  ++res_.stats->get_data;
-  res_.stats->kernel_copy_bytes += slot.length();
   // The kernel accepts nothing but NEED_GET_DATA for this tag now (a COMMIT is refused while
   // it waits), and it copies the whole request wherever we point it. Without a buffer (no-data
   // target, or provider exhaustion) the data goes to the sink and is never read.
-  if (!res_.wants_data) return sink_address();
-  if (!acquire(slot, slot.length())) {
-    slot.pending_error = -ENOMEM;
-    return sink_address();
+  std::uint64_t addr = sink_address();
+  if (res_.wants_data) {
+    if (acquire(slot, slot.length())) {
+      addr = reinterpret_cast<std::uintptr_t>(slot.buffer.data);
+    } else if (res_.park_on_exhaustion) {
+      return 0;  // the queue retries once buffers come back
+    } else {
+      slot.pending_error = -ENOMEM;
+    }
   }
-  return reinterpret_cast<std::uintptr_t>(slot.buffer.data);
+  ++res_.stats->get_data;
+  res_.stats->kernel_copy_bytes += slot.length();
+  return addr;
 }
 
 int GetDataStrategy::on_request(TagSlot& slot, std::span<std::byte>& data) noexcept {

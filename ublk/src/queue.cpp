@@ -14,7 +14,7 @@ namespace ublk {
 
 namespace {
 // user_data: which kind of CQE, and for which tag.
-enum class CqeKind : std::uint64_t { kIoCmd = 1, kGetData = 2, kEventFd = 3 };
+enum class CqeKind : std::uint64_t { kIoCmd = 1, kGetData = 2, kEventFd = 3, kParkTimer = 4 };
 constexpr std::uint64_t user_data(CqeKind kind, unsigned tag = 0) noexcept {
   return (static_cast<std::uint64_t>(kind) << 16) | tag;
 }
@@ -23,7 +23,7 @@ constexpr unsigned tag_of(std::uint64_t data) noexcept { return static_cast<unsi
 }  // namespace
 
 Queue::Queue(const QueueConfig& config, pool::BufferProvider& provider, Target& target)
-    : config_(config), provider_(provider), target_(target) {
+    : config_(config), provider_(provider), target_(target), parked_(config.depth) {
   const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
   descs_ = Mapping::map(uapi::desc_array_bytes(config.depth, page), PROT_READ, MAP_SHARED | MAP_POPULATE,
                         config.char_fd, static_cast<off_t>(uapi::desc_array_offset(config.q_id, page)),
@@ -76,9 +76,10 @@ void Queue::run(std::promise<void>* ready) {
     // commands only from the task that fetched them.
     cache_ = provider_.make_cache();
     resources_ = QueueResources{config_.q_id, config_.char_fd, config_.max_io, target_.wants_data(), cache_.get(),
-                                sink_.bytes(), &stats_, &release_after_submit_, config_.poison};
+                                sink_.bytes(), &stats_, &release_after_submit_, config_.poison,
+                                config_.on_exhaustion == ExhaustionPolicy::kWait};
     strategy_ = make_strategy(config_.mode, resources_);
-    ring_ = std::make_unique<Ring>(config_.depth + 2);
+    ring_ = std::make_unique<Ring>(config_.depth + 3);  // + eventfd read + park timer
     send_fetches();
     arm_eventfd();
     const int ret = ring_->submit();
@@ -121,9 +122,11 @@ void Queue::loop() {
         case CqeKind::kIoCmd: on_io_cqe(slots_.at(tag_of(cqe.user_data)), cqe.res); break;
         case CqeKind::kGetData: on_data_cqe(slots_.at(tag_of(cqe.user_data)), cqe.res); break;
         case CqeKind::kEventFd: on_eventfd_cqe(cqe.res); break;
+        case CqeKind::kParkTimer: park_timer_armed_ = false; break;
       }
     });
     drain_done();
+    if (!parked_.empty()) retry_parked();
   }
 }
 
@@ -160,8 +163,8 @@ void Queue::on_io_cqe(TagSlot& slot, int res) {
   count_request(slot);
   if (res == uapi::kIoResNeedGetData) {
     const std::uint64_t addr = strategy_->need_data_address(slot);
-    send_io_cmd(slot, uapi::IoCmd::kNeedGetData, addr, 0);
-    return apply(slot, TagEvent::kNeedData);
+    if (addr == 0) return park(slot, ParkedTags::Step::kNeedData);
+    return send_need_data(slot, addr);
   }
   apply(slot, TagEvent::kRequest);
   start_request(slot);
@@ -180,7 +183,10 @@ void Queue::on_data_cqe(TagSlot& slot, int res) {
 
 void Queue::start_request(TagSlot& slot) {
   std::span<std::byte> data;
-  if (const int error = strategy_->on_request(slot, data); error < 0) return commit(slot, error);
+  if (const int error = strategy_->on_request(slot, data); error < 0) {
+    if (error == -ENOMEM && resources_.park_on_exhaustion) return park(slot, ParkedTags::Step::kRequest);
+    return commit(slot, error);
+  }
   if (config_.app_copy && slot.op() == uapi::IoOp::kWrite && !data.empty()) {
     std::memcpy(app_buffer_.data(), data.data(), data.size());
     stats_.userspace_copy_bytes += data.size();
@@ -234,6 +240,47 @@ void Queue::count_request(const TagSlot& slot) {
     case uapi::IoOp::kDiscard: ++stats_.discards; break;
     default: ++stats_.other_ops; break;
   }
+}
+
+void Queue::send_need_data(TagSlot& slot, std::uint64_t addr) {
+  send_io_cmd(slot, uapi::IoCmd::kNeedGetData, addr, 0);
+  apply(slot, TagEvent::kNeedData);
+}
+
+// ---- provider exhaustion under ExhaustionPolicy::kWait ----
+
+// The tag keeps its request (the kernel waits for us); it is retried after the next batch of
+// completions, which give buffers back, or when the park timer fires.
+void Queue::park(TagSlot& slot, ParkedTags::Step step) {
+  if (parked_.park(slot.tag, step)) ++stats_.exhaustion_waits;
+  if (!park_timer_armed_) arm_park_timer();
+}
+
+void Queue::retry_parked() {
+  const auto now = ParkedTags::Clock::now();
+  for (const auto [tag, step] : parked_.take()) {
+    TagSlot& slot = slots_.at(tag);
+    // A wait past the bound fails the IO as the fail policy would.
+    const bool give_up = parked_.expired(tag, now);
+    if (give_up) resources_.park_on_exhaustion = false;
+    if (step == ParkedTags::Step::kNeedData) {
+      if (const std::uint64_t addr = strategy_->need_data_address(slot); addr != 0) send_need_data(slot, addr);
+    } else {
+      start_request(slot);
+    }
+    resources_.park_on_exhaustion = config_.on_exhaustion == ExhaustionPolicy::kWait;
+    if (!parked_.is_waiting_last(tag)) parked_.resolved(tag);
+  }
+  if (!parked_.empty() && !park_timer_armed_) arm_park_timer();
+}
+
+void Queue::arm_park_timer() {
+  park_timeout_.tv_sec = 0;
+  park_timeout_.tv_nsec = std::chrono::nanoseconds(ParkedTags::kRetryPeriod).count();
+  io_uring_sqe* sqe = ring_->sqe();
+  io_uring_prep_timeout(sqe, &park_timeout_, 0, 0);
+  sqe->user_data = user_data(CqeKind::kParkTimer);
+  park_timer_armed_ = true;
 }
 
 // ---- completions from the target ----

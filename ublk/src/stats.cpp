@@ -25,6 +25,7 @@ void IoStats::merge(const IoStats& o) noexcept {
   userspace_copy_bytes += o.userspace_copy_bytes;
   acquires += o.acquires;
   acquire_failures += o.acquire_failures;
+  exhaustion_waits += o.exhaustion_waits;
   sizes.merge(o.sizes);
 }
 

@@ -41,6 +41,9 @@ struct QueueResources {
   // Scribble over every buffer as it goes back (a test aid: a kernel copy out of a buffer
   // after its release would then corrupt data that fio verifies).
   bool poison = false;
+  // On provider exhaustion, report "park this tag" (need_data_address returns 0, on_request
+  // returns -ENOMEM without counting an error) instead of failing the IO.
+  bool park_on_exhaustion = false;
 };
 
 // Returns a buffer to the cache, poisoning it first if asked.
@@ -58,7 +61,8 @@ class BufferStrategy {
   virtual std::uint64_t fetch_address(TagSlot& slot) = 0;
 
   // get_data only: a WRITE waits for its buffer. Returns the address NEED_GET_DATA carries; on
-  // provider failure sets slot.pending_error and returns the sink.
+  // provider failure sets slot.pending_error and returns the sink, or returns 0 (nothing
+  // counted) when res_.park_on_exhaustion asks for the tag to wait.
   virtual std::uint64_t need_data_address(TagSlot& slot) noexcept;
 
   // The request is ours (a WRITE's data is in the kernel's hands or already ours). Make the

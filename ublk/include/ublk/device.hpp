@@ -24,6 +24,7 @@ struct DeviceConfig {
   Mode mode = Mode::kGetData;  // concrete: resolve kAuto with choose_mode() first
   bool app_copy = false;
   bool poison = false;  // see QueueResources::poison
+  ExhaustionPolicy on_exhaustion = ExhaustionPolicy::kWait;
 };
 
 // One ublk device from ADD_DEV to DEL_DEV. start() adds it, sets its parameters, opens
@@ -43,6 +44,9 @@ class Device {
   [[nodiscard]] unsigned id() const noexcept { return dev_id_; }
   [[nodiscard]] std::string block_path() const { return "/dev/ublkb" + std::to_string(dev_id_); }
   [[nodiscard]] Features granted_flags() const noexcept { return granted_; }
+  // true when the kernel aborted every queue's commands without our STOP_DEV: someone else
+  // (`ublk-pool del`) stopped the device, and only our cleanup is left to do.
+  [[nodiscard]] bool stopped_elsewhere() const noexcept;
   // All queues' counters merged; complete after stop().
   [[nodiscard]] IoStats stats() const;
 
@@ -58,6 +62,7 @@ class Device {
   unsigned dev_id_ = 0;
   bool added_ = false;
   bool started_ = false;
+  bool deleted_elsewhere_ = false;
   Features granted_;
   UniqueFd char_fd_;
   std::vector<std::unique_ptr<Queue>> queues_;

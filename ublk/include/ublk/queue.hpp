@@ -13,6 +13,7 @@
 #include "ublk/buffer_strategy.hpp"
 #include "ublk/mapping.hpp"
 #include "ublk/mode.hpp"
+#include "ublk/parked_tags.hpp"
 #include "ublk/ring.hpp"
 #include "ublk/stats.hpp"
 #include "ublk/target.hpp"
@@ -29,6 +30,7 @@ struct QueueConfig {
   Mode mode = Mode::kGetData;
   bool app_copy = false;  // also memcpy every WRITE into an application buffer (baseline)
   bool poison = false;    // scribble over buffers as they go back (see QueueResources)
+  ExhaustionPolicy on_exhaustion = ExhaustionPolicy::kWait;
 };
 
 // One ublk queue: its own thread, io_uring, tags, provider cache and descriptor mapping.
@@ -83,6 +85,11 @@ class Queue {
   void retire(TagSlot& slot, int res);
   void count_request(const TagSlot& slot);
 
+  void park(TagSlot& slot, ParkedTags::Step step);
+  void retry_parked();
+  void arm_park_timer();
+  void send_need_data(TagSlot& slot, std::uint64_t addr);
+
   void arm_eventfd();
   void on_eventfd_cqe(int res);
   void drain_done();
@@ -107,6 +114,9 @@ class Queue {
   std::uint64_t eventfd_value_ = 0;
   bool eventfd_armed_ = false;
   unsigned live_tags_ = 0;
+  ParkedTags parked_;
+  __kernel_timespec park_timeout_{};
+  bool park_timer_armed_ = false;
   std::atomic<bool> exit_requested_{false};
   std::atomic<bool> finished_{false};
   std::thread::id thread_id_;

@@ -44,6 +44,7 @@ struct IoStats {
   std::uint64_t kernel_copy_bytes = 0;     // request data the kernel copied to/from our memory
   std::uint64_t userspace_copy_bytes = 0;  // WRITE data memcpy'd in user space (app copy, target)
   std::uint64_t acquires = 0, acquire_failures = 0;
+  std::uint64_t exhaustion_waits = 0;  // IOs parked until a provider buffer came back
   SizeHistogram sizes;
 
   void merge(const IoStats& other) noexcept;

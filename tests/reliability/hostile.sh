@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# hostile.sh: bad control-path input to ublk-pool-mem, each refused with exactly one line on
+# stderr, nothing on stdout, a non-zero exit (no crash, no hang) and no device or daemon left
+# behind: a device id in use (by a live daemon), ids out of range, depth 0 and > 4096, more
+# queues than CPUs and than ublk allows, a size that is not a multiple of the logical block,
+# and a max IO above 32M (besides the daemon's one notice of the buffer mode it chose). The live daemon must be unharmed: fio verifies on it afterwards.
+source "$(dirname "$0")/../integration/lib.sh"
+source "$(dirname "$0")/rel-lib.sh"
+
+require_ublk
+require_binaries "$mem_bin" "$admin_bin"
+assert_clean "before the test"
+
+# refuse PATTERN -- ARGS...: ublk-pool-mem ARGS is refused cleanly, leaving the devices and
+# daemons exactly as they were.
+refuse() {
+  local pattern="$1"
+  shift 2
+  local out="$work_dir/refusal.out" err="$work_dir/refusal.err" rc=0 what="ublk-pool-mem $*"
+  local devices_before procs_before
+  devices_before="$(ublk_devices)"
+  procs_before="$(daemon_processes)"
+  timeout 60 "$mem_bin" "$@" >"$out" 2>"$err" </dev/null || rc=$?
+  ((rc != 0)) || fail "$what exited 0"
+  ((rc != 124)) || fail "$what hung (killed after 60 s)"
+  ((rc < 128)) || { show stderr "$err"; fail "$what died of signal $((rc - 128))"; }
+  [ ! -s "$out" ] || { show stdout "$out"; fail "$what printed on stdout"; }
+  local lines
+  # The daemon's notice of the buffer mode it chose precedes a refusal found after it.
+  local line lines=()
+  while IFS= read -r line; do [[ "$line" =~ ^ublk-pool-mem:\ mode\  ]] || lines+=("$line"); done <"$err"
+  ((${#lines[@]} == 1)) || { show stderr "$err"; fail "$what printed ${#lines[@]} lines on stderr, not one"; }
+  [[ "${lines[0]}" =~ $pattern ]] || { show stderr "$err"; fail "$what: the error lacks /$pattern/"; }
+  [ "$(ublk_devices)" == "$devices_before" ] || fail "$what left devices: $(ublk_devices | tr '\n' ' ')"
+  [ "$(daemon_processes)" == "$procs_before" ] || fail "$what left a daemon"
+  log "refused (exit $rc): $what: ${lines[0]}"
+}
+
+cpus=$(nproc)
+daemon_start "$mem_bin" --mode get_data --id 3 --queues 1 --depth 16 --size 16M
+refuse "in use by pid $daemon_pid" -- --id 3 --size 16M
+refuse "id" -- --id 1048576 --size 16M
+refuse "id" -- --id -2 --size 16M
+refuse "depth" -- --depth 0 --size 16M
+refuse "depth" -- --depth 4097 --size 16M
+refuse "queues .*CPUs" -- --queues $((cpus + 1)) --size 16M
+refuse "queues" -- --queues 4097 --size 16M
+refuse "queues" -- --queues 0 --size 16M
+refuse "multiple of --logical-block" -- --size 1000
+refuse "multiple of --logical-block" -- --size 6K --logical-block 4096
+refuse "max-io" -- --max-io 64M --size 16M
+refuse "max-io" -- --max-io 33M --size 16M
+refuse "on-exhaustion" -- --on-exhaustion sometimes --size 16M
+run_fio still_serving --filename="$daemon_dev" --direct=1 --rw=randwrite --bs=4k --size=2M --verify=crc32c \
+  --do_verify=1 --verify_fatal=1
+daemon_stop
