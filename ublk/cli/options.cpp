@@ -185,8 +185,8 @@ std::string daemon_usage(std::string_view program, DaemonKind kind) {
       "  --provider-lib PATH  load a provider plugin (.so) first\n"
       "  --hugepages POLICY   the pool's backing: auto | hugetlb | thp | none (default auto)\n"
       "  --pool-limit SIZE    the pool's byte limit, 0 for none (default 0)\n"
-      "  --on-exhaustion P    when the provider has no buffer: wait (default; the IO waits until\n"
-      "                       buffers come back, at most 10 s) | fail (the IO fails with ENOMEM)\n"
+      "  --on-exhaustion P    when the provider has no buffer: fail (default: the IO fails with ENOMEM)\n"
+      "                       | wait (the IO waits until buffers come back, at most 10 s; experimental)\n"
       "  --id N               ask for /dev/ublkbN (default: the kernel picks)\n"
       "  --app-copy           also copy every WRITE into an application buffer (the 2-memcpy baseline)\n";
   if (kind == DaemonKind::kNull) {

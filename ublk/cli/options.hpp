@@ -32,7 +32,8 @@ struct DaemonOptions {
   std::string provider_lib;       // a plugin .so that registers providers
   Hugepages hugepages = Hugepages::kAuto;
   std::uint64_t pool_limit = 0;   // the pool's byte limit; 0: none
-  ExhaustionPolicy on_exhaustion = ExhaustionPolicy::kWait;
+  // wait is built but stalled in its first VM run (docs/reliability.md): fail until it is proven.
+  ExhaustionPolicy on_exhaustion = ExhaustionPolicy::kFail;
   int id = -1;
   bool app_copy = false;
   bool json = false;
