@@ -2,18 +2,13 @@
 
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <sstream>
+#include "fixture.hpp"
+
 
 namespace mvg {
 namespace {
 
-std::string fixture(const std::string& name) {
-  std::ifstream in(std::string(MVG_FIXTURES) + "/" + name);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using testing::fixture;
 
 CostModel model(std::vector<MemcpyPoint> points, double round_trip_us) {
   return CostModel{std::move(points), round_trip_us};

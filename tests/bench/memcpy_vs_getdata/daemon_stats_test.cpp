@@ -2,18 +2,13 @@
 
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <sstream>
+#include "fixture.hpp"
+
 
 namespace mvg {
 namespace {
 
-std::string fixture(const std::string& name) {
-  std::ifstream in(std::string(MVG_FIXTURES) + "/" + name);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using testing::fixture;
 
 TEST(DaemonStats, AppCopyMakesTwoCopiesPerWrittenByte) {
   // kernel 2334720 B, of which 12288 B were READs; userspace 2322432 B; 2322432 B written.

@@ -2,19 +2,14 @@
 
 #include <gtest/gtest.h>
 
-#include <fstream>
+#include "fixture.hpp"
+
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 namespace mvg {
 namespace {
 
-std::string fixture(const std::string& name) {
-  std::ifstream in(std::string(MVG_FIXTURES) + "/" + name);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using testing::fixture;
 
 TEST(FioResult, ReadsTotalLatencyPercentilesWhenFioReportsThem) {
   auto r = parse_fio_json(fixture("fio-randwrite-64k-lat.json"));
