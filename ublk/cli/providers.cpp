@@ -1,5 +1,6 @@
 #include "providers.hpp"
 
+#include <algorithm>
 #include <exception>
 
 #include "pool/registry.hpp"
@@ -26,6 +27,11 @@ ProviderChoice make_provider(const DaemonOptions& options) {
     config.name = "pool";
     config.max_buffer_size = options.max_io;
     config.byte_limit = options.pool_limit;
+    // Buffers idle in one queue's cache are out of reach of the others: under a tight limit
+    // the caches keep a small share each, so a waiting queue is never starved by an idle one.
+    if (options.pool_limit) {
+      config.cache_bytes = std::min<std::size_t>(config.cache_bytes, options.pool_limit / (4 * options.queues));
+    }
     config.backing = backing_of(options.hugepages);
     pool::make_default_pool(config);
   } catch (const std::exception& e) {

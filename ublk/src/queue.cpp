@@ -126,7 +126,12 @@ void Queue::loop() {
       }
     });
     drain_done();
-    if (!parked_.empty()) retry_parked();
+    if (!parked_.empty()) {
+      retry_parked();
+      // A retried request the target completed at once must be committed now: nothing else
+      // may wake this loop (the last requests in flight can be exactly these).
+      drain_done();
+    }
   }
 }
 
@@ -264,7 +269,13 @@ void Queue::retry_parked() {
     const bool give_up = parked_.expired(tag, now);
     if (give_up) resources_.park_on_exhaustion = false;
     if (step == ParkedTags::Step::kNeedData) {
-      if (const std::uint64_t addr = strategy_->need_data_address(slot); addr != 0) send_need_data(slot, addr);
+      // Still no buffer: wait on. (Dropping the tag here would leave its WRITE hanging.)
+      const std::uint64_t addr = strategy_->need_data_address(slot);
+      if (addr == 0) {
+        park(slot, step);
+      } else {
+        send_need_data(slot, addr);
+      }
     } else {
       start_request(slot);
     }
