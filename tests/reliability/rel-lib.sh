@@ -62,7 +62,8 @@ daemon_kill() {
   local deadline=$((SECONDS + wait_s))
   while kill -0 "$daemon_pid" 2>/dev/null && ((SECONDS < deadline)); do nap 0.05; done
   kill -0 "$daemon_pid" 2>/dev/null && { dump_threads "$daemon_pid"; fail "daemon $daemon_pid survived SIG$1"; }
-  wait "$daemon_pid" && daemon_rc=0 || daemon_rc=$?
+  # (braces: bash's "Killed" job notice goes to the redirected stderr)
+  { wait "$daemon_pid" && daemon_rc=0 || daemon_rc=$?; } 2>/dev/null
   daemon_pid=""
 }
 
@@ -97,3 +98,25 @@ rel_on_exit() {
   on_exit
 }
 trap rel_on_exit EXIT
+
+# device_field ID KEY: KEY ("state", "pid", ...) of device ID in `ublk-pool list --json`; empty
+# when there is no such device.
+device_field() {
+  local json
+  json="$(admin list --json)"
+  [[ "$json" =~ \{[^\}]*\"id\":$1,[^\}]*\}  ]] || return 0
+  local entry="${BASH_REMATCH[0]}"
+  [[ "$entry" =~ \"$2\":\"?(-?[a-z_0-9]+)\"? ]] && echo "${BASH_REMATCH[1]}"
+  return 0
+}
+
+# wait_device_state ID STATE [SECONDS]: waits until device ID is in STATE (default 10 s).
+wait_device_state() {
+  local deadline=$((SECONDS + ${3:-10})) state=""
+  while ((SECONDS < deadline)); do
+    state="$(device_field "$1" state)"
+    [ "$state" = "$2" ] && return 0
+    nap 0.1
+  done
+  fail "device $1 is '${state:-gone}', not $2, after ${3:-10} s"
+}

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <filesystem>
+#include <system_error>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -75,6 +78,74 @@ TEST(MemTarget, WriteZeroesReadsBackZeros) {
   run(mem, uapi::IoOp::kRead, 0, out);
   EXPECT_EQ(out[0], std::byte{0});
   EXPECT_EQ(out[4095], std::byte{0});
+}
+
+// A scratch directory standing in for /dev/shm.
+class StoreDir : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char name[] = "/tmp/ublk-mem-store-XXXXXX";
+    ASSERT_NE(::mkdtemp(name), nullptr);
+    dir_ = name;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string dir_;
+};
+
+TEST_F(StoreDir, NamedStoreOutlivesItsTargetAndIsAdoptedByTheNext) {
+  std::vector<std::byte> in(4096);
+  for (std::size_t i = 0; i < in.size(); ++i) in[i] = static_cast<std::byte>(i * 7 + 3);
+  const std::string path = mem_store_path(dir_, 9);
+  {
+    MemTarget first(1 << 20, MemStore::kNamed, dir_);
+    first.on_device_added(9);
+    EXPECT_EQ(first.store_path(), path);
+    EXPECT_EQ(run(first, uapi::IoOp::kWrite, 8192, in).result, 4096);
+  }  // the daemon "dies": no on_device_deleted
+  ASSERT_TRUE(std::filesystem::exists(path));
+  EXPECT_EQ(std::filesystem::file_size(path), 1u << 20);
+
+  MemTarget second(1 << 20, MemStore::kAdopt, dir_);
+  second.on_device_added(9);
+  std::vector<std::byte> out(4096);
+  EXPECT_EQ(run(second, uapi::IoOp::kRead, 8192, out).result, 4096);
+  EXPECT_EQ(std::memcmp(in.data(), out.data(), in.size()), 0);
+  second.on_device_deleted();
+  EXPECT_FALSE(std::filesystem::exists(path));
+}
+
+TEST_F(StoreDir, NamedStoreReplacesAStaleFileOfTheSameNumber) {
+  const std::string path = mem_store_path(dir_, 2);
+  {
+    std::FILE* stale = std::fopen(path.c_str(), "w");
+    ASSERT_NE(stale, nullptr);
+    std::fputs("old data", stale);
+    std::fclose(stale);
+  }
+  MemTarget mem(1 << 20, MemStore::kNamed, dir_);
+  mem.on_device_added(2);
+  std::vector<std::byte> out(8, std::byte{1});
+  run(mem, uapi::IoOp::kRead, 0, out);
+  EXPECT_EQ(out[0], std::byte{0});  // a fresh device reads zeros, not the stale file
+  EXPECT_EQ(std::filesystem::file_size(path), 1u << 20);
+}
+
+TEST_F(StoreDir, AdoptRefusesAMissingStoreOrOneOfAnotherSize) {
+  MemTarget missing(1 << 20, MemStore::kAdopt, dir_);
+  EXPECT_THROW(missing.on_device_added(4), std::system_error);
+  {
+    MemTarget small(1 << 16, MemStore::kNamed, dir_);
+    small.on_device_added(4);
+  }
+  MemTarget bigger(1 << 20, MemStore::kAdopt, dir_);
+  EXPECT_THROW(bigger.on_device_added(4), std::system_error);
+}
+
+TEST(MemTarget, PrivateStoreLeavesNoFile) {
+  MemTarget mem(1 << 20);
+  mem.on_device_added(3);
+  EXPECT_TRUE(mem.store_path().empty());
+  mem.on_device_deleted();
 }
 
 TEST(NullTarget, CompletesDataOpsWithTheirLengthAndSaysWhetherItWantsData) {

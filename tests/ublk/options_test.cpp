@@ -113,5 +113,43 @@ TEST(DaemonOptions, UsageListsEveryOption) {
   EXPECT_EQ(daemon_usage("ublk-pool-mem", DaemonKind::kMem).find("--no-data"), std::string::npos);
 }
 
+TEST(DaemonOptions, ExhaustionPolicyDefaultsToWait) {
+  EXPECT_EQ(ok({}).on_exhaustion, ExhaustionPolicy::kWait);
+  EXPECT_EQ(ok({"--on-exhaustion", "fail"}).on_exhaustion, ExhaustionPolicy::kFail);
+  EXPECT_NE(error({"--on-exhaustion", "later"}).find("want wait or fail"), std::string::npos);
+}
+
+TEST(DaemonOptions, RecoveryFlagsPickAPolicy) {
+  EXPECT_EQ(ok({}).recovery, RecoveryPolicy::kNone);
+  EXPECT_EQ(ok({"--recovery"}).recovery, RecoveryPolicy::kRequeue);
+  EXPECT_EQ(ok({"--recovery-reissue"}).recovery, RecoveryPolicy::kReissue);
+  EXPECT_EQ(ok({"--recovery-fail-io"}).recovery, RecoveryPolicy::kFailIo);
+  EXPECT_EQ(ok({"--recovery", "--recovery"}).recovery, RecoveryPolicy::kRequeue);
+  EXPECT_NE(error({"--recovery", "--recovery-reissue"}).find("conflicts"), std::string::npos);
+  EXPECT_NE(error({"--recovery=yes"}).find("takes no value"), std::string::npos);
+}
+
+TEST(DaemonOptions, RecoverTakesADeviceNumberAndNoShape) {
+  EXPECT_EQ(ok({"--recover", "5"}).recover, 5u);
+  EXPECT_EQ(ok({"--recover=0", "--json", "--provider", "pool"}).recover, 0u);
+  EXPECT_FALSE(ok({}).recover.has_value());
+  EXPECT_NE(error({"--recover", "x"}).find("bad --recover"), std::string::npos);
+  EXPECT_NE(error({"--recover"}).find("needs a value"), std::string::npos);
+  for (std::vector<std::string_view> shape : {std::vector<std::string_view>{"--queues", "2"},
+                                              {"--depth", "64"},
+                                              {"--size", "1G"},
+                                              {"--max-io", "64K"},
+                                              {"--logical-block", "4096"},
+                                              {"--mode", "copy"},
+                                              {"--id", "5"},
+                                              {"--recovery"}}) {
+    std::vector<std::string_view> args = shape;
+    args.push_back("--recover");
+    args.push_back("5");
+    const std::string message = error(args);
+    EXPECT_NE(message.find(std::string(shape[0]) + " does not go with --recover"), std::string::npos) << message;
+  }
+}
+
 }  // namespace
 }  // namespace ublk::cli

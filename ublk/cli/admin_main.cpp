@@ -1,4 +1,6 @@
 // ublk-pool: the admin CLI. features | list | del.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <exception>
@@ -10,6 +12,7 @@
 #include <vector>
 
 #include "ublk/control.hpp"
+#include "ublk/mem_target.hpp"
 
 namespace {
 
@@ -97,6 +100,9 @@ int del(ublk::Control& control, std::optional<unsigned> id) {
       status = 1;
     } else {
       std::fprintf(stderr, "ublk-pool: deleted ublkb%u\n", dev);
+      // A recoverable mem device's data outlived its daemon for a takeover that will not come.
+      const std::string store = ublk::mem_store_path(ublk::kDefaultMemStoreDir, dev);
+      if (::unlink(store.c_str()) == 0) std::fprintf(stderr, "ublk-pool: removed its data, %s\n", store.c_str());
     }
   }
   return status;

@@ -15,6 +15,7 @@
 #include "ublk/device.hpp"
 #include "ublk/mem_target.hpp"
 #include "ublk/null_target.hpp"
+#include "ublk/recovery.hpp"
 
 namespace ublk::cli {
 
@@ -42,8 +43,25 @@ sigset_t block_stop_signals() {
 }
 
 std::unique_ptr<Target> make_target(DaemonKind kind, const DaemonOptions& options) {
-  if (kind == DaemonKind::kMem) return std::make_unique<MemTarget>(options.size);
+  if (kind == DaemonKind::kMem) {
+    const MemStore store = options.recover                             ? MemStore::kAdopt
+                           : options.recovery != RecoveryPolicy::kNone ? MemStore::kNamed
+                                                                       : MemStore::kPrivate;
+    return std::make_unique<MemTarget>(options.size, store);
+  }
   return std::make_unique<NullTarget>(options.no_data, options.async);
+}
+
+// --recover N: the device's own shape replaces the defaults.
+void adopt_shape(const RecoverableDevice& dev, DaemonOptions& options) {
+  options.id = static_cast<int>(dev.id);
+  options.queues = dev.queues;
+  options.depth = dev.depth;
+  options.max_io = dev.max_io_bytes;
+  options.size = dev.size_bytes;
+  options.logical_block = dev.logical_block;
+  options.mode = dev.mode;
+  options.recovery = dev.policy;
 }
 
 }  // namespace
@@ -57,7 +75,7 @@ int run_daemon(int argc, char** argv, DaemonKind kind) {
     std::fprintf(stderr, "%s: %s\n", prog.c_str(), error->message.c_str());
     return 2;
   }
-  const DaemonOptions& options = std::get<DaemonOptions>(parsed);
+  DaemonOptions& options = std::get<DaemonOptions>(parsed);
   if (options.help) {
     std::fputs(daemon_usage(prog, kind).c_str(), stdout);
     return 0;
@@ -65,13 +83,22 @@ int run_daemon(int argc, char** argv, DaemonKind kind) {
   const sigset_t stop_signals = block_stop_signals();
 
   try {
+    Control control;
+    const KernelFeatures& kf = control.features();
+    if (options.recover) {
+      const RecoverableDevice dev = inspect_for_recovery(control, *options.recover);
+      adopt_shape(dev, options);
+      std::fprintf(stderr, "%s: taking over device %u (old pid %d, policy %s)\n", prog.c_str(), dev.id, dev.old_pid,
+                   std::string(to_string(dev.policy)).c_str());
+    } else if (auto refusal = check_recovery_support(options.recovery, kf.features)) {
+      std::fprintf(stderr, "%s: %s\n", prog.c_str(), refusal->c_str());
+      return 1;
+    }
     ProviderChoice provider = make_provider(options);
     if (!provider.provider) {
       std::fprintf(stderr, "%s: %s\n", prog.c_str(), provider.error.c_str());
       return 2;
     }
-    Control control;
-    const KernelFeatures& kf = control.features();
     auto decision = choose_mode(options.mode, kf.features);
     if (auto* refusal = std::get_if<ModeRefusal>(&decision)) {
       std::fprintf(stderr, "%s: %s\n", prog.c_str(), refusal->message.c_str());
@@ -94,11 +121,13 @@ int run_daemon(int argc, char** argv, DaemonKind kind) {
     config.app_copy = options.app_copy;
     config.poison = options.poison;
     config.on_exhaustion = options.on_exhaustion;
+    config.recovery = options.recovery;
+    config.take_over = options.recover.has_value();
 
     Device device(control, config, *provider.provider, *target);
     device.start();
-    std::fprintf(stderr, "%s: %s live: %u queue(s) x depth %u, %llu bytes, max IO %u, flags %s\n", prog.c_str(),
-                 device.block_path().c_str(), options.queues, options.depth,
+    std::fprintf(stderr, "%s: %s %s: %u queue(s) x depth %u, %llu bytes, max IO %u, flags %s\n", prog.c_str(),
+                 device.block_path().c_str(), options.recover ? "recovered" : "live", options.queues, options.depth,
                  static_cast<unsigned long long>(options.size), options.max_io,
                  device.granted_flags().to_string().c_str());
     std::printf("%s\n", device.block_path().c_str());

@@ -60,6 +60,19 @@ std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
 std::variant<DaemonOptions, ParseError> parse_daemon_options(std::span<const std::string_view> args,
                                                              DaemonKind kind) {
   DaemonOptions o;
+  // Options a takeover must not be given: the device keeps what it was created with.
+  std::string fixed_by_device;
+  auto note_fixed = [&](std::string_view name) {
+    if (fixed_by_device.empty()) fixed_by_device = std::string(name);
+  };
+  auto set_recovery = [&](std::string_view name, RecoveryPolicy policy) -> std::optional<ParseError> {
+    if (o.recovery != RecoveryPolicy::kNone && o.recovery != policy) {
+      return ParseError{std::string(name) + " conflicts with the recovery option given before it (pick one)"};
+    }
+    o.recovery = policy;
+    note_fixed(name);
+    return std::nullopt;
+  };
   for (std::size_t i = 0; i < args.size(); ++i) {
     std::string_view arg = args[i];
     std::string_view name = arg;
@@ -98,33 +111,51 @@ std::variant<DaemonOptions, ParseError> parse_daemon_options(std::span<const std
       if (auto e = flag(o.no_data)) return *e;
     } else if (name == "--async" && kind == DaemonKind::kNull) {
       if (auto e = flag(o.async)) return *e;
+    } else if (name == "--recovery" || name == "--recovery-reissue" || name == "--recovery-fail-io") {
+      bool on = false;
+      if (auto e = flag(on)) return *e;
+      const RecoveryPolicy policy = name == "--recovery"           ? RecoveryPolicy::kRequeue
+                                    : name == "--recovery-reissue" ? RecoveryPolicy::kReissue
+                                                                   : RecoveryPolicy::kFailIo;
+      if (auto e = set_recovery(name, policy)) return *e;
+    } else if (name == "--recover") {
+      if (auto e = need_value()) return *e;
+      auto n = parse_number<unsigned>(*value);
+      if (!n || *n >= (1U << 20)) return bad("want the number N of /dev/ublkbN");
+      o.recover = *n;
     } else if (name == "--mode") {
       if (auto e = need_value()) return *e;
       auto mode = parse_mode(*value);
       if (!mode) return bad("want copy, get_data, user_copy or auto");
       o.mode = *mode;
+      note_fixed(name);
     } else if (name == "--queues") {
       if (auto e = need_value()) return *e;
+      note_fixed(name);
       auto n = parse_number<unsigned>(*value);
       if (!n || *n < 1 || *n > 64) return bad("want 1 to 64");
       o.queues = *n;
     } else if (name == "--depth") {
       if (auto e = need_value()) return *e;
+      note_fixed(name);
       auto n = parse_number<unsigned>(*value);
       if (!n || *n < 1 || *n > uapi::kMaxQueueDepth) return bad("want 1 to 4096");
       o.depth = *n;
     } else if (name == "--size") {
       if (auto e = need_value()) return *e;
+      note_fixed(name);
       auto n = parse_size(*value);
       if (!n || *n == 0) return bad("want a positive size such as 512M or 1G");
       o.size = *n;
     } else if (name == "--max-io") {
       if (auto e = need_value()) return *e;
+      note_fixed(name);
       auto n = parse_size(*value);
       if (!n || *n < 4096 || *n > uapi::kMaxIoBytes || *n % 4096) return bad("want a multiple of 4K from 4K to 32M");
       o.max_io = static_cast<std::uint32_t>(*n);
     } else if (name == "--logical-block") {
       if (auto e = need_value()) return *e;
+      note_fixed(name);
       auto n = parse_size(*value);
       if (!n || (*n != 512 && *n != 4096)) return bad("want 512 or 4096");
       o.logical_block = static_cast<std::uint32_t>(*n);
@@ -153,12 +184,17 @@ std::variant<DaemonOptions, ParseError> parse_daemon_options(std::span<const std
       o.on_exhaustion = *policy;
     } else if (name == "--id") {
       if (auto e = need_value()) return *e;
+      note_fixed(name);
       auto n = parse_number<int>(*value);
       if (!n || *n < 0 || *n >= (1 << 20)) return bad("want a device number >= 0");
       o.id = *n;
     } else {
       return ParseError{"unknown option " + quoted(arg) + " (see --help)"};
     }
+  }
+  if (o.recover && !fixed_by_device.empty()) {
+    return ParseError{fixed_by_device + " does not go with --recover: the device keeps the shape, mode and " +
+                      "recovery policy it was created with"};
   }
   if (o.size % o.logical_block) {
     return ParseError{"--size " + std::to_string(o.size) + " is not a multiple of --logical-block " +
@@ -171,7 +207,8 @@ std::string daemon_usage(std::string_view program, DaemonKind kind) {
   std::string text = "usage: " + std::string(program) + " [options]\n";
   text += kind == DaemonKind::kNull
               ? "Serves a ublk null device: WRITE data reaches a provider buffer, then is dropped.\n"
-              : "Serves a ublk RAM disk (data kept in a memfd mapping).\n";
+              : "Serves a ublk RAM disk. Its data is kept in a memfd mapping; with a --recovery option in\n"
+                "/dev/shm/ublk-pool-mem-N instead, so that it survives a crash for --recover N.\n";
   text +=
       "Prints /dev/ublkbN on stdout once the device is live; runs until SIGINT/SIGTERM, then removes\n"
       "the device and prints a stats report (stderr; stdout with --json).\n\n"
@@ -185,9 +222,15 @@ std::string daemon_usage(std::string_view program, DaemonKind kind) {
       "  --provider-lib PATH  load a provider plugin (.so) first\n"
       "  --hugepages POLICY   the pool's backing: auto | hugetlb | thp | none (default auto)\n"
       "  --pool-limit SIZE    the pool's byte limit, 0 for none (default 0)\n"
-      "  --on-exhaustion P    when the provider has no buffer: fail (default: the IO fails with ENOMEM)\n"
-      "                       | wait (the IO waits until buffers come back, at most 10 s; experimental)\n"
+      "  --on-exhaustion P    when the provider has no buffer: wait (default: the IO waits until\n"
+      "                       buffers come back, at most 10 s, then fails) | fail (ENOMEM at once)\n"
       "  --id N               ask for /dev/ublkbN (default: the kernel picks)\n"
+      "  --recovery           the device outlives a crash of this daemon (UBLK_F_USER_RECOVERY): IO in\n"
+      "                       flight fails, new IO waits for the next daemon (--recover N)\n"
+      "  --recovery-reissue   as --recovery, but IO in flight is issued again to the next daemon\n"
+      "  --recovery-fail-io   as --recovery, but all IO fails until the next daemon is there\n"
+      "  --recover N          take over device N, whose daemon died (it was created with a --recovery\n"
+      "                       option): its shape, mode and policy are kept\n"
       "  --app-copy           also copy every WRITE into an application buffer (the 2-memcpy baseline)\n";
   if (kind == DaemonKind::kNull) {
     text += "  --no-data            skip buffers and copies where the mode allows (frontend overhead only)\n";

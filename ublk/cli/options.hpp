@@ -8,6 +8,7 @@
 
 #include "ublk/mode.hpp"
 #include "ublk/parked_tags.hpp"
+#include "ublk/recovery.hpp"
 
 namespace ublk::cli {
 
@@ -32,9 +33,10 @@ struct DaemonOptions {
   std::string provider_lib;       // a plugin .so that registers providers
   Hugepages hugepages = Hugepages::kAuto;
   std::uint64_t pool_limit = 0;   // the pool's byte limit; 0: none
-  // wait is built but stalled in its first VM run (docs/reliability.md): fail until it is proven.
-  ExhaustionPolicy on_exhaustion = ExhaustionPolicy::kFail;
+  ExhaustionPolicy on_exhaustion = ExhaustionPolicy::kWait;
   int id = -1;
+  RecoveryPolicy recovery = RecoveryPolicy::kNone;  // --recovery, --recovery-reissue, --recovery-fail-io
+  std::optional<unsigned> recover;                  // --recover N: take over device N
   bool app_copy = false;
   bool json = false;
   bool no_data = false;           // null target only

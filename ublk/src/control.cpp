@@ -131,6 +131,16 @@ void Control::start_device(unsigned dev_id, int daemon_pid) {
   check(run(uapi::CtrlCmd::kStartDev, cmd), "START_DEV");
 }
 
+void Control::start_user_recovery(unsigned dev_id) {
+  check(run(uapi::CtrlCmd::kStartUserRecovery, header_for(dev_id)), "START_USER_RECOVERY");
+}
+
+void Control::end_user_recovery(unsigned dev_id, int daemon_pid) {
+  ublksrv_ctrl_cmd cmd = header_for(dev_id);
+  cmd.data[0] = static_cast<__u64>(daemon_pid);
+  check(run(uapi::CtrlCmd::kEndUserRecovery, cmd), "END_USER_RECOVERY");
+}
+
 std::error_code Control::stop_device(unsigned dev_id) noexcept {
   const int res = run(uapi::CtrlCmd::kStopDev, header_for(dev_id));
   return res < 0 ? std::error_code(-res, std::generic_category()) : std::error_code{};

@@ -36,19 +36,27 @@ void Device::start() {
     throw std::runtime_error("--queues " + std::to_string(config_.queues) + " exceeds the " + std::to_string(cpus) +
                              " CPUs (ublk allows one queue per CPU at most)");
   }
+  config_.take_over ? take_over() : add_and_start();
+}
+
+void Device::add_and_start() {
   if (config_.id >= 0) reclaim_device_id(control_, static_cast<unsigned>(config_.id));
   AddRequest add;
   add.id = config_.id;
   add.queues = config_.queues;
   add.depth = config_.depth;
   add.max_io_bytes = config_.max_io_bytes;
-  add.flags = required_feature(config_.mode);
+  add.flags = required_feature(config_.mode) | recovery_flags(config_.recovery);
   const ublksrv_ctrl_dev_info info = control_.add_device(add);
   dev_id_ = info.dev_id;
   added_ = true;
   granted_ = Features(info.flags);
   try {
     if (auto refusal = check_granted(config_.mode, granted_)) throw std::runtime_error(refusal->message);
+    if (recovery_policy_of(granted_) != config_.recovery) {
+      throw std::runtime_error("ADD_DEV did not grant recovery policy " + std::string(to_string(config_.recovery)) +
+                               " (granted " + granted_.to_string() + ")");
+    }
     if (info.nr_hw_queues != config_.queues) {
       throw std::runtime_error("ADD_DEV granted " + std::to_string(info.nr_hw_queues) + " queue(s), not " +
                                std::to_string(config_.queues));
@@ -64,15 +72,8 @@ void Device::start() {
     params.max_io_bytes = config_.max_io_bytes;
     params.capacity_bytes = config_.size_bytes;
     control_.set_params(dev_id_, params);
-    open_char_device();
-    const bool encoded = granted_.has(uapi::kFeatureCmdIoctlEncode);
-    for (unsigned q = 0; q < config_.queues; ++q) {
-      QueueConfig qc{q, config_.depth, config_.max_io_bytes, char_fd_.get(), encoded, config_.mode, config_.app_copy,
-                     config_.poison, config_.on_exhaustion};
-      queues_.push_back(std::make_unique<Queue>(qc, provider_, target_));
-    }
-    // START_DEV waits until every tag of every queue has a FETCH_REQ outstanding.
-    for (auto& queue : queues_) queue->start();
+    target_.on_device_added(dev_id_);
+    start_queues();
     control_.start_device(dev_id_, ::getpid());
     started_ = true;
     wait_for_block_device();
@@ -80,6 +81,43 @@ void Device::start() {
     tear_down();
     throw;
   }
+}
+
+void Device::take_over() {
+  if (config_.id < 0) throw std::invalid_argument("Device: take_over needs the device id");
+  dev_id_ = static_cast<unsigned>(config_.id);
+  const RecoverableDevice dev = inspect_for_recovery(control_, dev_id_);
+  if (dev.queues != config_.queues || dev.depth != config_.depth || dev.max_io_bytes != config_.max_io_bytes ||
+      dev.mode != config_.mode) {
+    throw std::invalid_argument("Device: take_over config does not match device " + std::to_string(dev_id_));
+  }
+  granted_ = dev.flags;
+  try {
+    target_.on_device_added(dev_id_);
+    control_.start_user_recovery(dev_id_);
+    start_queues();
+    control_.end_user_recovery(dev_id_, ::getpid());
+  } catch (...) {
+    // Not ours yet: closing /dev/ublkcN puts it back to waiting for recovery, nothing is deleted.
+    tear_down();
+    throw;
+  }
+  added_ = true;
+  started_ = true;
+  wait_for_block_device();
+}
+
+void Device::start_queues() {
+  open_char_device();
+  const bool encoded = granted_.has(uapi::kFeatureCmdIoctlEncode);
+  for (unsigned q = 0; q < config_.queues; ++q) {
+    QueueConfig qc{q, config_.depth, config_.max_io_bytes, char_fd_.get(), encoded, config_.mode, config_.app_copy,
+                   config_.poison, config_.on_exhaustion};
+    queues_.push_back(std::make_unique<Queue>(qc, provider_, target_));
+  }
+  // START_DEV and END_USER_RECOVERY wait until every tag of every queue has a FETCH_REQ
+  // outstanding.
+  for (auto& queue : queues_) queue->start();
 }
 
 void Device::open_char_device() {
@@ -152,8 +190,11 @@ void Device::tear_down() noexcept {
   queues_.clear();
   char_fd_.reset();
   if (added_) {
-    if (auto error = control_.delete_device(dev_id_); error && !(deleted_elsewhere_ && error == std::errc::no_such_device)) {
+    const auto error = control_.delete_device(dev_id_);
+    if (error && !(deleted_elsewhere_ && error == std::errc::no_such_device)) {
       std::fprintf(stderr, "ublk: DEL_DEV %u: %s\n", dev_id_, error.message().c_str());
+    } else {
+      target_.on_device_deleted();
     }
     added_ = false;
   }

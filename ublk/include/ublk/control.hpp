@@ -61,6 +61,10 @@ class Control {
   void set_params(unsigned dev_id, const BasicParams& params);
   void start_device(unsigned dev_id, int daemon_pid);
   std::error_code stop_device(unsigned dev_id) noexcept;
+  // User recovery of a quiesced device: START before the new daemon opens /dev/ublkcN, END
+  // once every tag has a FETCH_REQ outstanding (it makes the device live again).
+  void start_user_recovery(unsigned dev_id);
+  void end_user_recovery(unsigned dev_id, int daemon_pid);
   std::error_code delete_device(unsigned dev_id) noexcept;
   std::optional<ublksrv_ctrl_dev_info> device_info(unsigned dev_id) noexcept;
 

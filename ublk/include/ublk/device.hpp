@@ -8,6 +8,7 @@
 #include "ublk/control.hpp"
 #include "ublk/mode.hpp"
 #include "ublk/queue.hpp"
+#include "ublk/recovery.hpp"
 #include "ublk/stats.hpp"
 #include "ublk/target.hpp"
 #include "ublk/unique_fd.hpp"
@@ -25,12 +26,18 @@ struct DeviceConfig {
   bool app_copy = false;
   bool poison = false;  // see QueueResources::poison
   ExhaustionPolicy on_exhaustion = ExhaustionPolicy::kWait;
+  RecoveryPolicy recovery = RecoveryPolicy::kNone;  // asked for at ADD_DEV
+  // Take over device `id`, which waits for user recovery, instead of adding one. The shape
+  // fields above must match the device (see inspect_for_recovery).
+  bool take_over = false;
 };
 
 // One ublk device from ADD_DEV to DEL_DEV. start() adds it, sets its parameters, opens
 // /dev/ublkcN, starts the queues and then START_DEV; any failure midway undoes what was done,
-// so no device is left behind. stop() is STOP_DEV, the queues drain the aborts, the char
-// device is closed, DEL_DEV. The destructor stops a started device.
+// so no device is left behind. With DeviceConfig::take_over, start() instead recovers a
+// device whose daemon died: START_USER_RECOVERY, the queues, END_USER_RECOVERY; a failure
+// there leaves the device waiting for recovery as it was. stop() is STOP_DEV, the queues drain
+// the aborts, the char device is closed, DEL_DEV. The destructor stops a started device.
 class Device {
  public:
   Device(Control& control, DeviceConfig config, pool::BufferProvider& provider, Target& target);
@@ -51,6 +58,9 @@ class Device {
   [[nodiscard]] IoStats stats() const;
 
  private:
+  void add_and_start();
+  void take_over();
+  void start_queues();
   void open_char_device();
   void wait_for_block_device() const;
   void tear_down() noexcept;

@@ -48,6 +48,11 @@ class Target {
   [[nodiscard]] virtual bool wants_data() const noexcept { return true; }
   // Called on the queue's thread. The request's data span stays valid until `done` is called.
   virtual void handle(const Request& request, Completion done) noexcept = 0;
+  // The device has its number (after ADD_DEV, or when a daemon takes a device over), before
+  // any request: a target may name what must outlive the daemon after it. Setup: may throw.
+  virtual void on_device_added(unsigned /*dev_id*/) {}
+  // The device is gone for good (DEL_DEV succeeded): whatever was kept for a takeover can go.
+  virtual void on_device_deleted() noexcept {}
 };
 
 }  // namespace ublk
