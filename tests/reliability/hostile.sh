@@ -3,7 +3,9 @@
 # stderr, nothing on stdout, a non-zero exit (no crash, no hang) and no device or daemon left
 # behind: a device id in use (by a live daemon), ids out of range, depth 0 and > 4096, more
 # queues than CPUs and than ublk allows, a size that is not a multiple of the logical block,
-# and a max IO above 32M (besides the daemon's one notice of the buffer mode it chose). The live daemon must be unharmed: fio verifies on it afterwards.
+# a max IO above 32M, and takeovers (--recover) of a device that is missing, live, or made
+# without recovery (besides the daemon's one notice of the buffer mode it chose). The live
+# daemon must be unharmed: fio verifies on it afterwards.
 source "$(dirname "$0")/../integration/lib.sh"
 source "$(dirname "$0")/rel-lib.sh"
 
@@ -51,6 +53,14 @@ refuse "multiple of --logical-block" -- --size 6K --logical-block 4096
 refuse "max-io" -- --max-io 64M --size 16M
 refuse "max-io" -- --max-io 33M --size 16M
 refuse "on-exhaustion" -- --on-exhaustion sometimes --size 16M
+# Takeovers that cannot be: no such device, a live one, one made without recovery.
+refuse "device 9 does not exist" -- --recover 9
+refuse "device 3 was created without --recovery" -- --recover 3
+refuse "queues does not go with --recover" -- --recover 3 --queues 1
 run_fio still_serving --filename="$daemon_dev" --direct=1 --rw=randwrite --bs=4k --size=2M --verify=crc32c \
   --do_verify=1 --verify_fatal=1
+daemon_stop
+
+daemon_start "$mem_bin" --mode get_data --id 4 --queues 1 --depth 16 --size 16M --recovery
+refuse "device 4 is live, served by pid $daemon_pid" -- --recover 4
 daemon_stop
