@@ -26,10 +26,12 @@ done </modules/load-order
 
 ctl=""
 results=""
+tmp_dirs=""
 for word in $(cat /proc/cmdline); do
   case "$word" in
     ublkvm_ctl=*) ctl="${word#*=}" ;;
     ublkvm_results=*) results="${word#*=}" ;;
+    ublkvm_tmp=*) tmp_dirs="${word#*=}" ;;
   esac
 done
 [ -n "$ctl" ] || die "no ublkvm_ctl= on the kernel command line"
@@ -56,10 +58,10 @@ mount -t devpts devpts "$root/dev/pts"
 mount -t tmpfs tmpfs "$root/dev/shm"
 mount -t tmpfs -o mode=1777 tmpfs "$root/tmp" || die "cannot mount /tmp in the chroot"
 # The fresh /tmp would hide a checkout that lives under the host's /tmp (CI clones anywhere):
-# show the host's /tmp directories through it, read-only.
-for entry in /hostro/tmp/* /hostro/tmp/.[!.]*; do
+# show the host /tmp directories the job needs (run-in-vm.sh names them) through it, read-only.
+for name in $(echo "$tmp_dirs" | tr , ' '); do
+  entry="/hostro/tmp/$name"
   [ -d "$entry" ] && [ ! -L "$entry" ] || continue
-  name="${entry#/hostro/tmp/}"
   mkdir -p "$root/tmp/$name" && mount --bind "$entry" "$root/tmp/$name"
 done
 mount -t tmpfs -o mode=755 tmpfs "$root/run" || die "cannot mount /run in the chroot"

@@ -123,8 +123,26 @@ done
   printf ' 2>&1\n'
 } >"$ctl/job.sh"
 
+# The guest's /tmp is a fresh tmpfs; the host /tmp directories the job needs are bound through:
+# those holding the cwd, the checkout, UBLK*/UBLKPOOL_* paths and absolute /tmp arguments. (Binding
+# every host /tmp directory cost seconds of boot under TCG on a busy /tmp.)
+declare -A tmp_dirs=()
+note_tmp_path() {
+  [[ "$1" =~ ^/tmp/([A-Za-z0-9_.+@-]+)(/|$) ]] && tmp_dirs["${BASH_REMATCH[1]}"]=1
+  return 0
+}
+note_tmp_path "$PWD"
+note_tmp_path "$repo"
+while IFS= read -r name; do
+  case "$name" in UBLK*) note_tmp_path "${!name}" ;; esac
+done < <(compgen -e)
+for arg in "$@"; do note_tmp_path "$arg"; done
+unset "tmp_dirs[${ctl#/tmp/}]"  # the control share is mounted there itself
+tmp_list="$(IFS=,; echo "${!tmp_dirs[*]}")"
+
 # mitigations=off: retpolines and friends cost a lot under TCG and protect nothing in a test VM.
 append="console=ttyS0 quiet panic=-1 mitigations=off no_timer_check ublkvm_ctl=$ctl"
+[ -n "$tmp_list" ] && append+=" ublkvm_tmp=$tmp_list"
 shares=(
   -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
   -virtfs "local,path=$ctl,mount_tag=vmctl,security_model=none"
