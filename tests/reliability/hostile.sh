@@ -53,6 +53,9 @@ refuse "multiple of --logical-block" -- --size 6K --logical-block 4096
 refuse "max-io" -- --max-io 64M --size 16M
 refuse "max-io" -- --max-io 33M --size 16M
 refuse "on-exhaustion" -- --on-exhaustion sometimes --size 16M
+# Copy mode gives every tag a max-IO buffer up front: a limit below depth x max IO is refused.
+refuse "copy mode: the provider cannot give each tag" -- --mode copy --depth 128 --max-io 128K --pool-limit 4M \
+  --hugepages none --size 16M
 # Takeovers that cannot be: no such device, a live one, one made without recovery.
 refuse "device 9 does not exist" -- --recover 9
 refuse "device 3 was created without --recovery" -- --recover 3
