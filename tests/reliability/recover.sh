@@ -11,6 +11,7 @@
 #      during the outage completes.
 #   4. fio verify of the 16M written before the crash passes; new IO with verify passes.
 #   5. SIGTERM: the device and its /dev/shm data are gone, the daemon exits 0.
+#   6. Crashed again and not recovered: `ublk-pool del -n N` removes the device and its data.
 source "$(dirname "$0")/../integration/lib.sh"
 source "$(dirname "$0")/rel-lib.sh"
 
@@ -95,3 +96,12 @@ run_fio new_io --filename="$dev" --direct=1 --ioengine=io_uring --rw=randwrite -
   --iodepth=16 --verify=crc32c --do_verify=1 --verify_fatal=1
 daemon_stop
 [ ! -e "$store" ] || fail "$store left after the device was removed"
+
+# A crashed device nobody will recover: `ublk-pool del` removes it and its data.
+daemon_start "$mem_bin" --mode "$mode" --id "$id" --queues 1 --depth 16 --size 16M "$flag"
+daemon_kill KILL
+wait_device_state "$id" "$quiet_state"
+admin del -n "$id" >/dev/null
+assert_clean "after ublk-pool del -n $id of the unrecovered device"
+[ ! -e "$store" ] || fail "$store left after ublk-pool del -n $id"
+log "ublk-pool del removed the unrecovered device and its data"
