@@ -104,7 +104,8 @@ int run_daemon(int argc, char** argv, DaemonKind kind) {
       std::fprintf(stderr, "%s: %s\n", prog.c_str(), refusal->message.c_str());
       return 1;
     }
-    const ModeChoice& choice = std::get<ModeChoice>(decision);
+    ModeChoice& choice = std::get<ModeChoice>(decision);
+    if (options.recover) choice.reason = "the mode device " + std::to_string(*options.recover) + " was created with";
     std::fprintf(stderr, "%s: mode %s: %s\n", prog.c_str(), std::string(to_string(choice.mode)).c_str(),
                  choice.reason.c_str());
 
