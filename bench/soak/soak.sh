@@ -133,6 +133,9 @@ source "$repo_dir/tests/reliability/rel-lib.sh"
 
 require_ublk
 require_binaries "$mem_bin" "$admin_bin"
+# In our own throwaway VM, the kernel's "I/O error" line per failed request (requeue) would
+# bury the samples on the console.
+[ -n "${UBLK_SOAK_IN_VM:-}" ] && { dmesg -n 1 2>/dev/null || true; }
 offered=" $(kernel_modes | tr '\n' ' ')"
 if ((${#modes[@]} == 0)); then
   read -r -a modes <<<"$offered"
