@@ -3,6 +3,8 @@
 // and the PNG. Usage: memcpy_vs_getdata_quick_test BINARY OUT_DIR
 
 #include <gtest/gtest.h>
+
+#include <string_view>
 #include <sys/wait.h>
 
 #include <cstdlib>
@@ -145,9 +147,16 @@ TEST_F(QuickRun, LeavesNoDaemonBehind) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  constexpr const char* kUsage =
+      "usage: memcpy_vs_getdata_quick_test [gtest flags] BINARY OUT_DIR\n"
+      "Runs `BINARY --quick --out OUT_DIR` on a ublk kernel and checks its tables, CSV and plot.\n";
+  if (argc == 2 && std::string_view(argv[1]) == "--help") {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
   ::testing::InitGoogleTest(&argc, argv);
   if (argc != 3) {
-    std::fprintf(stderr, "usage: memcpy_vs_getdata_quick_test BINARY OUT_DIR\n");
+    std::fputs(kUsage, stderr);
     return 2;
   }
   g_binary = argv[1];
