@@ -8,24 +8,6 @@ require_ublk
 require_binaries "$mem_bin" "$null_bin"
 assert_clean "before the test"
 
-# expect_refusal BIN [PATTERN] -- ARGS...: a clean one-line refusal, optionally matching PATTERN.
-expect_refusal() {
-  local bin="$1" pattern="$2"
-  shift 3
-  local out="$work_dir/refusal.out" err="$work_dir/refusal.err" rc=0 what="${bin##*/} $*"
-  timeout 60 "$bin" "$@" >"$out" 2>"$err" </dev/null || rc=$?
-  ((rc != 0)) || fail "$what exited 0"
-  ((rc != 124)) || fail "$what hung (killed after 60s)"
-  ((rc < 128)) || { show stderr "$err"; fail "$what died of signal $((rc - 128))"; }
-  [ ! -s "$out" ] || { show stdout "$out"; fail "$what printed on stdout"; }
-  local lines
-  mapfile -t lines <"$err"
-  ((${#lines[@]} == 1)) || { show stderr "$err"; fail "$what printed ${#lines[@]} lines on stderr, not one"; }
-  [[ -z "$pattern" || "${lines[0]}" =~ $pattern ]] || { show stderr "$err"; fail "$what: the error lacks /$pattern/"; }
-  assert_clean "after: $what"
-  log "refused (exit $rc): $what: ${lines[0]}"
-}
-
 for bin in "$mem_bin" "$null_bin"; do
   help="$("$bin" --help 2>&1)" || fail "${bin##*/} --help exited non-zero"
   [[ "$help" == *--mode* ]] || fail "${bin##*/} --help does not describe --mode"

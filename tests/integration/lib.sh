@@ -229,3 +229,27 @@ run_fio() {
   done <<<"$text"
   return 0
 }
+
+# expect_refusal BIN [PATTERN] -- ARGS...: BIN ARGS is refused cleanly: a non-zero exit (no
+# crash, no hang), nothing on stdout, exactly one line on stderr (besides a daemon's notice of
+# the buffer mode it chose), matching PATTERN if given, and the devices and daemons exactly as
+# they were before.
+expect_refusal() {
+  local bin="$1" pattern="$2"
+  shift 3
+  local out="$work_dir/refusal.out" err="$work_dir/refusal.err" rc=0 what="${bin##*/} $*"
+  local devices_before procs_before line lines=()
+  devices_before="$(ublk_devices)"
+  procs_before="$(daemon_processes)"
+  timeout 60 "$bin" "$@" >"$out" 2>"$err" </dev/null || rc=$?
+  ((rc != 0)) || fail "$what exited 0"
+  ((rc != 124)) || fail "$what hung (killed after 60 s)"
+  ((rc < 128)) || { show stderr "$err"; fail "$what died of signal $((rc - 128))"; }
+  [ ! -s "$out" ] || { show stdout "$out"; fail "$what printed on stdout"; }
+  while IFS= read -r line; do [[ "$line" =~ ^${bin##*/}:\ mode\  ]] || lines+=("$line"); done <"$err"
+  ((${#lines[@]} == 1)) || { show stderr "$err"; fail "$what printed ${#lines[@]} lines on stderr, not one"; }
+  [[ -z "$pattern" || "${lines[0]}" =~ $pattern ]] || { show stderr "$err"; fail "$what: the error lacks /$pattern/"; }
+  [ "$(ublk_devices)" == "$devices_before" ] || fail "$what left devices: $(ublk_devices | tr '\n' ' ')"
+  [ "$(daemon_processes)" == "$procs_before" ] || fail "$what left a daemon"
+  log "refused (exit $rc): $what: ${lines[0]}"
+}

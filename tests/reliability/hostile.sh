@@ -13,30 +13,8 @@ require_ublk
 require_binaries "$mem_bin" "$admin_bin"
 assert_clean "before the test"
 
-# refuse PATTERN -- ARGS...: ublk-pool-mem ARGS is refused cleanly, leaving the devices and
-# daemons exactly as they were.
-refuse() {
-  local pattern="$1"
-  shift 2
-  local out="$work_dir/refusal.out" err="$work_dir/refusal.err" rc=0 what="ublk-pool-mem $*"
-  local devices_before procs_before
-  devices_before="$(ublk_devices)"
-  procs_before="$(daemon_processes)"
-  timeout 60 "$mem_bin" "$@" >"$out" 2>"$err" </dev/null || rc=$?
-  ((rc != 0)) || fail "$what exited 0"
-  ((rc != 124)) || fail "$what hung (killed after 60 s)"
-  ((rc < 128)) || { show stderr "$err"; fail "$what died of signal $((rc - 128))"; }
-  [ ! -s "$out" ] || { show stdout "$out"; fail "$what printed on stdout"; }
-  local lines
-  # The daemon's notice of the buffer mode it chose precedes a refusal found after it.
-  local line lines=()
-  while IFS= read -r line; do [[ "$line" =~ ^ublk-pool-mem:\ mode\  ]] || lines+=("$line"); done <"$err"
-  ((${#lines[@]} == 1)) || { show stderr "$err"; fail "$what printed ${#lines[@]} lines on stderr, not one"; }
-  [[ "${lines[0]}" =~ $pattern ]] || { show stderr "$err"; fail "$what: the error lacks /$pattern/"; }
-  [ "$(ublk_devices)" == "$devices_before" ] || fail "$what left devices: $(ublk_devices | tr '\n' ' ')"
-  [ "$(daemon_processes)" == "$procs_before" ] || fail "$what left a daemon"
-  log "refused (exit $rc): $what: ${lines[0]}"
-}
+# refuse PATTERN -- ARGS...: ublk-pool-mem ARGS is refused cleanly (expect_refusal, lib.sh).
+refuse() { expect_refusal "$mem_bin" "$@"; }
 
 cpus=$(nproc)
 daemon_start "$mem_bin" --mode get_data --id 3 --queues 1 --depth 16 --size 16M
