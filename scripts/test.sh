@@ -11,6 +11,9 @@ scripts/build.sh default
 echo "== unit tests, and the command-line tests on this host" >&2
 ctest --test-dir build -L "^(unit|cli)$" --output-on-failure -j "$(nproc)"
 
+echo "== the installed libraries: clang Release into a prefix, the examples built against it" >&2
+tests/install/install-check.sh
+
 echo "== unit tests under ASan+UBSan" >&2
 scripts/build.sh asan
 ctest --test-dir build-asan -L unit --output-on-failure -j "$(nproc)"

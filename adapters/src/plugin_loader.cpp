@@ -9,6 +9,7 @@
 #include "adapters/plugin.h"
 #include "pool/callback_provider.hpp"
 #include "adapters/registration.hpp"
+#include "plugin_provider.hpp"
 
 namespace adapters {
 
@@ -45,6 +46,22 @@ int register_allocator(void* registry, const char* name, ublkpool_alloc_fn alloc
   }
 }
 
+// host->add_provider: a provider table, wrapped into a pool::BufferProvider.
+int add_provider(void* registry, const char* name, const ublkpool_provider_ops* ops) {
+  if (!registry || !name || !*name) return -EINVAL;
+  if (const int rc = valid_ops(ops); rc != 0) return rc;
+  std::shared_ptr<PluginProvider> provider;
+  try {
+    provider = std::make_shared<PluginProvider>(name, *ops);
+    if (static_cast<pool::Registry*>(registry)->add(name, provider)) return 0;
+  } catch (...) {
+    if (provider) provider->disown();  // refused: ops->ctx stays the plugin's
+    return -ENOMEM;
+  }
+  provider->disown();
+  return -EEXIST;
+}
+
 std::vector<std::string> added_names(const std::vector<std::string>& before, const std::vector<std::string>& after) {
   std::vector<std::string> added;
   for (const auto& name : after)
@@ -79,11 +96,13 @@ PluginLoadResult load_provider_plugin(const std::filesystem::path& path, pool::R
   std::array<char, 512> reason{};
   ublkpool_plugin_host host{};
   host.abi_version = UBLKPOOL_PLUGIN_ABI_VERSION;
-  host.registry = &registry;
+  host.struct_size = sizeof host;
+  host.context = &registry;
   host.max_length = config.max_length;
   host.byte_limit = config.byte_limit;
   host.error = reason.data();
   host.error_size = reason.size();
+  host.add_provider = add_provider;
   host.register_allocator = register_allocator;
 
   const auto before = registry.names();

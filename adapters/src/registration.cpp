@@ -45,7 +45,11 @@ std::vector<std::string> builtin_provider_names() {
 std::filesystem::path plugin_directory(const ProviderConfig& config) {
   if (!config.plugin_dir.empty()) return config.plugin_dir;
   if (const char* dir = std::getenv("UBLKPOOL_PLUGIN_DIR"); dir && *dir) return dir;
-  return executable_directory() / ".." / "lib";
+  // Installed: <prefix>/bin and <prefix>/lib/ublkpool (cmake/install.cmake); a build tree: <build>/lib.
+  const auto lib = executable_directory() / ".." / "lib";
+  std::error_code ec;
+  if (std::filesystem::is_directory(lib / "ublkpool", ec)) return lib / "ublkpool";
+  return lib;
 }
 
 RegistrationReport register_builtin_providers(pool::Registry& registry, const ProviderConfig& config) {

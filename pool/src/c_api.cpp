@@ -12,6 +12,7 @@
 #include "pool/callback_provider.hpp"
 #include "pool/registry.hpp"
 #include "pool/size_class_pool.hpp"
+#include "pool/version.h"
 
 struct ublkpool_pool {
   std::shared_ptr<pool::SizeClassPool> pool;
@@ -58,6 +59,8 @@ std::shared_ptr<pool::BufferProvider> find_provider(const char* name) {
 }  // namespace
 
 extern "C" {
+
+const char* ublkpool_version(void) { return UBLKPOOL_VERSION_STRING; }
 
 void ublkpool_config_init(ublkpool_config* config) {
   if (!config) return;

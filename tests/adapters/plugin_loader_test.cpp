@@ -2,6 +2,7 @@
 #include <dlfcn.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -90,35 +91,87 @@ TEST(ProviderLookup, AnUnknownNameListsTheKnownOnes) {
 namespace adapters {
 namespace {
 
-struct Tally {
+struct Tally {  // c_allocator_plugin.c's struct tally
   std::size_t allocs, frees, last_freed_length;
+  std::size_t table_acquires, table_releases, table_bytes_in_use, table_destroyed;
+  int refused_unknown_version, refused_without_release;
 };
+
+// The C fixture, loaded into `registry`, and its counters.
+const Tally& load_c_plugin(pool::Registry& registry) {
+  const auto path = lib_dir() / "libublkpool_c_allocator_plugin.so";
+  auto r = load_provider_plugin(path, registry, testing::test_config());
+  EXPECT_TRUE(r) << r.message;
+  std::sort(r.providers.begin(), r.providers.end());
+  EXPECT_EQ(r.providers, (std::vector<std::string>{"c_table", "c_tally"}));
+  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_NOLOAD);
+  EXPECT_NE(handle, nullptr);
+  auto tally_fn = reinterpret_cast<const Tally* (*)()>(dlsym(handle, "c_plugin_tally"));
+  EXPECT_NE(tally_fn, nullptr);
+  dlclose(handle);  // only drops the NOLOAD reference: the loader keeps the plugin loaded
+  return *tally_fn();
+}
 
 // A C plugin registers an alloc/free pair through host->register_allocator: libpool's
 // CallbackProvider, seen from the adapters side.
 TEST(PluginLoader, ACPluginRegistersAnAllocatorPair) {
   pool::Registry registry;
-  const auto path = lib_dir() / "libublkpool_c_allocator_plugin.so";
-  auto r = load_provider_plugin(path, registry, testing::test_config());
-  ASSERT_TRUE(r) << r.message;
-  EXPECT_EQ(r.providers, std::vector<std::string>{"c_tally"});
-  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_NOLOAD);
-  ASSERT_NE(handle, nullptr);
-  auto tally_fn = reinterpret_cast<const Tally* (*)()>(dlsym(handle, "c_plugin_tally"));
-  ASSERT_NE(tally_fn, nullptr);
-  const Tally& tally = *tally_fn();
+  const Tally& tally = load_c_plugin(registry);
+  const auto allocs_before = tally.allocs, frees_before = tally.frees;
 
   auto provider = registry.find("c_tally");
   ASSERT_NE(provider, nullptr);
   auto b = provider->acquire(12345, 8192);
   ASSERT_TRUE(b);
   EXPECT_EQ(reinterpret_cast<std::uintptr_t>(b->data) % 8192, 0u);
-  EXPECT_EQ(tally.allocs, 1u);
+  EXPECT_EQ(tally.allocs, allocs_before + 1);
   EXPECT_FALSE(provider->release(*b));
-  EXPECT_EQ(tally.frees, 1u);
+  EXPECT_EQ(tally.frees, frees_before + 1);
   EXPECT_EQ(tally.last_freed_length, 12345u);  // the exact length, back to the C free
   EXPECT_EQ(provider->acquire(0).error(), std::make_error_code(std::errc::invalid_argument));
-  dlclose(handle);
+}
+
+// A C plugin fills a provider table (the plain-C ABI): the host wraps it, refuses tables it cannot
+// use, passes errors and stats through, and calls destroy once the provider is dropped.
+TEST(PluginLoader, ACPluginProvidesATableOfFunctions) {
+  pool::Registry registry;
+  const Tally& tally = load_c_plugin(registry);
+  EXPECT_EQ(tally.refused_unknown_version, -EINVAL);
+  EXPECT_EQ(tally.refused_without_release, -EINVAL);
+  EXPECT_EQ(registry.find("c_bad_version"), nullptr);
+  EXPECT_EQ(registry.find("c_no_release"), nullptr);
+
+  auto provider = registry.find("c_table");
+  ASSERT_NE(provider, nullptr);
+  EXPECT_EQ(provider->name(), "c_table");
+  EXPECT_EQ(provider->max_length(), std::size_t{1} << 20);
+  const auto destroyed_before = tally.table_destroyed;
+  const auto acquires_before = tally.table_acquires;
+  auto cache = provider->make_cache();  // no cache functions: the provider's own acquire/release
+  auto b = cache->acquire(5000, 8192);
+  ASSERT_TRUE(b);
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(b->data) % 8192, 0u);
+  EXPECT_EQ(b->length, 5000u);
+  EXPECT_EQ(b->capacity, 8192u);
+  EXPECT_EQ(b->owner, provider.get());
+  EXPECT_EQ(tally.table_acquires, acquires_before + 1);
+  auto s = provider->stats();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->provider, "c_table");
+  EXPECT_EQ(s->bytes_in_use, 8192u);
+  ASSERT_EQ(s->classes.size(), 1u);
+  EXPECT_EQ(s->classes[0].in_use, 1u);
+  EXPECT_EQ(provider->acquire(std::size_t{2} << 20).error(), std::make_error_code(std::errc::invalid_argument));
+  EXPECT_FALSE(cache->release(*b));
+  EXPECT_EQ(provider->stats()->bytes_in_use, 0u);
+  pool::Buffer foreign = *b;
+  foreign.owner = nullptr;
+  EXPECT_EQ(provider->release(foreign), std::make_error_code(std::errc::invalid_argument));
+
+  cache.reset();
+  provider.reset();
+  EXPECT_TRUE(registry.remove("c_table"));
+  EXPECT_EQ(tally.table_destroyed, destroyed_before + 1);
 }
 
 }  // namespace

@@ -9,7 +9,7 @@ struct ProviderConfig {
   std::size_t max_length = std::size_t{1} << 20;   // the largest acquire(): the daemon's max IO size
   std::size_t byte_limit = std::size_t{256} << 20; // capacity out at once; 0 means no limit
   // Where the jemalloc and mimalloc plugins are looked for. Empty: $UBLKPOOL_PLUGIN_DIR, else
-  // <directory of the executable>/../lib (the build tree's layout).
+  // <directory of the executable>/../lib/ublkpool (installed), else ../lib (a build tree).
   std::string plugin_dir;
 };
 

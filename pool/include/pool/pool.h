@@ -13,6 +13,10 @@ extern "C" {
 
 typedef struct ublkpool_pool ublkpool_pool;
 
+/* The library's version, "MAJOR.MINOR.PATCH": the one it was built as, which may differ from
+ * the UBLKPOOL_VERSION_STRING of the pool/version.h a program was compiled with. */
+const char* ublkpool_version(void);
+
 enum ublkpool_backing {
   UBLKPOOL_BACKING_AUTO = 0, /* hugetlb, else transparent hugepages, else 4 KiB pages */
   UBLKPOOL_BACKING_HUGETLB = 1,

@@ -36,8 +36,13 @@ std::string format_recommendation(const std::vector<ModeRange>& ranges) {
   for (const auto& r : ranges) {
     if (!line.empty()) line += "; ";
     line += format_block_size(r.from);
-    if (r.to != r.from) line += "-" + format_block_size(r.to);
-    line += ": " + std::string(info(r.mode).label);
+    // Appends only: GCC 12's -O2/-O3 flags `"-" + std::string` with a false -Wrestrict.
+    if (r.to != r.from) {
+      line += '-';
+      line += format_block_size(r.to);
+    }
+    line += ": ";
+    line += info(r.mode).label;
   }
   return line;
 }
