@@ -70,7 +70,8 @@ unsigned parse_count(const std::string& flag, const std::string& text) {
 
 std::uint64_t parse_bytes(const std::string& flag, const std::string& text) {
   const auto bytes = cli::parse_size(text);
-  if (!bytes || *bytes == 0) throw cli::UsageError(cli::bad_size(flag, text, "above 0"));
+  if (!bytes) throw cli::UsageError(cli::bad_size(flag, text));
+  if (*bytes == 0) throw cli::UsageError(cli::bad_size(flag, text, "above 0"));
   return *bytes;
 }
 

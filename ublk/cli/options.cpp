@@ -134,13 +134,15 @@ std::variant<DaemonOptions, ParseError> parse_daemon_options(std::span<const std
       if (auto e = need_value()) return *e;
       note_fixed(name);
       auto n = parse_size(*value);
-      if (!n || *n == 0) return bad_size("above 0");
+      if (!n) return bad_size({});
+      if (*n == 0) return bad_size("above 0");
       o.size = *n;
     } else if (name == "--max-io") {
       if (auto e = need_value()) return *e;
       note_fixed(name);
       auto n = parse_size(*value);
-      if (!n || *n < 4096 || *n > uapi::kMaxIoBytes || *n % 4096) return bad_size("a multiple of 4K from 4K to 32M");
+      if (!n) return bad_size({});
+      if (*n < 4096 || *n > uapi::kMaxIoBytes || *n % 4096) return bad_size("a multiple of 4K from 4K to 32M");
       o.max_io = static_cast<std::uint32_t>(*n);
     } else if (name == "--logical-block") {
       if (auto e = need_value()) return *e;
@@ -203,7 +205,8 @@ std::string daemon_usage(std::string_view program, DaemonKind kind) {
       "Prints /dev/ublkbN on stdout once the device is live; runs until SIGINT/SIGTERM, then removes\n"
       "the device and prints a stats report (stderr; stdout with --json).\n\n"
       "  --mode MODE          copy | get_data | user_copy | auto (default auto: from the kernel's features)\n"
-      "  --queues N           queues, one thread each (default 1)\n"
+      "  --queues N           queues, one thread each (default 1; 1 to 64, and the kernel refuses more\n"
+      "                       than the machine's CPUs)\n"
       "  --depth N            queue depth (default 128, the project's default; at most 4096)\n"
       "  --size SIZE          capacity, K/M/G/T suffixes (default 1G)\n"
       "  --max-io SIZE        largest request (default 1M)\n"

@@ -134,7 +134,8 @@ Options parse_options(const std::vector<std::string>& argv) {
     } else if (args.is("--max-io")) {
       o.max_io = args.value();
       const auto bytes = cli::parse_size(o.max_io);
-      if (!bytes || *bytes < 4096 || *bytes % 4096) throw cli::UsageError(cli::bad_size(arg, o.max_io, "a multiple of 4K"));
+      if (!bytes) throw cli::UsageError(cli::bad_size(arg, o.max_io));
+      if (*bytes < 4096 || *bytes % 4096) throw cli::UsageError(cli::bad_size(arg, o.max_io, "a multiple of 4K"));
     } else if (args.is("--start-timeout")) {
       o.start_timeout_s = parse_positive(arg, args.value());
     } else if (args.is("--no-model")) {
