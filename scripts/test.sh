@@ -47,23 +47,27 @@ finish() {
 }
 trap finish EXIT
 
-# run_ctest NAME BUILD_DIR ARGS...: ctest, then its skipped tests noted for the summary.
+# run_ctest NAME BUILD_DIR ARGS...: ctest, then its skipped tests noted for the summary. ctest
+# names them in its console summary ("(Skipped)"); the reason is the test's own line, from
+# LastTest.log: run-in-vm.sh's "SKIP: ..." or the line after GoogleTest's "...: Skipped".
 run_ctest() {
   local name="$1" dir="$2"
   shift 2
   local rc=0
-  ctest --test-dir "$dir" "$@" || rc=$?
-  local log="$dir/Testing/Temporary/LastTest.log"
-  [ -f "$log" ] && awk -v run="$name" '
-    / Testing: / { test = $3; reason = ""; next }
-    /^Output:$/ { inout = 1; next }
-    /^<end of output>$/ { inout = 0; next }
-    inout && reason == "" && /SKIP: / { reason = $0; sub(/.*SKIP: /, "", reason) }
-    inout && reason == "" && prev ~ /: Skipped$/ { reason = $0 }
-    inout { prev = $0 }
-    /^Test Skipped\.?/ || /^Test (Skipped|Not Run)/ {
-      print run ": " test ": " (reason == "" ? "(no reason printed)" : reason)
-    }' "$log" >"$logs/$name.skips"
+  ctest --test-dir "$dir" "$@" 2>&1 | tee "$logs/$name.out" || rc=${PIPESTATUS[0]}
+  local skipped log="$dir/Testing/Temporary/LastTest.log"
+  skipped=$(sed -n 's/^[[:space:]]*[0-9]* - \(.*\) (Skipped)$/\1/p' "$logs/$name.out")
+  for test in $skipped; do
+    reason=""
+    [ -f "$log" ] && reason=$(awk -v t="$test" '
+      / Testing: / { mine = ($3 == t); inout = 0; next }
+      mine && /^Output:$/ { inout = 1; next }
+      mine && /^<end of output>$/ { inout = 0; next }
+      mine && inout && /SKIP: / { sub(/.*SKIP: /, ""); print; exit }
+      mine && inout && prev ~ /: Skipped$/ { print; exit }
+      mine && inout { prev = $0 }' "$log")
+    echo "$name: $test: ${reason:-(no reason printed)}" >>"$logs/$name.skips"
+  done
   return "$rc"
 }
 
