@@ -22,6 +22,8 @@ BINARIES = ["ublk-pool", "ublk-pool-null", "ublk-pool-mem", "memcpy_vs_getdata",
 SCRIPTS = ["scripts/bench.sh", "scripts/build.sh", "scripts/hugepages.sh", "scripts/setup.sh",
            "scripts/test.sh", "tests/vm/run-in-vm.sh"]
 ADMIN_COMMANDS = {"features", "list", "del"}
+# Scripts that hand their flags to a binary: the flags are that binary's.
+PASSES_FLAGS_TO = {"scripts/bench.sh": "memcpy_vs_getdata"}
 SEPARATORS = {"&&", "||", ";", "|", "&"}
 
 
@@ -109,7 +111,11 @@ class Helps:
 
 
 def knows(help_text, flag):
-    return re.search(r"(?<![A-Za-z0-9_-])" + re.escape(flag) + r"(?![A-Za-z0-9_])", help_text) is not None
+    """Whether --help defines the flag: it starts an option line, or follows another flag's column
+    ("-h, --help", "[--x | --y]", two spaces). A mention in running text ("stdout with --json")
+    does not count, nor does a longer flag that starts the same ("--json-report")."""
+    lead = r"(?:^[ \t]*|[ \t]{2}|, |\[|\| )"
+    return re.search(lead + re.escape(flag) + r"(?![A-Za-z0-9_-])", help_text, re.M) is not None
 
 
 def check_command(words, helps, where, problems, checked):
@@ -126,6 +132,7 @@ def check_command(words, helps, where, problems, checked):
     if "--" in args and program == "tests/vm/run-in-vm.sh":
         cut = args.index("--")
         args, inner = args[:cut], args[cut + 1:]
+    program = PASSES_FLAGS_TO.get(program, program) if args else program
     subcommand = None
     if program == "ublk-pool" and args and args[0] in ADMIN_COMMANDS:
         subcommand, args = args[0], args[1:]
