@@ -2,12 +2,24 @@
 # Installs what a fresh Debian 12 machine lacks to build, test and benchmark ublk-pool.
 # Idempotent: when everything is present it only checks and returns.
 set -euo pipefail
+case "${1:-}" in
+  -h | --help)
+    cat <<'EOF_USAGE'
+usage: scripts/setup.sh
+Installs with apt-get (as root, else through sudo) the Debian 12 packages that building, testing
+and benchmarking ublk-pool need; when all are present it only checks. Exit 0 when everything is
+installed, 1 when apt-get failed, 2 for a bad command line.
+EOF_USAGE
+    exit 0 ;;
+  "") ;;
+  *) echo "setup.sh: unexpected argument '$1' (see --help)" >&2; exit 2 ;;
+esac
 
 packages=(
   build-essential cmake pkg-config ccache
   libgtest-dev libgmock-dev libbenchmark-dev
   liburing-dev libjemalloc-dev libboost-dev libmimalloc-dev nlohmann-json3-dev
-  fio e2fsprogs gnuplot-nox
+  fio e2fsprogs gnuplot-nox python3
   clang libclang-rt-14-dev
   qemu-system-x86 busybox-static xz-utils zstd cpio
 )

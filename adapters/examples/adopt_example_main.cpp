@@ -16,12 +16,18 @@
 #include <string_view>
 
 #include "adopting_store.hpp"
+#include "cli/args.hpp"
+#include "cli/exit_code.hpp"
+#include "cli/program.hpp"
+#include "cli/size.hpp"
 #include "message_buffer_pool.hpp"
 #include "pool/registry.hpp"
 #include "ublk/control.hpp"
 #include "ublk/device.hpp"
 
 namespace {
+
+constexpr std::string_view kProgram = "ublk-adopt-example";
 
 constexpr std::string_view kUsage =
     "usage: ublk-adopt-example [options]\n"
@@ -31,86 +37,91 @@ constexpr std::string_view kUsage =
     "  a buffer of the app's pool and no WRITE was copied in user space.\n"
     "  --mode get_data|user_copy|auto  how WRITE data reaches the buffers (default auto; copy mode\n"
     "                                  reuses one buffer per tag, which cannot be adopted)\n"
-    "  --size BYTES[K|M|G]             device size (default 64M)\n"
-    "  --pool-bytes BYTES[K|M|G]       the message-buffer arena (default 256M)\n"
-    "  --queues N                      (default 1)\n"
-    "  --depth N                       (default 64)\n"
+    "  --size SIZE                     device size (default 64M)\n"
+    "  --pool-bytes SIZE               the message-buffer arena (default 256M)\n"
+    "  --queues N                      queues, one thread each (default 1)\n"
+    "  --depth N                       queue depth (default 128, as the daemons)\n"
     "  --dump PATH                     after stopping, write the device image rebuilt from the\n"
     "                                  adopted buffers alone to PATH\n"
-    "  -h, --help                      this text\n";
+    "  -h, --help                      this text\n"
+    "  --version                       the version\n"
+    "  Sizes take K, M, G, T suffixes. Needs root and a ublk kernel (6.0 or later). Exit 0 as\n"
+    "  above, 1 when the run or the audit failed, 2 for a bad command line (docs/cli.md).\n";
 
 struct Options {
   ublk::Mode mode = ublk::Mode::kAuto;
   std::uint64_t size = 64ULL << 20;
   std::uint64_t pool_bytes = 256ULL << 20;
   unsigned queues = 1;
-  unsigned depth = 64;
+  unsigned depth = 128;
   std::string dump;
   bool help = false;
+  bool version = false;
 };
 
-bool parse_bytes(std::string_view text, std::uint64_t& out) {
-  std::uint64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || value == 0) return false;
-  std::string_view suffix(end, static_cast<std::size_t>(text.data() + text.size() - end));
-  unsigned shift = 0;
-  if (suffix == "K") shift = 10;
-  else if (suffix == "M") shift = 20;
-  else if (suffix == "G") shift = 30;
-  else if (!suffix.empty()) return false;
-  out = value << shift;
-  return true;
-}
-
-bool parse_count(std::string_view text, unsigned& out) {
+unsigned parse_count(const std::string& flag, const std::string& text) {
+  unsigned out = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-  return ec == std::errc() && end == text.data() + text.size() && out > 0;
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || out == 0) {
+    throw cli::UsageError(cli::bad_value(flag, text, "want a whole number >= 1"));
+  }
+  return out;
 }
 
-// Returns an error line, or empty.
-std::string parse(int argc, char** argv, Options& o) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg == "-h" || arg == "--help") {
-      o.help = true;
-      continue;
-    }
-    constexpr std::string_view kValued[] = {"--mode", "--size", "--pool-bytes", "--queues", "--depth", "--dump"};
-    if (std::find(std::begin(kValued), std::end(kValued), arg) == std::end(kValued))
-      return "unknown option '" + std::string(arg) + "' (see --help)";
-    if (i + 1 >= argc) return "option '" + std::string(arg) + "' needs a value (see --help)";
-    const std::string_view value = argv[++i];
-    if (arg == "--mode") {
+std::uint64_t parse_bytes(const std::string& flag, const std::string& text) {
+  const auto bytes = cli::parse_size(text);
+  if (!bytes) throw cli::UsageError(cli::bad_size(flag, text));
+  if (*bytes == 0) throw cli::UsageError(cli::bad_size(flag, text, "above 0"));
+  return *bytes;
+}
+
+// Throws cli::UsageError.
+Options parse(int argc, char** argv) {
+  Options o;
+  cli::Args args(argv + 1, argv + argc);
+  while (args.next()) {
+    const std::string flag(args.name());
+    if (args.is("-h", "--help")) {
+      o.help = args.flag();
+    } else if (args.is("--version")) {
+      o.version = args.flag();
+    } else if (args.is("--mode")) {
+      const std::string value = args.value();
       auto mode = ublk::parse_mode(value);
-      if (!mode || *mode == ublk::Mode::kCopy)
-        return "--mode must be get_data, user_copy or auto, not '" + std::string(value) + "'";
+      if (!mode || *mode == ublk::Mode::kCopy) throw cli::UsageError(cli::bad_value(flag, value, "want get_data, user_copy or auto"));
       o.mode = *mode;
-    } else if (arg == "--size" || arg == "--pool-bytes") {
-      if (!parse_bytes(value, arg == "--size" ? o.size : o.pool_bytes))
-        return "bad size '" + std::string(value) + "' for " + std::string(arg);
-    } else if (arg == "--queues" || arg == "--depth") {
-      if (!parse_count(value, arg == "--queues" ? o.queues : o.depth))
-        return "bad number '" + std::string(value) + "' for " + std::string(arg);
-    } else if (arg == "--dump") {
-      o.dump = value;
+    } else if (args.is("--size")) {
+      o.size = parse_bytes(flag, args.value());
+    } else if (args.is("--pool-bytes")) {
+      o.pool_bytes = parse_bytes(flag, args.value());
+    } else if (args.is("--queues")) {
+      o.queues = parse_count(flag, args.value());
+    } else if (args.is("--depth")) {
+      o.depth = parse_count(flag, args.value());
+    } else if (args.is("--dump")) {
+      o.dump = args.value();
     } else {
-      return "unknown option '" + std::string(arg) + "' (see --help)";
+      args.unknown();
     }
   }
-  return {};
+  return o;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   Options options;
-  if (auto error = parse(argc, argv, options); !error.empty()) {
-    std::fprintf(stderr, "ublk-adopt-example: %s\n", error.c_str());
-    return 2;
+  try {
+    options = parse(argc, argv);
+  } catch (const cli::UsageError& e) {
+    return cli::fail(kProgram, e.what(), cli::kExitUsage);
   }
   if (options.help) {
     std::fputs(kUsage.data(), stdout);
+    return 0;
+  }
+  if (options.version) {
+    std::printf("%s\n", cli::version_line(kProgram).c_str());
     return 0;
   }
   sigset_t stop;

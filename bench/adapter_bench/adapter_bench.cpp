@@ -6,6 +6,8 @@
 // The direct jemalloc and mimalloc calls go to the very libraries the plugins loaded (found with
 // dlopen RTLD_NOLOAD), not to anything linked into this binary.
 #include <benchmark/benchmark.h>
+
+#include "cli/benchmark_args.hpp"
 #include <dlfcn.h>
 
 #include <cstdio>
@@ -226,18 +228,26 @@ std::string malloc_owner() {
 
 }  // namespace
 
+constexpr std::string_view kUsage =
+    "usage: adapter_bench [--benchmark_FLAG=VALUE ...]\n"
+    "Times each adapter's acquire+release beside a direct call of the allocator it wraps, at\n"
+    "4 KiB, 64 KiB and 1 MiB, 4096-aligned, one thread. jemalloc and mimalloc are loaded from their\n"
+    "plugins (UBLKPOOL_PLUGIN_DIR, else <exe>/../lib).\n"
+    "  --benchmark_filter=REGEX  --benchmark_min_time=SECONDS  --benchmark_format=json\n"
+    "                      Google Benchmark's flags (all of them follow)\n"
+    "  -h, --help          this text\n"
+    "  --version           the version\n"
+    "Exit 0 after a run, 2 for a bad command line (docs/cli.md).\n\n";
+
 int main(int argc, char** argv) {
-  adapters::ensure_static_tls_for_plugins(argv);
-  for (int i = 1; i < argc; ++i) {
-    if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
-      std::printf(
-          "usage: adapter_bench [Google Benchmark flags]\n"
-          "  each adapter's acquire+release beside a direct call of the allocator it wraps,\n"
-          "  at 4 KiB, 64 KiB and 1 MiB, 4096-aligned, one thread. jemalloc and mimalloc are\n"
-          "  loaded from their plugins (UBLKPOOL_PLUGIN_DIR, else <exe>/../lib).\n");
-      return 0;
-    }
+  int exit_code = 0;
+  const auto front = cli::benchmark_front(argc, argv, "adapter_bench", kUsage, exit_code);
+  if (!front) return exit_code;
+  if (*front == cli::BenchmarkFront::kHelp) {
+    benchmark::Initialize(&argc, argv);  // prints its own flags for --help, and exits
+    return 0;
   }
+  adapters::ensure_static_tls_for_plugins(argv);
   register_all();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;

@@ -6,6 +6,8 @@
 //                            of the extra round trip that get_data pays (UBLK_IO_NEED_GET_DATA).
 
 #include <benchmark/benchmark.h>
+
+#include "cli/benchmark_args.hpp"
 #include <liburing.h>
 #include <sys/mman.h>
 
@@ -96,3 +98,33 @@ void io_uring_nop_round_trip(benchmark::State& state) {
 BENCHMARK(io_uring_nop_round_trip)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
+
+namespace {
+
+constexpr std::string_view kUsage =
+    "usage: cost_model [--benchmark_FLAG=VALUE ...]\n"
+    "Measures the two native costs of the NEED_GET_DATA trade-off on this machine:\n"
+    "  memcpy/BYTES             one memcpy of BYTES (4K..1M) between buffers chosen from 256 MiB\n"
+    "                           working sets (larger than the L3), as a copy into a fresh buffer\n"
+    "                           costs: what get_data saves the application\n"
+    "  io_uring_nop_round_trip  one io_uring_enter that submits a NOP and reaps it: the floor of\n"
+    "                           the extra round trip get_data pays (UBLK_IO_NEED_GET_DATA)\n"
+    "memcpy_vs_getdata runs it with --benchmark_format=json and reads the result (docs/bench.md).\n"
+    "  --benchmark_filter=REGEX  --benchmark_min_time=SECONDS  --benchmark_format=json\n"
+    "                           Google Benchmark's flags (all of them follow)\n"
+    "  -h, --help               this text\n"
+    "  --version                the version\n"
+    "Exit 0 after a run, 2 for a bad command line (docs/cli.md).\n\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int exit_code = 0;
+  const auto front = cli::benchmark_front(argc, argv, "cost_model", kUsage, exit_code);
+  if (!front) return exit_code;
+  benchmark::Initialize(&argc, argv);  // for --help: prints its own flags, and exits
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -4,6 +4,8 @@
 // The summary uses CPU time per pair: on a shared machine, real time also counts the time the
 // thread waited for a core.
 #include <benchmark/benchmark.h>
+
+#include "cli/benchmark_args.hpp"
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -140,17 +142,19 @@ void add(const std::string& allocator, MakeAllocator make) {
   }
 }
 
-void print_help(const char* argv0) {
-  std::printf(
-      "usage: %s [google benchmark flags]\n"
-      "Times one acquire+release pair of 4K..1M 4096-aligned buffers: libpool (direct and through a\n"
-      "per-thread Cache), glibc posix_memalign, jemalloc mallocx, mimalloc mi_malloc_aligned and\n"
-      "std::pmr::synchronized_pool_resource; alloc+free and alloc+first-touch; 1 and 2 threads.\n"
-      "The 'faults' counter is page faults per pair (getrusage). A summary with ratios follows.\n"
-      "Useful flags: --benchmark_filter=REGEX  --benchmark_min_time=SECONDS  --benchmark_out=FILE --benchmark_out_format=json\n"
-      "Environment: POOL_BENCH_BACKING=auto|hugetlb|thp|none (default auto).\n\n",
-      argv0);
-}
+constexpr std::string_view kUsage =
+    "usage: pool_bench [--benchmark_FLAG=VALUE ...]\n"
+    "Times one acquire+release pair of 4K..1M 4096-aligned buffers: libpool (direct and through a\n"
+    "per-thread Cache), glibc posix_memalign, jemalloc mallocx, mimalloc mi_malloc_aligned and\n"
+    "std::pmr::synchronized_pool_resource; alloc+free and alloc+first-touch; 1 and 2 threads.\n"
+    "The 'faults' counter is page faults per pair (getrusage). A summary with ratios follows.\n"
+    "  --benchmark_filter=REGEX  --benchmark_min_time=SECONDS  --benchmark_out=FILE\n"
+    "  --benchmark_out_format=json\n"
+    "                      Google Benchmark's flags (all of them follow)\n"
+    "  -h, --help          this text\n"
+    "  --version           the version\n"
+    "Environment: POOL_BENCH_BACKING=auto|hugetlb|thp|none (default auto).\n"
+    "Exit 0 after a run, 1 when it cannot measure, 2 for a bad command line (docs/cli.md).\n\n";
 
 pool::BackingPolicy backing_from_env() {
   const char* value = std::getenv("POOL_BENCH_BACKING");
@@ -159,19 +163,19 @@ pool::BackingPolicy backing_from_env() {
   if (v == "hugetlb") return pool::BackingPolicy::hugetlb;
   if (v == "thp") return pool::BackingPolicy::thp;
   if (v == "none") return pool::BackingPolicy::none;
-  std::fprintf(stderr, "pool_bench: POOL_BENCH_BACKING must be auto, hugetlb, thp or none, not '%s'\n", value);
+  std::fprintf(stderr, "pool_bench: bad POOL_BENCH_BACKING '%s': want auto, hugetlb, thp or none\n", value);
   std::exit(2);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
-      print_help(argv[0]);
-      benchmark::Initialize(&argc, argv);  // prints its own flags for --help, and exits
-      return 0;
-    }
+  int exit_code = 0;
+  const auto front = cli::benchmark_front(argc, argv, "pool_bench", kUsage, exit_code);
+  if (!front) return exit_code;
+  if (*front == cli::BenchmarkFront::kHelp) {
+    benchmark::Initialize(&argc, argv);  // prints its own flags for --help, and exits
+    return 0;
   }
   // libjemalloc needs static TLS to be dlopen()ed: restart once with a bigger surplus.
   const char* tunables = std::getenv("GLIBC_TUNABLES");

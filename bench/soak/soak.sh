@@ -14,20 +14,22 @@ and a summary per mode.
 
   --minutes N          total run time, split evenly across the modes (default 10)
   --restart-every M    seconds between daemon kills, 0 for never (default 30)
-  --modes LIST         comma-separated: copy,get_data,user_copy (default: every mode the
+  --mode LIST          comma-separated: copy,get_data,user_copy (default: every mode the
                        kernel offers)
   --policy P           reissue (--recovery-reissue: fio must see no error at all) |
                        requeue (--recovery: the IO in flight at a kill fails and is counted)
                        (default reissue)
-  --size SIZE          device size, K/M/G suffix, a multiple of 256K, at least 4M (default 256M)
-  --vm 7.3|6.12        run inside tests/vm/run-in-vm.sh with that kernel (default: natively
-                       when /dev/ublk-control exists, else in a 7.3 VM)
+  --size SIZE          device size, K/M/G/T suffix, a multiple of 256K, at least 4M (default 256M)
+  --vm KERNEL          run inside tests/vm/run-in-vm.sh with KERNEL, 7.3 or 6.12 (default:
+                       natively when /dev/ublk-control exists, else in a 7.3 VM)
   --build-dir DIR      the build tree with bin/ublk-pool-mem and bin/ublk-pool (default:
                        $UBLKPOOL_BUILD_DIR, else the tree soak was run from, else <repo>/build)
   --help               this text
+  --version            the version
 
+Needs root and a ublk kernel with user recovery (6.0 or later; natively, or the VM).
 Exit 0 only if no mode had a verify error, under reissue fio saw no error either, and every
-recovery succeeded; 1 otherwise; 2 on bad options.
+recovery succeeded; 1 otherwise; 2 for a bad command line (docs/cli.md).
 EOF
 }
 
@@ -63,8 +65,12 @@ while (($#)); do
   value=""
   case "$opt" in
     --help | -h) usage; exit 0 ;;
+    --version)
+      version="$(sed -n 's/^project(ublkpool VERSION \([0-9.]*\).*/\1/p' "$repo_dir/CMakeLists.txt")"
+      echo "soak ${version:-unknown}"
+      exit 0 ;;
     --*=*) value="${opt#*=}"; opt="${opt%%=*}" ;;
-    --minutes | --restart-every | --modes | --policy | --size | --vm | --build-dir)
+    --minutes | --restart-every | --mode | --policy | --size | --vm | --build-dir)
       (($# >= 2)) || bad_option "$opt needs a value"
       value="$2"
       shift
@@ -73,39 +79,42 @@ while (($#)); do
   esac
   shift
   case "$opt" in
-    --minutes) [[ "$value" =~ ^[1-9][0-9]{0,4}$ ]] || bad_option "--minutes wants a whole number >= 1, not '$value'"; minutes="$value" ;;
-    --restart-every) [[ "$value" =~ ^[0-9]{1,6}$ ]] || bad_option "--restart-every wants whole seconds >= 0, not '$value'"; restart_every="$((10#$value))" ;;
-    --modes) modes_arg="$value" ;;
-    --policy) [[ "$value" =~ ^(reissue|requeue)$ ]] || bad_option "--policy wants reissue or requeue, not '$value'"; policy="$value" ;;
+    --minutes) [[ "$value" =~ ^[1-9][0-9]{0,4}$ ]] || bad_option "bad --minutes '$value': want a whole number >= 1"; minutes="$value" ;;
+    --restart-every) [[ "$value" =~ ^[0-9]{1,6}$ ]] || bad_option "bad --restart-every '$value': want whole seconds >= 0"; restart_every="$((10#$value))" ;;
+    --mode) modes_arg="$value" ;;
+    --policy) [[ "$value" =~ ^(reissue|requeue)$ ]] || bad_option "bad --policy '$value': want reissue or requeue"; policy="$value" ;;
     --size) size_arg="$value" ;;
-    --vm) [[ "$value" =~ ^(7\.3|6\.12)$ ]] || bad_option "--vm wants 7.3 or 6.12, not '$value'"; vm_kernel="$value" ;;
-    --build-dir) [ -n "$value" ] || bad_option "--build-dir wants a directory"; build_arg="$value" ;;
+    --vm) [[ "$value" =~ ^(7\.3|6\.12)$ ]] || bad_option "bad --vm '$value': want 7.3 or 6.12"; vm_kernel="$value" ;;
+    --build-dir) [ -n "$value" ] || bad_option "bad --build-dir '': want a directory"; build_arg="$value" ;;
     *) bad_option "unknown option '$opt' (see --help)" ;;
   esac
 done
 
-# size_bytes SIZE: bytes of 123, 64K, 256M, 1G; empty when malformed.
+# size_bytes SIZE: bytes of 123, 64K, 256M, 1G, 1T (the suffixes of every binary); empty when
+# malformed.
 size_bytes() {
-  [[ "$1" =~ ^([0-9]{1,9})([KkMmGg]?)$ ]] || return 0
+  [[ "$1" =~ ^([0-9]{1,9})([KkMmGgTt]?)$ ]] || return 0
   local n=$((10#${BASH_REMATCH[1]}))
   case "${BASH_REMATCH[2]}" in
     K | k) n=$((n << 10)) ;;
     M | m) n=$((n << 20)) ;;
     G | g) n=$((n << 30)) ;;
+    T | t) n=$((n << 40)) ;;
   esac
   echo "$n"
 }
 size="$(size_bytes "$size_arg")"
-[ -n "$size" ] || bad_option "--size wants a size like 256M, not '$size_arg'"
-((size >= 4 << 20 && size % (256 << 10) == 0)) || bad_option "--size must be at least 4M and a multiple of 256K, not '$size_arg'"
+size_wording="want a size such as 64K, 512M or 1G (suffixes K, M, G, T)"
+[ -n "$size" ] || bad_option "bad --size '$size_arg': $size_wording"
+((size >= 4 << 20 && size % (256 << 10) == 0)) || bad_option "bad --size '$size_arg': $size_wording, at least 4M and a multiple of 256K"
 
 modes=()
 if [ -n "$modes_arg" ]; then
   IFS=, read -r -a modes <<<"$modes_arg"
   for mode in "${modes[@]}"; do
-    [[ "$mode" =~ ^(copy|get_data|user_copy)$ ]] || bad_option "--modes: unknown mode '$mode' (copy, get_data, user_copy)"
+    [[ "$mode" =~ ^(copy|get_data|user_copy)$ ]] || bad_option "bad --mode '$modes_arg': want a comma list of copy, get_data, user_copy"
   done
-  ((${#modes[@]})) || bad_option "--modes wants at least one mode"
+  ((${#modes[@]})) || bad_option "bad --mode '$modes_arg': want at least one mode"
 fi
 
 build_dir="${build_arg:-${UBLKPOOL_BUILD_DIR:-${run_from_build:-$repo_dir/build}}}"
@@ -119,10 +128,10 @@ if [ -n "$vm_kernel" ] || [ ! -c /dev/ublk-control ]; then
     exit 1
   fi
   vm_args=(--kernel "${vm_kernel:-7.3}" --timeout $((minutes * 60 + 300)))
-  [ -n "$vm_kernel" ] && vm_args+=(--vm)
+  [ -n "$vm_kernel" ] && vm_args+=(--vm "$vm_kernel")
   inner=(--minutes "$minutes" --restart-every "$restart_every" --policy "$policy" --size "$size_arg"
     --build-dir "$build_dir")
-  [ -n "$modes_arg" ] && inner+=(--modes "$modes_arg")
+  [ -n "$modes_arg" ] && inner+=(--mode "$modes_arg")
   cd "$repo_dir"  # the VM keeps the cwd, and a host /tmp cwd would not exist in it
   UBLK_SOAK_IN_VM=1 exec "$repo_dir/tests/vm/run-in-vm.sh" "${vm_args[@]}" -- "$script_path" "${inner[@]}"
 fi

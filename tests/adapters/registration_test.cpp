@@ -3,6 +3,9 @@
 #include <dlfcn.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <string>
+
 #include "provider_contract.hpp"
 
 namespace adapters {
@@ -59,11 +62,34 @@ TEST(Registration, PluginAllocatorsDoNotTakeOverMalloc) {
   EXPECT_EQ(dlsym(RTLD_DEFAULT, "mi_malloc"), nullptr) << "mimalloc's symbols reached the global scope";
 }
 
+// A forked child calls it; exit 42 means it returned and left the variable as it was. Had it
+// re-executed, the child would have become a fresh adapters_test running no test (exit 0).
+[[noreturn]] void call_ensure_then_exit(const char* tunables) {
+  if (tunables) {
+    ::setenv("GLIBC_TUNABLES", tunables, 1);
+  } else {
+    ::unsetenv("GLIBC_TUNABLES");
+  }
+  char self[] = "/proc/self/exe";
+  char filter[] = "--gtest_filter=NoSuchSuite.NoSuchTest";
+  char* argv[] = {self, filter, nullptr};
+  ensure_static_tls_for_plugins(argv);
+  const char* after = std::getenv("GLIBC_TUNABLES");
+  std::_Exit(after && tunables && std::string(after) == tunables ? 42 : 43);
+}
+
 TEST(Registration, EnsureStaticTlsLeavesASetTunableAlone) {
-  // ctest (and test_main's own call) already set it: the call must return, not exec.
-  ASSERT_NE(std::getenv("GLIBC_TUNABLES"), nullptr);
-  ensure_static_tls_for_plugins(nullptr);
-  SUCCEED();
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(call_ensure_then_exit("glibc.rtld.optional_static_tls=16384"), ::testing::ExitedWithCode(42), "");
+  EXPECT_EXIT(call_ensure_then_exit("glibc.malloc.check=0:glibc.rtld.optional_static_tls=8192"),
+              ::testing::ExitedWithCode(42), "");
+}
+
+// The other half: without the tunable it does re-execute (the child ends as the fresh process
+// does, exit 0, and never reaches the _Exit(42 or 43) after the call).
+TEST(Registration, EnsureStaticTlsReExecutesWithoutTheTunable) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(call_ensure_then_exit(nullptr), ::testing::ExitedWithCode(0), "");
 }
 
 }  // namespace

@@ -199,8 +199,8 @@ expect_report() {
 # The buffer modes this kernel offers, from its GET_FEATURES.
 kernel_modes() {
   local report
-  if [ -x "$build_dir/bin/ublk_features" ]; then
-    report="$("$build_dir/bin/ublk_features")" || fail "ublk_features failed"
+  if [ -x "$build_dir/tests/bin/ublk_features" ]; then
+    report="$("$build_dir/tests/bin/ublk_features")" || fail "ublk_features failed"
   else
     report="$("$build_dir/bin/ublk-pool" features)" || fail "ublk-pool features failed"
   fi

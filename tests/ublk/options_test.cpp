@@ -151,5 +151,34 @@ TEST(DaemonOptions, RecoverTakesADeviceNumberAndNoShape) {
   }
 }
 
+TEST(DaemonOptions, VersionAndProviderListingAreFlags) {
+  EXPECT_TRUE(ok({"--version"}).version);
+  EXPECT_TRUE(ok({"--list-providers"}).list_providers);
+  const DaemonOptions help = ok({"--provider", "help"});
+  EXPECT_TRUE(help.list_providers);
+  EXPECT_FALSE(ok({"--provider", "pmr"}).list_providers);
+  EXPECT_NE(error({"--version=1"}).find("--version takes no value"), std::string::npos);
+}
+
+TEST(DaemonOptions, OneWordingForABadSize) {
+  EXPECT_EQ(error({"--size", "12Q"}),
+            "bad --size '12Q': want a size such as 64K, 512M or 1G (suffixes K, M, G, T)");
+  EXPECT_EQ(error({"--max-io=1000"}),
+            "bad --max-io '1000': want a size such as 64K, 512M or 1G (suffixes K, M, G, T), a multiple of 4K "
+            "from 4K to 32M");
+}
+
+TEST(DaemonOptions, EveryFlagIsInTheHelp) {
+  for (const auto kind : {DaemonKind::kNull, DaemonKind::kMem}) {
+    const std::string usage = daemon_usage("d", kind);
+    for (const char* flag : {"--mode", "--queues", "--depth", "--size", "--max-io", "--logical-block", "--provider",
+                             "--provider-lib", "--list-providers", "--hugepages", "--pool-limit", "--on-exhaustion",
+                             "--id", "--recovery", "--recovery-reissue", "--recovery-fail-io", "--recover",
+                             "--app-copy", "--poison-released", "--json", "--help", "--version"}) {
+      EXPECT_NE(usage.find(std::string("  ") + flag + " "), std::string::npos) << flag;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace ublk::cli

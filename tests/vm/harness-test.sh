@@ -15,6 +15,7 @@ out=$(UBLK_VM_RESULTS="$results" "$run" --kernel "$kernel" -- bash -c \
 rc=$?
 set -e
 echo "$out"
+((rc == 77)) && { echo "harness-test: SKIP: no VM could run the command (run-in-vm.sh exit 77, reason above)" >&2; exit 77; }
 ((rc == 7)) || fail "exit code $rc, wanted the command's 7"
 grep -qx "cwd=$PWD" <<<"$out" || fail "the guest did not run in $PWD"
 grep -qx "to-stderr" <<<"$out" || fail "the command's stderr did not come back"

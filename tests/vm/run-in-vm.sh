@@ -11,8 +11,11 @@
 #   Files back from the guest: set UBLK_VM_RESULTS to a host directory; the guest sees it writable
 #   at the same path (natively it simply is that directory).
 #
-#   Exit status: the command's; 124 on timeout (qemu is killed); 125 when the VM could not boot or
-#   the harness failed (the console log is printed).
+#   Exit status: the command's; 124 on timeout (qemu is killed); 77 (a skip, ctest's
+#   SKIP_RETURN_CODE) when no VM could run the command at all: qemu missing, the kernel not
+#   fetched, the initramfs not built, the guest never reaching the command; the line
+#   "run-in-vm: SKIP: <reason>" says which. 125 when the harness failed otherwise (the guest died
+#   mid-command, a path it cannot carry); 2 for a bad command line.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -21,16 +24,19 @@ repo="$(cd "$here/../.." && pwd)"
 usage() {
   cat <<USAGE
 usage: run-in-vm.sh [options] -- COMMAND [ARGS...]
-  --kernel 7.3|6.12   guest kernel (default 7.3: trixie-backports; 6.12: bookworm-backports)
+  --kernel 7.3|6.12   guest kernel if a VM boots (default 7.3: trixie-backports; 6.12:
+                      bookworm-backports)
   --cpus N            guest CPUs (default 2)
   --mem SIZE          guest memory (default 2G)
   --timeout SECS      kill the VM after SECS seconds (default 600); exit 124
   --cache DIR         kernel/initramfs cache (default \$UBLK_VM_CACHE or $repo/build/vm)
-  --vm                boot the VM even when the host kernel has ublk
+  --vm 7.3|6.12       boot a VM with that kernel even when the host kernel has ublk
   --native            never boot a VM; fail when the host kernel has no ublk
   --prepare           only fetch the kernel and build the initramfs (no command)
   -h, --help          this help
 Environment: UBLK_VM_RESULTS=DIR shares host DIR writable with the guest at the same path.
+Exit: the command's; 124 timeout; 77 no VM could run it (a skip: the reason is printed);
+125 the harness failed; 2 bad command line.
 USAGE
 }
 
@@ -40,27 +46,44 @@ mem=2G
 timeout_s=600
 cache="${UBLK_VM_CACHE:-$repo/build/vm}"
 where=auto
+native_given=0
+vm_given=0
 prepare_only=0
+usage_error() { echo "run-in-vm: $*" >&2; exit 2; }
+# skip REASON: no VM could run the command; ctest counts exit 77 as a skip (SKIP_RETURN_CODE).
+skip() { echo "run-in-vm: SKIP: $*" >&2; exit 77; }
 while (($#)); do
-  case "$1" in
-    --kernel) kernel="${2:?--kernel needs 7.3 or 6.12}"; shift 2 ;;
-    --cpus) cpus="${2:?--cpus needs a number}"; shift 2 ;;
-    --mem) mem="${2:?--mem needs a size}"; shift 2 ;;
-    --timeout) timeout_s="${2:?--timeout needs seconds}"; shift 2 ;;
-    --cache) cache="${2:?--cache needs a directory}"; shift 2 ;;
-    --vm) where=vm; shift ;;
-    --native) where=native; shift ;;
-    --prepare) prepare_only=1; shift ;;
-    -h | --help) usage; exit 0 ;;
+  opt="$1"
+  value=""
+  case "$opt" in
     --) shift; break ;;
-    *) echo "run-in-vm: unknown option '$1' (see --help)" >&2; exit 2 ;;
+    -h | --help) usage; exit 0 ;;
+    --native | --prepare) shift ;;
+    --*=*) value="${opt#*=}"; opt="${opt%%=*}"; shift ;;
+    --kernel | --cpus | --mem | --timeout | --cache | --vm)
+      (($# >= 2)) || usage_error "$opt needs a value"
+      value="$2"
+      shift 2 ;;
+    *) usage_error "unknown option '$opt' (see --help)" ;;
+  esac
+  case "$opt" in
+    --kernel) kernel="$value" ;;
+    --cpus) cpus="$value" ;;
+    --mem) mem="$value" ;;
+    --timeout) timeout_s="$value" ;;
+    --cache) cache="$value" ;;
+    --vm) kernel="$value"; where=vm; vm_given=1 ;;
+    --native) where=native; native_given=1 ;;
+    --prepare) prepare_only=1 ;;
+    *) usage_error "unknown option '$opt' (see --help)" ;;
   esac
 done
 (($#)) || ((prepare_only)) || { echo "run-in-vm: no command given (see --help)" >&2; exit 2; }
-case "$kernel" in 7.3 | 6.12) ;; *) echo "run-in-vm: unknown kernel '$kernel' (want 7.3 or 6.12)" >&2; exit 2 ;; esac
-[[ "$cpus" =~ ^[1-9][0-9]*$ ]] || { echo "run-in-vm: bad --cpus '$cpus'" >&2; exit 2; }
-[[ "$timeout_s" =~ ^[1-9][0-9]*$ ]] || { echo "run-in-vm: bad --timeout '$timeout_s'" >&2; exit 2; }
-[[ "$mem" =~ ^[1-9][0-9]*[MG]$ ]] || { echo "run-in-vm: bad --mem '$mem' (e.g. 2G, 1536M)" >&2; exit 2; }
+case "$kernel" in 7.3 | 6.12) ;; *) usage_error "bad kernel '$kernel': want 7.3 or 6.12" ;; esac
+[[ "$cpus" =~ ^[1-9][0-9]*$ ]] || usage_error "bad --cpus '$cpus': want a whole number >= 1"
+[[ "$timeout_s" =~ ^[1-9][0-9]*$ ]] || usage_error "bad --timeout '$timeout_s': want whole seconds >= 1"
+[[ "$mem" =~ ^[1-9][0-9]*[MG]$ ]] || usage_error "bad --mem '$mem': want a size such as 2G or 1536M"
+[ "$vm_given" = 1 ] && [ "$native_given" = 1 ] && usage_error "--native and --vm conflict (pick one)"
 
 host_has_ublk() {
   [ -e /dev/ublk-control ] && return 0
@@ -79,18 +102,17 @@ if [ "$where" != vm ] && host_has_ublk; then
 fi
 [ "$where" = native ] && { echo "run-in-vm: --native given but the host kernel $(uname -r) has no ublk" >&2; exit 125; }
 
-command -v qemu-system-x86_64 >/dev/null ||
-  { echo "run-in-vm: qemu-system-x86_64 is missing (apt-get install qemu-system-x86)" >&2; exit 125; }
+command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 is missing (apt-get install qemu-system-x86)"
 
 kdir="$cache/kernel-$kernel"
-"$here/fetch-kernel.sh" "$kernel" "$kdir" || { echo "run-in-vm: could not fetch the $kernel kernel" >&2; exit 125; }
+"$here/fetch-kernel.sh" "$kernel" "$kdir" || skip "could not fetch the $kernel kernel into $kdir (see above; needs the Debian mirror)"
 initrd="$kdir/initramfs.cpio.gz"
 if [ ! -s "$initrd" ] || [ "$here/guest-init.sh" -nt "$initrd" ] || [ "$here/make-initramfs.sh" -nt "$initrd" ] ||
    [ "$kdir/version" -nt "$initrd" ]; then
   (
     flock 9
     "$here/make-initramfs.sh" "$kdir" "$initrd"
-  ) 9>"$kdir.initramfs.lock" || { echo "run-in-vm: could not build the initramfs" >&2; exit 125; }
+  ) 9>"$kdir.initramfs.lock" || skip "could not build the initramfs for the $kernel kernel (see above)"
 fi
 ((prepare_only)) && { echo "run-in-vm: $(cut -d' ' -f1 "$kdir/version") ready in $kdir" >&2; exit 0; }
 
@@ -220,7 +242,7 @@ if [ ! -e "$ctl/started" ]; then
   echo "run-in-vm: BOOT FAILURE: $version did not reach the job (qemu exit $qemu_rc); console:" >&2
   # Without the firmware's terminal escapes.
   sed -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\x1bc//g' -e 's/^/  | /' "$ctl/console.log" >&2
-  exit 125
+  skip "the $version VM did not boot to the command (3 tries; console above)"
 fi
 if [ ! -s "$ctl/status" ]; then
   echo "run-in-vm: the guest died before the job finished (qemu exit $qemu_rc); console tail:" >&2

@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <exception>
 #include <filesystem>
@@ -11,17 +12,47 @@
 #include <string_view>
 #include <vector>
 
+#include "cli/args.hpp"
+#include "cli/exit_code.hpp"
+#include "cli/program.hpp"
 #include "ublk/control.hpp"
 #include "mem_target.hpp"
 
 namespace {
 
+constexpr const char* kProgram = "ublk-pool";
+
 constexpr const char* kUsage =
     "usage: ublk-pool COMMAND [options]\n"
+    "The ublk devices' admin tool (needs root and a ublk kernel, 6.0 or later).\n"
     "  features [--json]     the kernel's ublk features (GET_FEATURES), decoded by name\n"
     "  list [--json]         the ublk devices that exist, with their state and owner pid\n"
     "  del -n N | -a         delete device N, or every ublk device (STOP_DEV then DEL_DEV)\n"
-    "  --help                this text\n";
+    "  COMMAND --help        that command's help\n"
+    "  --help                this text\n"
+    "  --version             the version\n"
+    "Exit 0 on success, 1 when the kernel refused or has no ublk, 2 for a bad command line.\n";
+
+constexpr const char* kFeaturesUsage =
+    "usage: ublk-pool features [--json]\n"
+    "Prints the ublk features the kernel reports (UBLK_U_CMD_GET_FEATURES), one UBLK_F_ name a\n"
+    "line, and whether it takes ioctl-encoded control opcodes.\n"
+    "  --json   one JSON object: flags, names, reported, ioctl_encoded_opcodes\n"
+    "  --help   this text\n";
+
+constexpr const char* kListUsage =
+    "usage: ublk-pool list [--json]\n"
+    "Lists the ublk devices (/sys/class/ublk-char): state, queues x depth, max IO, owner pid, flags.\n"
+    "  --json   a JSON array, one object a device\n"
+    "  --help   this text\n";
+
+constexpr const char* kDelUsage =
+    "usage: ublk-pool del -n N | -a\n"
+    "Stops and deletes ublk device N (/dev/ublkbN), or every ublk device; a recoverable mem device's\n"
+    "kept data (/dev/shm/ublk-pool-mem-N) is removed too.\n"
+    "  -n N     the device number\n"
+    "  -a       every device\n"
+    "  --help   this text\n";
 
 std::string_view state_name(unsigned state) {
   switch (state) {
@@ -108,59 +139,86 @@ int del(ublk::Control& control, std::optional<unsigned> id) {
   return status;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  std::vector<std::string_view> args(argv + 1, argv + argc);
-  if (args.empty()) {
-    std::fputs(kUsage, stderr);
-    return 2;
-  }
-  if (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
-    std::fputs(kUsage, stdout);
-    return 0;
-  }
-  const std::string_view command = args[0];
+struct Command {
+  std::string_view name;
   bool json = false;
   bool all = false;
   std::optional<unsigned> id;
-  for (std::size_t i = 1; i < args.size(); ++i) {
-    if (args[i] == "--json" && command != "del") {
-      json = true;
-    } else if (args[i] == "-a" && command == "del") {
-      all = true;
-    } else if (args[i] == "-n" && command == "del" && i + 1 < args.size()) {
-      try {
-        std::size_t used = 0;
-        const std::string text(args[++i]);
-        const unsigned long n = std::stoul(text, &used);
-        if (used != text.size()) throw std::invalid_argument("trailing");
-        id = static_cast<unsigned>(n);
-      } catch (const std::exception&) {
-        std::fprintf(stderr, "ublk-pool: bad device number '%s'\n", std::string(args[i]).c_str());
-        return 2;
+  bool help = false;
+};
+
+const char* usage_of(std::string_view command) {
+  if (command == "features") return kFeaturesUsage;
+  if (command == "list") return kListUsage;
+  return kDelUsage;
+}
+
+// Throws cli::UsageError.
+Command parse_command(std::string_view name, std::vector<std::string> rest) {
+  Command c;
+  c.name = name;
+  cli::Args args(std::move(rest));
+  while (args.next()) {
+    if (args.is("--help", "-h")) {
+      c.help = args.flag();
+    } else if (args.is("--json") && name != "del") {
+      c.json = args.flag();
+    } else if (args.is("-a") && name == "del") {
+      c.all = args.flag();
+    } else if (args.is("-n") && name == "del") {
+      const std::string text = args.value();
+      unsigned n = 0;
+      const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+      if (text.empty() || ec != std::errc{} || end != text.data() + text.size()) {
+        throw cli::UsageError(cli::bad_value("-n", text, "want a device number (N of /dev/ublkbN)"));
       }
+      c.id = n;
     } else {
-      std::fprintf(stderr, "ublk-pool: unknown option '%s' for %s (see --help)\n", std::string(args[i]).c_str(),
-                   std::string(command).c_str());
-      return 2;
+      throw cli::UsageError("unknown option '" + std::string(args.name()) + "' for " + std::string(name) +
+                            " (see ublk-pool " + std::string(name) + " --help)");
     }
   }
-  if (command != "features" && command != "list" && command != "del") {
-    std::fprintf(stderr, "ublk-pool: unknown command '%s' (see --help)\n", std::string(command).c_str());
-    return 2;
+  if (!c.help && name == "del" && c.all == c.id.has_value()) throw cli::UsageError("del needs exactly one of -n N or -a");
+  return c;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) {
+    std::fputs(kUsage, stderr);
+    return cli::kExitUsage;
   }
-  if (command == "del" && (all == id.has_value())) {
-    std::fprintf(stderr, "ublk-pool: del needs exactly one of -n N or -a\n");
-    return 2;
+  const std::string command = args[0];
+  if (command == "--help" || command == "-h" || command == "help") {
+    std::fputs(kUsage, stdout);
+    return cli::kExitOk;
+  }
+  if (command == "--version") {
+    std::printf("%s\n", cli::version_line(kProgram).c_str());
+    return cli::kExitOk;
+  }
+  if (command != "features" && command != "list" && command != "del") {
+    const char* what = command.starts_with("-") ? "unknown option '" : "unknown command '";
+    return cli::fail(kProgram, what + command + "' (see --help)", cli::kExitUsage);
+  }
+  Command parsed;
+  try {
+    parsed = parse_command(command, std::vector<std::string>(args.begin() + 1, args.end()));
+  } catch (const cli::UsageError& e) {
+    return cli::fail(kProgram, e.what(), cli::kExitUsage);
+  }
+  if (parsed.help) {
+    std::fputs(usage_of(command), stdout);
+    return cli::kExitOk;
   }
   try {
     ublk::Control control;
-    if (command == "features") return features(control, json);
-    if (command == "list") return list(control, json);
-    return del(control, all ? std::nullopt : id);
+    if (command == "features") return features(control, parsed.json);
+    if (command == "list") return list(control, parsed.json);
+    return del(control, parsed.all ? std::nullopt : parsed.id);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "ublk-pool: %s\n", e.what());
-    return 1;
+    return cli::fail(kProgram, e.what(), cli::kExitRuntime);
   }
 }

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/program.hpp"
 #include "providers.hpp"
 #include "report.hpp"
 #include "ublk/control.hpp"
@@ -19,12 +20,6 @@
 namespace ublk::cli {
 
 namespace {
-
-std::string program_name(const char* argv0) {
-  std::string name = argv0 ? argv0 : "ublk-pool";
-  if (auto slash = name.rfind('/'); slash != std::string::npos) name.erase(0, slash + 1);
-  return name;
-}
 
 // SIGINT/SIGTERM are blocked in every thread (the queue threads inherit the mask) and taken
 // synchronously by the main thread with sigwait.
@@ -78,7 +73,7 @@ void adopt_shape(const RecoverableDevice& dev, DaemonOptions& options) {
 
 int run_daemon(int argc, char** argv, DaemonKind kind) {
   prepare_adapter_plugins(argv);
-  const std::string prog = program_name(argv[0]);
+  const std::string prog = ::cli::program_name(argv[0], "ublk-pool");
   std::vector<std::string_view> args(argv + 1, argv + argc);
   auto parsed = parse_daemon_options(args, kind);
   if (auto* error = std::get_if<ParseError>(&parsed)) {
@@ -88,6 +83,19 @@ int run_daemon(int argc, char** argv, DaemonKind kind) {
   DaemonOptions& options = std::get<DaemonOptions>(parsed);
   if (options.help) {
     std::fputs(daemon_usage(prog, kind).c_str(), stdout);
+    return 0;
+  }
+  if (options.version) {
+    std::printf("%s\n", ::cli::version_line(prog).c_str());
+    return 0;
+  }
+  // The arguments are checked before the kernel is asked anything: a bad --provider or
+  // --provider-lib is a usage error on any host, with or without ublk.
+  if (auto known = known_providers(options); !known.error.empty()) {
+    std::fprintf(stderr, "%s: %s\n", prog.c_str(), known.error.c_str());
+    return 2;
+  } else if (options.list_providers) {
+    for (const auto& name : known.names) std::printf("%s\n", name.c_str());
     return 0;
   }
   const sigset_t stop_signals = block_stop_signals();

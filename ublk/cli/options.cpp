@@ -3,6 +3,7 @@
 #include <charconv>
 #include <limits>
 
+#include "cli/size.hpp"
 #include "ublk/uapi.hpp"
 
 namespace ublk::cli {
@@ -24,24 +25,7 @@ std::string_view to_string(Hugepages policy) noexcept {
   return "?";
 }
 
-std::optional<std::uint64_t> parse_size(std::string_view text) noexcept {
-  if (text.empty()) return std::nullopt;
-  unsigned shift = 0;
-  switch (text.back()) {
-    case 'k': case 'K': shift = 10; break;
-    case 'm': case 'M': shift = 20; break;
-    case 'g': case 'G': shift = 30; break;
-    case 't': case 'T': shift = 40; break;
-    default: break;
-  }
-  if (shift) text.remove_suffix(1);
-  if (text.empty()) return std::nullopt;
-  std::uint64_t value = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
-  if (value > (std::numeric_limits<std::uint64_t>::max() >> shift)) return std::nullopt;
-  return value << shift;
-}
+std::optional<std::uint64_t> parse_size(std::string_view text) noexcept { return ::cli::parse_size(text); }
 
 namespace {
 
@@ -98,9 +82,14 @@ std::variant<DaemonOptions, ParseError> parse_daemon_options(std::span<const std
       return std::nullopt;
     };
     auto bad = [&](std::string_view why) { return ParseError{"bad " + std::string(name) + " " + quoted(*value) + ": " + std::string(why)}; };
+    auto bad_size = [&](std::string_view rule) { return ParseError{::cli::bad_size(name, *value, rule)}; };
 
     if (name == "--help" || name == "-h") {
       if (auto e = flag(o.help)) return *e;
+    } else if (name == "--version") {
+      if (auto e = flag(o.version)) return *e;
+    } else if (name == "--list-providers") {
+      if (auto e = flag(o.list_providers)) return *e;
     } else if (name == "--app-copy") {
       if (auto e = flag(o.app_copy)) return *e;
     } else if (name == "--poison-released") {
@@ -145,23 +134,26 @@ std::variant<DaemonOptions, ParseError> parse_daemon_options(std::span<const std
       if (auto e = need_value()) return *e;
       note_fixed(name);
       auto n = parse_size(*value);
-      if (!n || *n == 0) return bad("want a positive size such as 512M or 1G");
+      if (!n) return bad_size({});
+      if (*n == 0) return bad_size("above 0");
       o.size = *n;
     } else if (name == "--max-io") {
       if (auto e = need_value()) return *e;
       note_fixed(name);
       auto n = parse_size(*value);
-      if (!n || *n < 4096 || *n > uapi::kMaxIoBytes || *n % 4096) return bad("want a multiple of 4K from 4K to 32M");
+      if (!n) return bad_size({});
+      if (*n < 4096 || *n > uapi::kMaxIoBytes || *n % 4096) return bad_size("a multiple of 4K from 4K to 32M");
       o.max_io = static_cast<std::uint32_t>(*n);
     } else if (name == "--logical-block") {
       if (auto e = need_value()) return *e;
       note_fixed(name);
       auto n = parse_size(*value);
-      if (!n || (*n != 512 && *n != 4096)) return bad("want 512 or 4096");
+      if (!n || (*n != 512 && *n != 4096)) return bad("want 512 or 4096 (4K)");
       o.logical_block = static_cast<std::uint32_t>(*n);
     } else if (name == "--provider") {
       if (auto e = need_value()) return *e;
-      if (value->empty()) return bad("want a provider name");
+      if (value->empty()) return bad("want a provider name (--list-providers lists them)");
+      if (*value == "help") o.list_providers = true;
       o.provider = std::string(*value);
     } else if (name == "--provider-lib") {
       if (auto e = need_value()) return *e;
@@ -175,7 +167,7 @@ std::variant<DaemonOptions, ParseError> parse_daemon_options(std::span<const std
     } else if (name == "--pool-limit") {
       if (auto e = need_value()) return *e;
       auto n = parse_size(*value);
-      if (!n) return bad("want a size such as 64M, or 0 for no limit");
+      if (!n) return bad_size("or 0 for no limit");
       o.pool_limit = *n;
     } else if (name == "--on-exhaustion") {
       if (auto e = need_value()) return *e;
@@ -213,13 +205,15 @@ std::string daemon_usage(std::string_view program, DaemonKind kind) {
       "Prints /dev/ublkbN on stdout once the device is live; runs until SIGINT/SIGTERM, then removes\n"
       "the device and prints a stats report (stderr; stdout with --json).\n\n"
       "  --mode MODE          copy | get_data | user_copy | auto (default auto: from the kernel's features)\n"
-      "  --queues N           queues, one thread each (default 1)\n"
-      "  --depth N            queue depth (default 128, at most 4096)\n"
+      "  --queues N           queues, one thread each (default 1; 1 to 64, and the kernel refuses more\n"
+      "                       than the machine's CPUs)\n"
+      "  --depth N            queue depth (default 128, the project's default; at most 4096)\n"
       "  --size SIZE          capacity, K/M/G/T suffixes (default 1G)\n"
       "  --max-io SIZE        largest request (default 1M)\n"
       "  --logical-block N    512 | 4096 (default 512)\n"
-      "  --provider NAME      buffer provider (default pool, libpool's SizeClassPool)\n"
+      "  --provider NAME      buffer provider (default pool, libpool's SizeClassPool); 'help' lists them\n"
       "  --provider-lib PATH  load a provider plugin (.so) first\n"
+      "  --list-providers     print the provider names this binary knows (with --provider-lib: its too)\n"
       "  --hugepages POLICY   the pool's backing: auto | hugetlb | thp | none (default auto)\n"
       "  --pool-limit SIZE    the pool's byte limit, 0 for none (default 0)\n"
       "  --on-exhaustion P    when the provider has no buffer: wait (default: the IO waits until\n"
@@ -240,7 +234,10 @@ std::string daemon_usage(std::string_view program, DaemonKind kind) {
       "  --poison-released    overwrite every buffer as it goes back to the provider (a test aid:\n"
       "                       a buffer released while the kernel still used it corrupts data)\n"
       "  --json               stats report as JSON on stdout\n"
-      "  --help               this text\n";
+      "  --help               this text\n"
+      "  --version            the version\n"
+      "Sizes take K, M, G, T suffixes (binary). Exit 0 after a clean run, 1 when the run failed,\n"
+      "2 for a bad command line (docs/cli.md).\n";
   return text;
 }
 

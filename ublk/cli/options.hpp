@@ -17,7 +17,7 @@ std::optional<Hugepages> parse_hugepages(std::string_view text) noexcept;
 std::string_view to_string(Hugepages policy) noexcept;
 
 // "4096", "64K", "1M", "2G", "1T" (binary multiples, any case); nullopt for anything else,
-// including overflow.
+// including overflow. The convention every binary shares: cli::parse_size.
 std::optional<std::uint64_t> parse_size(std::string_view text) noexcept;
 
 enum class DaemonKind : std::uint8_t { kNull, kMem };
@@ -43,6 +43,8 @@ struct DaemonOptions {
   bool async = false;             // null target only: complete from a worker thread
   bool poison = false;            // --poison-released: a test aid for the buffer release points
   bool help = false;
+  bool version = false;
+  bool list_providers = false;    // --list-providers, or --provider help
 };
 
 struct ParseError {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <exception>
+#include <filesystem>
+#include <system_error>
 
 #include "pool/registry.hpp"
 #include "pool/size_class_pool.hpp"
@@ -19,6 +21,34 @@ pool::BackingPolicy backing_of(Hugepages policy) {
   return pool::BackingPolicy::automatic;
 }
 }  // namespace
+
+KnownProviders known_providers(const DaemonOptions& options) {
+  KnownProviders known;
+  // A takeover sizes the providers from the device's own max IO, known only once it is
+  // inspected: make_provider() registers them then; here only the plugin's path is checked.
+  if (options.recover && !options.list_providers) {
+    std::error_code ec;
+    if (!options.provider_lib.empty() && !std::filesystem::is_regular_file(options.provider_lib, ec)) {
+      known.error = "provider plugin '" + options.provider_lib + "': no such file";
+    }
+    return known;
+  }
+  if (std::string error = register_adapter_providers(options); !error.empty()) {
+    known.error = error;
+    return known;
+  }
+  known.names = pool::registry().names();
+  if (std::find(known.names.begin(), known.names.end(), "pool") == known.names.end()) {
+    known.names.insert(known.names.begin(), "pool");  // made later, from the flags
+  }
+  if (!options.list_providers &&
+      std::find(known.names.begin(), known.names.end(), options.provider) == known.names.end()) {
+    std::string names;
+    for (const auto& name : known.names) names += (names.empty() ? "" : ", ") + name;
+    known.error = "unknown provider '" + options.provider + "' (known: " + names + ")";
+  }
+  return known;
+}
 
 ProviderChoice make_provider(const DaemonOptions& options) {
   ProviderChoice choice;
@@ -38,9 +68,13 @@ ProviderChoice make_provider(const DaemonOptions& options) {
     choice.error = std::string("cannot create the pool: ") + e.what();
     return choice;
   }
-  if (std::string error = register_adapter_providers(options); !error.empty()) {
-    choice.error = error;
-    return choice;
+  // known_providers() registered the adapters' providers and --provider-lib's already, but for
+  // a takeover.
+  if (options.recover) {
+    if (std::string error = register_adapter_providers(options); !error.empty()) {
+      choice.error = error;
+      return choice;
+    }
   }
   choice.provider = pool::registry().find(options.provider);
   if (!choice.provider) {

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <ctime>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -33,6 +34,8 @@ struct Overheads {
 constexpr Overheads kNativeOverheads{0.3, 8};
 constexpr Overheads kVmOverheads{2.5, 25};
 constexpr double kMinRuntimeS = 0.5;
+// run-in-vm.sh's exit when no VM could run the command (docs/vm-harness.md).
+constexpr int kVmSkipped = 77;
 constexpr double kMaxRuntimeS = 20;
 
 struct SetupError : std::runtime_error {
@@ -117,8 +120,8 @@ Plan make_plan(Options& o) {
     }
   }
   auto overheads = p.native || p.dry ? kNativeOverheads : kVmOverheads;
-  p.runs = selected_cells(o.only).size() * o.reps;
-  if (p.runs == 0) throw SetupError("--only " + o.only + " matches no cell (keys look like randwrite-64k-get_data)");
+  p.runs = selected_cells(o.only, o.modes).size() * o.reps;
+  if (p.runs == 0) throw SetupError("--only '" + o.only + "' and --mode '" + o.modes + "' match no cell (keys look like randwrite-64k-get_data)");
   if (o.runtime_s) {
     p.runtime_s = *o.runtime_s;
   } else {
@@ -156,7 +159,7 @@ std::optional<CostModel> run_cost_model(const Options& o, const fs::path& out) {
 }
 
 int run_in_vm(const Options& o, const Plan& plan) {
-  std::vector<std::string> argv{plan.run_in_vm.string(), "--vm", "--kernel", o.kernel, "--timeout",
+  std::vector<std::string> argv{plan.run_in_vm.string(), "--vm", o.kernel, "--timeout",
                                 std::to_string(static_cast<long>(plan.estimate_s * 2 + 300))};
   // The kernel cache of the build tree this binary belongs to, as the ctest VM tests use it,
   // unless the user points the harness elsewhere.
@@ -177,7 +180,7 @@ int run_in_vm(const Options& o, const Plan& plan) {
   if (!WIFEXITED(st)) return 1;
   int rc = WEXITSTATUS(st);
   if (rc == 124) std::fprintf(stderr, "memcpy_vs_getdata: the VM timed out\n");
-  if (rc == 125) std::fprintf(stderr, "memcpy_vs_getdata: the VM could not boot (see above)\n");
+  if (rc == kVmSkipped) std::fprintf(stderr, "memcpy_vs_getdata: the VM could not boot (see above)\n");
   return rc;
 }
 
@@ -246,13 +249,29 @@ void write_outputs(const Report& report, const fs::path& out, const std::string&
   }
 }
 
-// Leaves nothing of an earlier run that could be mistaken for this one's.
-void clear_previous(const fs::path& out) {
-  fs::remove_all(out / "raw");
-  for (const char* name : {kManifestName, "report.txt", "results.csv", "results.json", "latency.dat",
-                           "latency.gp", "latency.png", "gnuplot.log", "cost_model.json", "cost_model.err"}) {
-    fs::remove(out / name);
-  }
+// A new folder for this run under --out, named by the time it started, and OUT/latest pointing
+// at it: earlier runs are never touched.
+fs::path new_run_dir(const fs::path& out) {
+  const std::time_t now = std::time(nullptr);
+  std::tm local{};
+  localtime_r(&now, &local);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &local);
+  fs::path dir = out / stamp;
+  for (int n = 2; fs::exists(dir); ++n) dir = out / (std::string(stamp) + "-" + std::to_string(n));
+  fs::create_directories(dir);
+  const fs::path latest = out / "latest";
+  const fs::path staged = out / ".latest.new";
+  fs::remove(staged);
+  fs::create_directory_symlink(dir.filename(), staged);
+  fs::rename(staged, latest);  // atomic: a reader sees the old run or the new one
+  return dir;
+}
+
+// --report-only's folder: --out itself when it holds a run, else OUT/latest.
+fs::path reported_run_dir(const fs::path& out) {
+  if (fs::exists(out / kManifestName)) return out;
+  return out / "latest";
 }
 
 // Reads OUT's manifest and raw results, prints the report and writes its files. Returns 3 when
@@ -302,8 +321,8 @@ int run_host(Options o) {
   try {
     if (o.report_only) {
       if (o.out_dir.empty()) o.out_dir = (exe_dir().parent_path() / "bench-results/memcpy_vs_getdata").string();
-      fs::path out = o.out_dir;
-      if (!fs::exists(out / kManifestName)) throw SetupError("no " + std::string(kManifestName) + " in " + o.out_dir + ": nothing to report");
+      fs::path out = reported_run_dir(o.out_dir);
+      if (!fs::exists(out / kManifestName)) throw SetupError("no " + std::string(kManifestName) + " in " + out.string() + ": nothing to report");
       std::optional<CostModel> cost_model;
       if (fs::exists(out / "cost_model.json")) {
         try {
@@ -318,14 +337,14 @@ int run_host(Options o) {
     }
     if (o.daemon.empty()) o.daemon = (exe_dir() / "ublk-pool-null").string();
     if (o.out_dir.empty()) o.out_dir = (exe_dir().parent_path() / "bench-results/memcpy_vs_getdata").string();
-    fs::create_directories(o.out_dir);
-    o.out_dir = fs::canonical(o.out_dir).string();
     o.daemon = fs::absolute(o.daemon).string();
     if (!o.fio_file.empty()) o.fio_file = fs::absolute(o.fio_file).string();
-    fs::path out = o.out_dir;
-    clear_previous(out);
-
+    // Everything is checked before anything under --out is touched.
     Plan plan = make_plan(o);
+    if (fs::exists(o.out_dir) && !fs::is_directory(o.out_dir)) throw SetupError("--out " + o.out_dir + " is not a directory");
+    fs::create_directories(o.out_dir);
+    const fs::path out = new_run_dir(fs::canonical(o.out_dir));
+    o.out_dir = out.string();
     std::fprintf(stderr,
                  "memcpy_vs_getdata: %zu runs (%zu cells x %u reps), fio %.1f s + %.1f s ramp each, "
                  "%s; about %s in total. Results in %s\n",
@@ -340,11 +359,11 @@ int run_host(Options o) {
     int rc;
     if (plan.native || plan.dry) {
       rc = run_inner({o.out_dir, o.reps, plan.runtime_s, o.ramp_s, o.max_io, o.start_timeout_s,
-                      o.daemon, o.fio_file, o.only});
+                      o.daemon, o.fio_file, o.only, o.modes});
     } else {
       rc = run_in_vm(o, plan);
       // Under a loaded host, TCG sometimes fails the kernel's early timer check: boot again once.
-      if (rc == 125 && !fs::exists(out / kManifestName) && !stop_signal()) {
+      if (rc == kVmSkipped && !fs::exists(out / kManifestName) && !stop_signal()) {
         std::fprintf(stderr, "memcpy_vs_getdata: booting the VM once more\n");
         rc = run_in_vm(o, plan);
       }

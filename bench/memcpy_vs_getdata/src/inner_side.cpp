@@ -130,7 +130,7 @@ class InnerBench {
                  {"settings", {{"reps", c_.reps}, {"runtime_s", c_.runtime_s}, {"ramp_s", c_.ramp_s},
                                {"max_io", c_.max_io}}},
                  {"runs", nlohmann::json::array()}};
-    auto runs = interleaved_runs(selected_cells(c_.only), c_.reps);
+    auto runs = interleaved_runs(selected_cells(c_.only, c_.modes), c_.reps);
     auto start = Clock::now();
     int failed = 0;
     for (std::size_t k = 0; k < runs.size(); ++k) {
@@ -319,10 +319,12 @@ class InnerBench {
 
 int run_inner(const InnerConfig& config) { return InnerBench(config).run(); }
 
-std::vector<Cell> selected_cells(const std::string& only) {
+std::vector<Cell> selected_cells(const std::string& only, const std::string& modes) {
   std::vector<Cell> cells;
+  const std::string listed = "," + modes + ",";
   for (const auto& c : all_cells()) {
-    if (c.key().find(only) != std::string::npos) cells.push_back(c);
+    const bool mode_ok = modes.empty() || listed.find("," + std::string(info(c.mode).key) + ",") != std::string::npos;
+    if (mode_ok && c.key().find(only) != std::string::npos) cells.push_back(c);
   }
   return cells;
 }

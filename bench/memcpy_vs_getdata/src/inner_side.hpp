@@ -20,12 +20,14 @@ struct InnerConfig {
   std::string daemon;
   std::string fio_file;  // dry run
   std::string only;      // a filter on the cell keys
+  std::string modes;     // comma-separated mode keys; empty: every mode
 };
 
 inline constexpr const char* kManifestName = "inner.json";
 
-// The cells a bench measures: all of them, or those whose key contains `only`.
-std::vector<Cell> selected_cells(const std::string& only);
+// The cells a bench measures: all of them, or those whose key contains `only` and whose mode is
+// one of `modes` (comma-separated keys; empty: any).
+std::vector<Cell> selected_cells(const std::string& only, const std::string& modes);
 
 // Returns the process exit code: 0 when every run measured, 1 on a fatal error (a device or daemon
 // that would not go away), 3 when some cells failed, 128+sig when a stop was asked.

@@ -67,8 +67,10 @@ int ublkpool_register_allocator(const char* name, ublkpool_alloc_fn alloc, ublkp
  * registered name, so free them before unregistering (or register it again to free them). */
 int ublkpool_unregister(const char* name);
 
-/* Allocates from a registered provider by name (the default one for NULL); free it with the
- * same name. Works for every provider, since the address is remembered here. -ENOENT: no such name. */
+/* Allocates from a registered provider by name; free it with the same name. Works for every
+ * provider, since the address is remembered here. -ENOENT: no provider of that name. NULL names
+ * the registry's default provider: the one set as default, else the one named "pool"; until one of
+ * those is registered (nothing is registered at start), NULL gives -ENOENT too. */
 int ublkpool_provider_alloc(const char* name, size_t length, size_t alignment, void** out);
 int ublkpool_provider_free(const char* name, void* data);
 

@@ -23,7 +23,8 @@ enum class BackingPolicy { automatic, hugetlb, thp, none };
 struct PoolConfig {
   std::string name = "pool";                  // the registry name and stats "provider"
   std::size_t max_buffer_size = std::size_t{1} << 20;  // multiple of 4 KiB, up to 32 MiB
-  unsigned steps_per_doubling = 1;            // 1: powers of two; 2: adds 6K, 12K, 24K, ...
+  unsigned steps_per_doubling = 1;            // 1: powers of two; 2: also halfway: 4K, 8K, 12K, 16K, 24K,
+                                              // 32K, 48K, ... (classes are whole pages: no 6K)
   std::size_t byte_limit = 0;                 // most bytes the pool maps; 0: no limit
   BackingPolicy backing = BackingPolicy::automatic;
   bool hugetlb_1g = false;                    // try 1 GiB hugetlb regions before 2 MiB ones

@@ -20,7 +20,8 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string g_binary;
-fs::path g_out;
+fs::path g_out;  // --out; the run itself is in g_out/latest
+fs::path g_run;
 int g_exit = -1;
 
 std::string read_file(const fs::path& path) {
@@ -62,6 +63,8 @@ class QuickRun : public ::testing::Test {
                           (g_out / "stdout.txt").string() + "'";
     int st = std::system(command.c_str());
     g_exit = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    std::error_code ec;
+    g_run = fs::canonical(g_out / "latest", ec);
   }
 };
 
@@ -71,11 +74,11 @@ TEST_F(QuickRun, ExitsCleanlyAndPrintsBothTables) {
   EXPECT_NE(out.find("Table 2: rw=randwrite"), std::string::npos) << out;
   EXPECT_NE(out.find("Table 1: null target"), std::string::npos);
   EXPECT_NE(out.find("Recommendation ("), std::string::npos);
-  EXPECT_NE(out.find("Plot: " + (g_out / "latency.png").string()), std::string::npos);
+  EXPECT_NE(out.find("Plot: " + (g_run / "latency.png").string()), std::string::npos);
 }
 
 TEST_F(QuickRun, JsonHasEveryRowAndColumnWithPlausibleValues) {
-  auto doc = nlohmann::json::parse(read_file(g_out / "results.json"));
+  auto doc = nlohmann::json::parse(read_file(g_run / "results.json"));
   const auto& env = doc.at("environment");
   EXPECT_TRUE(env.at("where") == "native" || env.at("where") == "vm") << env.dump();
   EXPECT_FALSE(env.at("kernel").get<std::string>().empty());
@@ -100,7 +103,7 @@ TEST_F(QuickRun, JsonHasEveryRowAndColumnWithPlausibleValues) {
 }
 
 TEST_F(QuickRun, CsvHasEveryCell) {
-  std::istringstream csv(read_file(g_out / "results.csv"));
+  std::istringstream csv(read_file(g_run / "results.csv"));
   std::string line;
   ASSERT_TRUE(std::getline(csv, line));
   auto header = split(line, ',');
@@ -129,7 +132,7 @@ TEST_F(QuickRun, CsvHasEveryCell) {
 }
 
 TEST_F(QuickRun, DrawsThePlot) {
-  auto png = read_file(g_out / "latency.png");
+  auto png = read_file(g_run / "latency.png");
   ASSERT_GT(png.size(), 1000u);
   EXPECT_EQ(png.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
 }
