@@ -7,10 +7,13 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "admin_commands.hpp"
+#include "stats_server.hpp"
 #include "ublk/control.hpp"
 #include "ublk/mem_target.hpp"
 
@@ -21,6 +24,11 @@ constexpr const char* kUsage =
     "  features [--json]     the kernel's ublk features (GET_FEATURES), decoded by name\n"
     "  list [--json]         the ublk devices that exist, with their state and owner pid\n"
     "  del -n N | -a         delete device N, or every ublk device (STOP_DEV then DEL_DEV)\n"
+    "  stats -n N [--json | --prometheus] [--watch SECONDS [--count K]]\n"
+    "                        device N's live statistics, from its daemon's stats socket\n"
+    "  tune -n N | --from FILE [--bench-results DIR]\n"
+    "                        settings advised from what device N's daemon counted (or a saved --json\n"
+    "                        report), each with its reason, and the command line to restart with\n"
     "  --help                this text\n";
 
 std::string_view state_name(unsigned state) {
@@ -72,6 +80,8 @@ int list(ublk::Control& control, bool json) {
   for (unsigned id : device_ids()) {
     auto info = control.device_info(id);
     if (!info) continue;
+    const std::string socket = ublk::cli::stats_socket_path(ublk::cli::stats_dir(), id);
+    const bool served = std::filesystem::exists(socket);
     if (json) {
       devices.push_back({{"id", id},
                          {"state", std::string(state_name(info->state))},
@@ -79,11 +89,13 @@ int list(ublk::Control& control, bool json) {
                          {"depth", info->queue_depth},
                          {"max_io_bytes", info->max_io_buf_bytes},
                          {"pid", info->ublksrv_pid},
-                         {"flags", info->flags}});
+                         {"flags", info->flags},
+                         {"stats_socket", served ? nlohmann::json(socket) : nlohmann::json(nullptr)}});
     } else {
-      std::printf("ublkb%u: %s, %u queue(s) x %u, max IO %u, pid %d, flags %s\n", id,
+      std::printf("ublkb%u: %s, %u queue(s) x %u, max IO %u, pid %d, flags %s, stats %s\n", id,
                   std::string(state_name(info->state)).c_str(), info->nr_hw_queues, info->queue_depth,
-                  info->max_io_buf_bytes, info->ublksrv_pid, ublk::Features(info->flags).to_string().c_str());
+                  info->max_io_buf_bytes, info->ublksrv_pid, ublk::Features(info->flags).to_string().c_str(),
+                  served ? socket.c_str() : "-");
     }
   }
   if (json) std::printf("%s\n", devices.dump().c_str());
@@ -121,6 +133,9 @@ int main(int argc, char** argv) {
     return 0;
   }
   const std::string_view command = args[0];
+  const std::span<const std::string_view> rest(args.data() + 1, args.size() - 1);
+  if (command == "stats") return ublk::cli::stats_command(rest);
+  if (command == "tune") return ublk::cli::tune_command(rest);
   bool json = false;
   bool all = false;
   std::optional<unsigned> id;

@@ -200,6 +200,10 @@ void Device::tear_down() noexcept {
   }
 }
 
-IoStats Device::stats() const { return stats_; }
+IoStats Device::stats() const {
+  IoStats all = stats_;
+  for (const auto& queue : queues_) all.merge(queue->stats());
+  return all;
+}
 
 }  // namespace ublk
