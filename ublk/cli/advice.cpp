@@ -30,6 +30,20 @@ std::string bytes_text(std::uint64_t bytes) {
   return std::to_string(bytes);
 }
 
+// For reading, not for flags: "424 KiB", "1.3 GiB".
+std::string human(std::uint64_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double value = static_cast<double>(bytes);
+  unsigned unit = 0;
+  while (value >= 1024 && unit + 1 < std::size(units)) {
+    value /= 1024;
+    ++unit;
+  }
+  char text[32];
+  std::snprintf(text, sizeof text, value < 10 && unit ? "%.1f %s" : "%.0f %s", value, units[unit]);
+  return text;
+}
+
 std::string percent(std::uint64_t part, std::uint64_t whole) {
   char text[32];
   std::snprintf(text, sizeof text, "%.1f%%", whole ? 100.0 * static_cast<double>(part) / static_cast<double>(whole) : 0.0);
@@ -225,7 +239,7 @@ Advice advise(const RunSummary& s, const std::optional<ModeEvidence>& evidence) 
   } else if (evidence && evidence->crossover_bytes) {
     mode = static_cast<double>(median) >= *evidence->crossover_bytes ? Mode::kGetData : Mode::kCopy;
     why = median_text + "; the cost model (" + evidence->source + ") puts get_data ahead of copying from " +
-          bytes_text(static_cast<std::uint64_t>(*evidence->crossover_bytes)) + " B";
+          human(static_cast<std::uint64_t>(*evidence->crossover_bytes));
   } else {
     why = median_text + "; no memcpy_vs_getdata result to compare modes on this machine (run it: docs/bench.md), "
                         "so the mode stays";
@@ -267,10 +281,10 @@ Advice advise(const RunSummary& s, const std::optional<ModeEvidence>& evidence) 
         }
       }
     }
-    std::string reason = "steps 1 allocates " + bytes_text(one.allocated) + " B for the requests, " +
-                         bytes_text(one.waste) + " B (" + percent(one.waste, one.allocated) + ") more than asked";
+    std::string reason = "steps 1 allocates " + human(one.allocated) + " for the requests, " + human(one.waste) +
+                         " (" + percent(one.waste, one.allocated) + ") more than asked";
     if (pick != &one) {
-      reason += "; steps " + std::to_string(pick->steps) + " would waste " + bytes_text(pick->waste) + " B (" +
+      reason += "; steps " + std::to_string(pick->steps) + " would waste " + human(pick->waste) + " (" +
                 percent(pick->waste, pick->allocated) + (pick->exact ? ")" : ", estimated: the histogram's power-of-two "
                                                                            "buckets cannot say where within a bucket "
                                                                            "the sizes lie)");
@@ -286,8 +300,8 @@ Advice advise(const RunSummary& s, const std::optional<ModeEvidence>& evidence) 
   if (!per_request_buffers) {
     const std::uint64_t fixed = tags * s.shape.max_io_bytes;
     advice.lines.push_back({"pool-limit", bytes_text(fixed),
-                            "copy mode: " + std::to_string(tags) + " tags own a " + bytes_text(s.shape.max_io_bytes) +
-                                " B buffer each, which a lower limit would refuse at start"});
+                            "copy mode: " + std::to_string(tags) + " tags own a " + human(s.shape.max_io_bytes) +
+                                " buffer each, which a lower limit would refuse at start"});
     advice.restart_flags.insert(advice.restart_flags.end(), {"--pool-limit", bytes_text(fixed)});
   } else if (s.mode == Mode::kCopy) {
     advice.lines.push_back({"pool-limit", "",
@@ -297,13 +311,19 @@ Advice advise(const RunSummary& s, const std::optional<ModeEvidence>& evidence) 
     advice.lines.push_back({"pool-limit", "", "no buffer was taken from the pool (--no-data?): nothing to size"});
   } else {
     std::uint64_t limit = round_up(static_cast<std::uint64_t>(static_cast<double>(s.pool.bytes_peak) * kLimitHeadroom), kMiB);
-    std::string reason = "peak in use <= " + bytes_text(s.pool.bytes_peak) + " B (the size classes' peaks summed), +" +
+    std::string reason = "peak in use <= " + human(s.pool.bytes_peak) + " (the size classes' peaks summed), +" +
                          percent(static_cast<std::uint64_t>((kLimitHeadroom - 1) * 1000), 1000) + " headroom";
+    // Each queue must be able to hold one request of the largest size, or it could wait forever.
+    const std::uint64_t floor = std::uint64_t{s.shape.queues} * s.shape.max_io_bytes;
+    if (limit < floor) {
+      limit = round_up(floor, kMiB);
+      reason += ", but at least one max-IO buffer (" + human(s.shape.max_io_bytes) + ") per queue";
+    }
     if (io.exhaustion_waits && s.shape.pool_limit) {
       const std::uint64_t raised = round_up(s.shape.pool_limit + s.shape.pool_limit / 2, kMiB);
       if (raised > limit) limit = raised;
       reason += "; " + std::to_string(io.exhaustion_waits) + " requests waited for a buffer under the limit of " +
-                bytes_text(s.shape.pool_limit) + " B: raise it by half";
+                human(s.shape.pool_limit) + ": raise it by half";
     } else if (io.exhaustion_waits) {
       reason += "; " + std::to_string(io.exhaustion_waits) + " requests waited for a buffer";
     }
