@@ -14,6 +14,12 @@ namespace ublk::cli {
 
 namespace {
 
+constexpr const char* kStatsUsage =
+    "usage: ublk-pool stats -n N [--json | --prometheus] [--watch SECONDS [--count K]]\n"
+    "Device N's statistics, read from its daemon's socket (/run/ublk-pool/ublkbN.sock, or\n"
+    "$UBLK_POOL_RUN_DIR/ublkbN.sock): as text, as JSON (the daemons' stats schema) or in Prometheus'\n"
+    "text format. --watch prints the rates every SECONDS (K times, default until interrupted).\n";
+
 enum class Format { kText, kJson, kPrometheus };
 
 std::optional<unsigned> parse_unsigned(std::string_view text) {
@@ -74,6 +80,10 @@ int stats_command(std::span<const std::string_view> args) {
     auto value = [&]() -> std::optional<unsigned> {
       return i + 1 < args.size() ? parse_unsigned(args[++i]) : std::nullopt;
     };
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(kStatsUsage, stdout);
+      return 0;
+    }
     if (arg == "-n") {
       if (!(id = value())) return usage_error("-n wants a device number");
     } else if (arg == "--json") {

@@ -16,6 +16,13 @@ namespace ublk::cli {
 
 namespace {
 
+constexpr const char* kTuneUsage =
+    "usage: ublk-pool tune -n N | --from FILE [--bench-results DIR]\n"
+    "Advice from what device N's daemon counted (or a saved --json report): buffer mode, pool size\n"
+    "classes, pool limit, depth and queues, each with its reason, and the command line to restart\n"
+    "with. The mode comes from memcpy_vs_getdata's results in DIR (default: the build's\n"
+    "bench-results/memcpy_vs_getdata): results.json, else cost_model.json. See docs/tuning.md.\n";
+
 int usage_error(const std::string& message) {
   std::fprintf(stderr, "ublk-pool: tune: %s (see --help)\n", message.c_str());
   return 2;
@@ -39,6 +46,10 @@ int tune_command(std::span<const std::string_view> args) {
   std::filesystem::path results = default_bench_results();
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string_view arg = args[i];
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(kTuneUsage, stdout);
+      return 0;
+    }
     if (i + 1 >= args.size()) return usage_error("unknown option or missing value '" + std::string(arg) + "'");
     const std::string value(args[++i]);
     if (arg == "-n") {
