@@ -37,7 +37,7 @@ refuse "copy mode: the provider cannot give each tag" -- --mode copy --depth 128
 # Takeovers that cannot be: no such device, a live one, one made without recovery.
 refuse "device 9 does not exist" -- --recover 9
 refuse "device 3 was created without --recovery" -- --recover 3
-refuse "queues does not go with --recover" -- --recover 3 --queues 1
+# (Shape options with --recover are checked against the device: tests/integration/stats.sh.)
 run_fio still_serving --filename="$daemon_dev" --direct=1 --rw=randwrite --bs=4k --size=2M --verify=crc32c \
   --do_verify=1 --verify_fatal=1
 daemon_stop

@@ -129,26 +129,41 @@ TEST(DaemonOptions, RecoveryFlagsPickAPolicy) {
   EXPECT_NE(error({"--recovery=yes"}).find("takes no value"), std::string::npos);
 }
 
-TEST(DaemonOptions, RecoverTakesADeviceNumberAndNoShape) {
+TEST(DaemonOptions, RecoverTakesADeviceNumberAndRecordsTheShapeOptionsGiven) {
   EXPECT_EQ(ok({"--recover", "5"}).recover, 5u);
   EXPECT_EQ(ok({"--recover=0", "--json", "--provider", "pool"}).recover, 0u);
   EXPECT_FALSE(ok({}).recover.has_value());
   EXPECT_NE(error({"--recover", "x"}).find("bad --recover"), std::string::npos);
   EXPECT_NE(error({"--recover"}).find("needs a value"), std::string::npos);
-  for (std::vector<std::string_view> shape : {std::vector<std::string_view>{"--queues", "2"},
-                                              {"--depth", "64"},
-                                              {"--size", "1G"},
-                                              {"--max-io", "64K"},
-                                              {"--logical-block", "4096"},
-                                              {"--mode", "copy"},
-                                              {"--id", "5"},
-                                              {"--recovery"}}) {
-    std::vector<std::string_view> args = shape;
-    args.push_back("--recover");
-    args.push_back("5");
-    const std::string message = error(args);
-    EXPECT_NE(message.find(std::string(shape[0]) + " does not go with --recover"), std::string::npos) << message;
-  }
+  // The same command line as at creation, --recover added: checked against the device later.
+  const DaemonOptions o = ok({"--queues", "2", "--depth", "64", "--mode", "copy", "--recovery", "--provider", "pool",
+                              "--recover", "5"});
+  EXPECT_EQ(o.recover, 5u);
+  EXPECT_EQ(o.device_options, (std::vector<std::string>{"--queues", "--depth", "--mode", "--recovery"}));
+  EXPECT_TRUE(ok({"--recover", "5"}).device_options.empty());
+}
+
+TEST(DaemonOptions, RecoverOrCreateNeedsAnIdAndARecoveryPolicy) {
+  const DaemonOptions o = ok({"--id", "3", "--recover-or-create", "--recovery-reissue"});
+  EXPECT_TRUE(o.recover_or_create);
+  EXPECT_FALSE(o.recover.has_value());
+  EXPECT_NE(error({"--recover-or-create", "--recovery"}).find("needs --id N"), std::string::npos);
+  EXPECT_NE(error({"--recover-or-create", "--id", "3"}).find("needs --recovery"), std::string::npos);
+  EXPECT_NE(error({"--recover-or-create", "--id", "3", "--recovery", "--recover", "3"}).find("exclude each other"),
+            std::string::npos);
+  EXPECT_NE(error({"--recover-or-create=1"}).find("takes no value"), std::string::npos);
+}
+
+TEST(DaemonOptions, PoolStepsLogAndVerbosity) {
+  EXPECT_EQ(ok({}).pool_steps, 1u);
+  EXPECT_EQ(ok({"--pool-steps", "4"}).pool_steps, 4u);
+  EXPECT_NE(error({"--pool-steps", "0"}).find("want 1 to 8"), std::string::npos);
+  EXPECT_NE(error({"--pool-steps", "9"}).find("want 1 to 8"), std::string::npos);
+  EXPECT_EQ(ok({"--log", "/var/log/x.log"}).log_file, "/var/log/x.log");
+  EXPECT_NE(error({"--log", ""}).find("want a file name"), std::string::npos);
+  EXPECT_EQ(ok({}).verbosity, Verbosity::kNormal);
+  EXPECT_EQ(ok({"--quiet"}).verbosity, Verbosity::kQuiet);
+  EXPECT_EQ(ok({"--verbose"}).verbosity, Verbosity::kVerbose);
 }
 
 TEST(DaemonOptions, VersionAndProviderListingAreFlags) {

@@ -27,7 +27,13 @@ RunSummary sample() {
   ps.provider = "pool";
   ps.classes.push_back({4096, 10, 2, 0, 3});
   ps.classes.push_back({8192, 5, 1, 0, 1});
-  s.provider_stats = ps;
+  ps.bytes_in_use = 8192;
+  s.pool = pool_figures(ps);
+  s.shape = {3, 2, 64, 1U << 20, 1ULL << 30, 512, 2, 64ULL << 20};
+  s.kernel_features = 0x7;
+  s.granted_flags = 0x4;
+  s.uptime_s = 12.5;
+  s.queues = {s.io, IoStats{}};
   return s;
 }
 
@@ -58,6 +64,84 @@ TEST(Report, TextNamesTheSameFacts) {
   EXPECT_NE(text.find("<=4K:4"), std::string::npos);
   EXPECT_NE(text.find("hits 15, misses 3"), std::string::npos);
   EXPECT_NE(text.find("per WRITE byte: 2.000"), std::string::npos);
+}
+
+TEST(Report, PoolFiguresSumTheClasses) {
+  const PoolFigures f = sample().pool;
+  EXPECT_EQ(f.hits, 15u);
+  EXPECT_EQ(f.misses, 3u);
+  EXPECT_EQ(f.buffers_peak, 4u);
+  EXPECT_EQ(f.bytes_peak, 3u * 4096 + 8192);
+  EXPECT_EQ(f.bytes_in_use, 8192u);
+  EXPECT_EQ(pool_figures(std::nullopt).bytes_peak, 0u);
+}
+
+TEST(ReportSchema, CarriesItsNameAndVersionAndTheKeysTheBenchReads) {
+  const auto j = nlohmann::json::parse(report_json(sample()));
+  EXPECT_EQ(j["schema"], "ublk-pool-stats");
+  EXPECT_EQ(j["version"], kStatsSchemaVersion);
+  EXPECT_EQ(j["state"], "final");
+  // bench/memcpy_vs_getdata/core (daemon_stats.cpp) reads these.
+  EXPECT_TRUE(j["copies"]["kernel_bytes"].is_number());
+  EXPECT_TRUE(j["copies"]["userspace_bytes"].is_number());
+  EXPECT_TRUE(j["ios"]["write_bytes"].is_number());
+  EXPECT_TRUE(j["ios"]["read_bytes"].is_number());
+  EXPECT_TRUE(j["zero_copy"].is_null());
+  EXPECT_EQ(j["queues"].size(), 2u);
+  EXPECT_EQ(j["queues"][0]["ios"]["writes"], 3);
+}
+
+TEST(ReportSchema, ReadsBackWhatItWrote) {
+  const RunSummary in = sample();
+  const RunSummary out = summary_from_json(report_json_value(in));
+  EXPECT_EQ(out.device, in.device);
+  EXPECT_EQ(out.mode, in.mode);
+  EXPECT_EQ(out.shape.depth, 64u);
+  EXPECT_EQ(out.shape.pool_steps, 2u);
+  EXPECT_EQ(out.shape.pool_limit, 64ULL << 20);
+  EXPECT_EQ(out.kernel_features, 0x7u);
+  EXPECT_DOUBLE_EQ(out.uptime_s, 12.5);
+  EXPECT_EQ(out.io.writes, 3u);
+  EXPECT_EQ(out.io.kernel_copy_bytes, in.io.kernel_copy_bytes);
+  EXPECT_EQ(out.io.userspace_copy_bytes, in.io.userspace_copy_bytes);
+  for (unsigned b = 0; b < SizeHistogram::kBuckets; ++b) EXPECT_EQ(out.io.sizes.count(b), in.io.sizes.count(b)) << b;
+  EXPECT_EQ(out.pool.bytes_peak, in.pool.bytes_peak);
+  EXPECT_EQ(out.pool.buffers_peak, in.pool.buffers_peak);
+  EXPECT_EQ(out.pool.hits, 15u);
+  EXPECT_EQ(out.queues.size(), 2u);
+  EXPECT_EQ(report_json(out), report_json(in));
+}
+
+TEST(ReportSchema, LargeCountsReadBackExactly) {
+  RunSummary s = sample();
+  auto j = report_json_value(s);
+  j["request_sizes"][3]["count"] = 123456789012ULL;
+  EXPECT_EQ(summary_from_json(j).io.sizes.count(3), 123456789012ULL);
+}
+
+TEST(ReportSchema, RefusesAnotherSchemaANewerVersionAndMissingKeys) {
+  auto j = report_json_value(sample());
+  auto refused = [](const nlohmann::json& doc) -> std::string {
+    try {
+      summary_from_json(doc);
+    } catch (const std::invalid_argument& e) {
+      return e.what();
+    }
+    return "";
+  };
+  auto other = j;
+  other["schema"] = "something-else";
+  EXPECT_NE(refused(other).find("schema"), std::string::npos);
+  auto newer = j;
+  newer["version"] = kStatsSchemaVersion + 1;
+  EXPECT_NE(refused(newer).find("newer"), std::string::npos);
+  auto missing = j;
+  missing["ios"].erase("writes");
+  EXPECT_NE(refused(missing).find("'writes'"), std::string::npos);
+  auto mistyped = j;
+  mistyped["shape"]["depth"] = "deep";
+  EXPECT_NE(refused(mistyped).find("'depth' has the wrong type"), std::string::npos);
+  EXPECT_EQ(refused(j), "");
 }
 
 }  // namespace

@@ -15,6 +15,8 @@
 #include "cli/args.hpp"
 #include "cli/exit_code.hpp"
 #include "cli/program.hpp"
+#include "admin_commands.hpp"
+#include "stats_server.hpp"
 #include "ublk/control.hpp"
 #include "mem_target.hpp"
 
@@ -28,6 +30,11 @@ constexpr const char* kUsage =
     "  features [--json]     the kernel's ublk features (GET_FEATURES), decoded by name\n"
     "  list [--json]         the ublk devices that exist, with their state and owner pid\n"
     "  del -n N | -a         delete device N, or every ublk device (STOP_DEV then DEL_DEV)\n"
+    "  stats -n N [--json | --prometheus] [--watch SECONDS [--count K]]\n"
+    "                        device N's live statistics, from its daemon's stats socket\n"
+    "  tune -n N | --from FILE [--bench-results DIR]\n"
+    "                        settings advised from what device N's daemon counted (or a saved --json\n"
+    "                        report), each with its reason, and the command line to restart with\n"
     "  COMMAND --help        that command's help\n"
     "  --help                this text\n"
     "  --version             the version\n"
@@ -103,6 +110,8 @@ int list(ublk::Control& control, bool json) {
   for (unsigned id : device_ids()) {
     auto info = control.device_info(id);
     if (!info) continue;
+    const std::string socket = ublk::cli::stats_socket_path(ublk::cli::stats_dir(), id);
+    const bool served = std::filesystem::exists(socket);
     if (json) {
       devices.push_back({{"id", id},
                          {"state", std::string(state_name(info->state))},
@@ -110,11 +119,13 @@ int list(ublk::Control& control, bool json) {
                          {"depth", info->queue_depth},
                          {"max_io_bytes", info->max_io_buf_bytes},
                          {"pid", info->ublksrv_pid},
-                         {"flags", info->flags}});
+                         {"flags", info->flags},
+                         {"stats_socket", served ? nlohmann::json(socket) : nlohmann::json(nullptr)}});
     } else {
-      std::printf("ublkb%u: %s, %u queue(s) x %u, max IO %u, pid %d, flags %s\n", id,
+      std::printf("ublkb%u: %s, %u queue(s) x %u, max IO %u, pid %d, flags %s, stats %s\n", id,
                   std::string(state_name(info->state)).c_str(), info->nr_hw_queues, info->queue_depth,
-                  info->max_io_buf_bytes, info->ublksrv_pid, ublk::Features(info->flags).to_string().c_str());
+                  info->max_io_buf_bytes, info->ublksrv_pid, ublk::Features(info->flags).to_string().c_str(),
+                  served ? socket.c_str() : "-");
     }
   }
   if (json) std::printf("%s\n", devices.dump().c_str());
@@ -198,6 +209,10 @@ int main(int argc, char** argv) {
   if (command == "--version") {
     std::printf("%s\n", cli::version_line(kProgram).c_str());
     return cli::kExitOk;
+  }
+  if (command == "stats" || command == "tune") {
+    const std::vector<std::string_view> views(args.begin() + 1, args.end());
+    return command == "stats" ? ublk::cli::stats_command(views) : ublk::cli::tune_command(views);
   }
   if (command != "features" && command != "list" && command != "del") {
     const char* what = command.starts_with("-") ? "unknown option '" : "unknown command '";

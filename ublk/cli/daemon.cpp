@@ -1,17 +1,26 @@
 #include "daemon.hpp"
 
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "cli/program.hpp"
 #include "providers.hpp"
 #include "report.hpp"
+#include "stats_server.hpp"
+#include "takeover.hpp"
 #include "ublk/control.hpp"
 #include "ublk/device.hpp"
 #include "ublk/recovery.hpp"
@@ -21,20 +30,56 @@ namespace ublk::cli {
 
 namespace {
 
-// SIGINT/SIGTERM are blocked in every thread (the queue threads inherit the mask) and taken
-// synchronously by the main thread with sigwait.
-sigset_t block_stop_signals() {
+// SIGINT/SIGTERM (stop) and SIGHUP (reopen the log) are blocked in every thread (the queue
+// threads inherit the mask) and read by the main thread from a signalfd.
+sigset_t block_daemon_signals() {
   sigset_t set;
   sigemptyset(&set);
-  // A background job of a non-interactive shell starts with SIGINT ignored; sigwait needs the
+  // A background job of a non-interactive shell starts with SIGINT ignored; a signalfd needs the
   // default disposition.
   ::signal(SIGINT, SIG_DFL);
   ::signal(SIGTERM, SIG_DFL);
+  ::signal(SIGHUP, SIG_DFL);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   return set;
 }
+
+// The daemon's messages: stderr, or --log FILE put in its place (so that the libraries' own
+// lines go there too), at the --quiet / --verbose level.
+class Log {
+ public:
+  Log(std::string program, const DaemonOptions& options)
+      : program_(std::move(program)), file_(options.log_file), level_(options.verbosity) {}
+  // Points stderr at the log file again: after logrotate moved it, on SIGHUP.
+  [[nodiscard]] bool reopen(std::string& error) const {
+    if (file_.empty()) return true;
+    const int fd = ::open(file_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0 || ::dup2(fd, STDERR_FILENO) < 0) {
+      error = "cannot open the log " + file_ + ": " + std::strerror(errno);
+      if (fd >= 0) ::close(fd);
+      return false;
+    }
+    ::close(fd);
+    return true;
+  }
+  void error(const std::string& line) const { write(line); }
+  void info(const std::string& line) const {
+    if (level_ != Verbosity::kQuiet) write(line);
+  }
+  void verbose(const std::string& line) const {
+    if (level_ == Verbosity::kVerbose) write(line);
+  }
+  [[nodiscard]] bool quiet() const noexcept { return level_ == Verbosity::kQuiet; }
+
+ private:
+  void write(const std::string& line) const { std::fprintf(stderr, "%s: %s\n", program_.c_str(), line.c_str()); }
+  std::string program_;
+  std::string file_;
+  Verbosity level_;
+};
 
 // Buffers the mem target may keep instead of copying: a quarter of a limited pool (the rest
 // serves the requests in flight), else 256 MiB.
@@ -55,18 +100,6 @@ std::unique_ptr<Target> make_target(DaemonKind kind, const DaemonOptions& option
   params.async = options.async;
   params.hold_bytes = options.app_copy ? 0 : hold_budget(provider);
   return find_target(kind == DaemonKind::kMem ? "mem" : "null")->make(params);
-}
-
-// --recover N: the device's own shape replaces the defaults.
-void adopt_shape(const RecoverableDevice& dev, DaemonOptions& options) {
-  options.id = static_cast<int>(dev.id);
-  options.queues = dev.queues;
-  options.depth = dev.depth;
-  options.max_io = dev.max_io_bytes;
-  options.size = dev.size_bytes;
-  options.logical_block = dev.logical_block;
-  options.mode = dev.mode;
-  options.recovery = dev.policy;
 }
 
 }  // namespace
@@ -98,34 +131,51 @@ int run_daemon(int argc, char** argv, DaemonKind kind) {
     for (const auto& name : known.names) std::printf("%s\n", name.c_str());
     return 0;
   }
-  const sigset_t stop_signals = block_stop_signals();
+  const sigset_t signals = block_daemon_signals();
+  const Log log(prog, options);
+  if (std::string error; !log.reopen(error)) {
+    std::fprintf(stderr, "%s: %s\n", prog.c_str(), error.c_str());
+    return 1;
+  }
+  UniqueFd signal_fd(::signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (!signal_fd) {
+    log.error(std::string("signalfd: ") + std::strerror(errno));
+    return 1;
+  }
 
   try {
     Control control;
     const KernelFeatures& kf = control.features();
+    // A service restarted after a crash finds its device waiting; the first start finds none.
+    if (options.recover_or_create && control.device_info(static_cast<unsigned>(options.id))) {
+      options.recover = static_cast<unsigned>(options.id);
+    }
     if (options.recover) {
       const RecoverableDevice dev = inspect_for_recovery(control, *options.recover);
-      adopt_shape(dev, options);
-      std::fprintf(stderr, "%s: taking over device %u (old pid %d, policy %s)\n", prog.c_str(), dev.id, dev.old_pid,
-                   std::string(to_string(dev.policy)).c_str());
+      if (auto conflict = takeover_conflict(options, dev)) {
+        log.error(*conflict);
+        return 2;
+      }
+      adopt_device_shape(dev, options);
+      log.info("taking over device " + std::to_string(dev.id) + " (old pid " + std::to_string(dev.old_pid) +
+               ", policy " + std::string(to_string(dev.policy)) + ")");
     } else if (auto refusal = check_recovery_support(options.recovery, kf.features)) {
-      std::fprintf(stderr, "%s: %s\n", prog.c_str(), refusal->c_str());
+      log.error(*refusal);
       return 1;
     }
     ProviderChoice provider = make_provider(options);
     if (!provider.provider) {
-      std::fprintf(stderr, "%s: %s\n", prog.c_str(), provider.error.c_str());
+      log.error(provider.error);
       return 2;
     }
     auto decision = choose_mode(options.mode, kf.features);
     if (auto* refusal = std::get_if<ModeRefusal>(&decision)) {
-      std::fprintf(stderr, "%s: %s\n", prog.c_str(), refusal->message.c_str());
+      log.error(refusal->message);
       return 1;
     }
     ModeChoice& choice = std::get<ModeChoice>(decision);
     if (options.recover) choice.reason = "the mode device " + std::to_string(*options.recover) + " was created with";
-    std::fprintf(stderr, "%s: mode %s: %s\n", prog.c_str(), std::string(to_string(choice.mode)).c_str(),
-                 choice.reason.c_str());
+    log.info("mode " + std::string(to_string(choice.mode)) + ": " + choice.reason);
 
     auto target = make_target(kind, options, *provider.provider);
 
@@ -145,46 +195,86 @@ int run_daemon(int argc, char** argv, DaemonKind kind) {
 
     Device device(control, config, *provider.provider, *target);
     device.start();
-    std::fprintf(stderr, "%s: %s %s: %u queue(s) x depth %u, %llu bytes, max IO %u, flags %s\n", prog.c_str(),
-                 device.block_path().c_str(), options.recover ? "recovered" : "live", options.queues, options.depth,
-                 static_cast<unsigned long long>(options.size), options.max_io,
-                 device.granted_flags().to_string().c_str());
+    const auto live_since = std::chrono::steady_clock::now();
+    log.info(device.block_path() + " " + (options.recover ? "recovered" : "live") + ": " +
+             std::to_string(options.queues) + " queue(s) x depth " + std::to_string(options.depth) + ", " +
+             std::to_string(options.size) + " bytes, max IO " + std::to_string(options.max_io) + ", flags " +
+             device.granted_flags().to_string());
     std::printf("%s\n", device.block_path().c_str());
     std::fflush(stdout);
 
-    // Wait for SIGINT/SIGTERM, and notice a device stopped from outside (`ublk-pool del`):
-    // its DEL_DEV waits until this daemon closes /dev/ublkcN.
+    auto summary_of = [&](SummaryState state) {
+      RunSummary summary;
+      summary.state = state;
+      summary.device = device.block_path();
+      summary.target = std::string(target->name());
+      summary.mode = choice.mode;
+      summary.provider = options.provider;
+      summary.app_copy = options.app_copy;
+      summary.no_data = options.no_data;
+      summary.shape = {static_cast<int>(device.id()), options.queues, options.depth, options.max_io, options.size,
+                       options.logical_block, options.pool_steps, options.pool_limit};
+      summary.kernel_features = kf.features.bits();
+      summary.granted_flags = device.granted_flags().bits();
+      summary.uptime_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - live_since).count();
+      // Live, this reads counters the queue threads write without synchronisation: a torn or
+      // stale figure at worst, never a stop of the queues.
+      summary.io = device.stats();
+      summary.pool = pool_figures(provider.provider->stats());
+      return summary;
+    };
+
+    std::optional<StatsServer> stats_server;
+    try {
+      stats_server.emplace(stats_socket_path(stats_dir(), device.id()));
+      log.verbose("stats on " + stats_server->path());
+    } catch (const std::exception& e) {
+      log.error(std::string("no live stats: ") + e.what());
+    }
+
+    // Until SIGINT/SIGTERM: answer the stats socket, reopen the log on SIGHUP, and notice a
+    // device stopped from outside (`ublk-pool del`): its DEL_DEV waits until this daemon closes
+    // /dev/ublkcN.
     int signal = 0;
-    const timespec poll{0, 100'000'000};
-    while (signal <= 0) {
-      signal = sigtimedwait(&stop_signals, nullptr, &poll);
-      if (signal <= 0 && device.stopped_elsewhere()) break;
+    while (signal == 0) {
+      pollfd fds[2] = {{signal_fd.get(), POLLIN, 0}, {stats_server ? stats_server->fd() : -1, POLLIN, 0}};
+      if (::poll(fds, 2, 100) < 0 && errno != EINTR) {
+        log.error(std::string("poll: ") + std::strerror(errno));
+        break;
+      }
+      signalfd_siginfo info{};
+      while (signal == 0 && ::read(signal_fd.get(), &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+        if (info.ssi_signo != SIGHUP) {
+          signal = static_cast<int>(info.ssi_signo);
+        } else if (std::string error; log.reopen(error)) {
+          log.info("SIGHUP: log reopened");
+        } else {
+          log.error(error);
+        }
+      }
+      if (stats_server && (fds[1].revents & POLLIN)) {
+        const unsigned served = stats_server->serve([&] { return report_json(summary_of(SummaryState::kLive)); });
+        if (served) log.verbose("stats served to " + std::to_string(served) + " client(s)");
+      }
+      if (signal == 0 && device.stopped_elsewhere()) break;
     }
     if (signal > 0) {
-      std::fprintf(stderr, "%s: signal %d: removing %s\n", prog.c_str(), signal, device.block_path().c_str());
+      log.info("signal " + std::to_string(signal) + ": removing " + device.block_path());
     } else {
-      std::fprintf(stderr, "%s: %s was stopped from outside; cleaning up\n", prog.c_str(),
-                   device.block_path().c_str());
+      log.info(device.block_path() + " was stopped from outside; cleaning up");
     }
+    stats_server.reset();
     const std::error_code stop_error = device.stop();
 
-    RunSummary summary;
-    summary.device = device.block_path();
-    summary.target = std::string(target->name());
-    summary.mode = choice.mode;
-    summary.provider = options.provider;
-    summary.app_copy = options.app_copy;
-    summary.no_data = options.no_data;
-    summary.io = device.stats();
-    summary.provider_stats = provider.provider->stats();
-    std::fputs(report_text(summary).c_str(), stderr);
+    const RunSummary summary = summary_of(SummaryState::kFinal);
+    if (!log.quiet()) std::fputs(report_text(summary).c_str(), stderr);
     if (options.json) {
       std::fputs(report_json(summary).c_str(), stdout);
       std::fflush(stdout);
     }
     return stop_error ? 1 : 0;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "%s: %s\n", prog.c_str(), e.what());
+    log.error(e.what());
     return 1;
   }
 }

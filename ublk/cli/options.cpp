@@ -44,11 +44,8 @@ std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
 std::variant<DaemonOptions, ParseError> parse_daemon_options(std::span<const std::string_view> args,
                                                              DaemonKind kind) {
   DaemonOptions o;
-  // Options a takeover must not be given: the device keeps what it was created with.
-  std::string fixed_by_device;
-  auto note_fixed = [&](std::string_view name) {
-    if (fixed_by_device.empty()) fixed_by_device = std::string(name);
-  };
+  // Options a takeover checks against the device: it keeps what it was created with.
+  auto note_fixed = [&](std::string_view name) { o.device_options.emplace_back(name); };
   auto set_recovery = [&](std::string_view name, RecoveryPolicy policy) -> std::optional<ParseError> {
     if (o.recovery != RecoveryPolicy::kNone && o.recovery != policy) {
       return ParseError{std::string(name) + " conflicts with the recovery option given before it (pick one)"};
@@ -96,6 +93,21 @@ std::variant<DaemonOptions, ParseError> parse_daemon_options(std::span<const std
       if (auto e = flag(o.poison)) return *e;
     } else if (name == "--json") {
       if (auto e = flag(o.json)) return *e;
+    } else if (name == "--recover-or-create") {
+      if (auto e = flag(o.recover_or_create)) return *e;
+    } else if (name == "--quiet" || name == "--verbose") {
+      bool on = false;
+      if (auto e = flag(on)) return *e;
+      o.verbosity = name == "--quiet" ? Verbosity::kQuiet : Verbosity::kVerbose;
+    } else if (name == "--log") {
+      if (auto e = need_value()) return *e;
+      if (value->empty()) return bad("want a file name");
+      o.log_file = std::string(*value);
+    } else if (name == "--pool-steps") {
+      if (auto e = need_value()) return *e;
+      auto n = parse_number<unsigned>(*value);
+      if (!n || *n < 1 || *n > 8) return bad("want 1 to 8");
+      o.pool_steps = *n;
     } else if (name == "--no-data" && kind == DaemonKind::kNull) {
       if (auto e = flag(o.no_data)) return *e;
     } else if (name == "--async" && kind == DaemonKind::kNull) {
@@ -184,9 +196,10 @@ std::variant<DaemonOptions, ParseError> parse_daemon_options(std::span<const std
       return ParseError{"unknown option " + quoted(arg) + " (see --help)"};
     }
   }
-  if (o.recover && !fixed_by_device.empty()) {
-    return ParseError{fixed_by_device + " does not go with --recover: the device keeps the shape, mode and " +
-                      "recovery policy it was created with"};
+  if (o.recover_or_create && o.recover) return ParseError{"--recover-or-create and --recover exclude each other"};
+  if (o.recover_or_create && o.id < 0) return ParseError{"--recover-or-create needs --id N"};
+  if (o.recover_or_create && o.recovery == RecoveryPolicy::kNone) {
+    return ParseError{"--recover-or-create needs --recovery, --recovery-reissue or --recovery-fail-io"};
   }
   if (o.size % o.logical_block) {
     return ParseError{"--size " + std::to_string(o.size) + " is not a multiple of --logical-block " +
@@ -224,7 +237,13 @@ std::string daemon_usage(std::string_view program, DaemonKind kind) {
       "  --recovery-reissue   as --recovery, but IO in flight is issued again to the next daemon\n"
       "  --recovery-fail-io   as --recovery, but all IO fails until the next daemon is there\n"
       "  --recover N          take over device N, whose daemon died (it was created with a --recovery\n"
-      "                       option): its shape, mode and policy are kept\n"
+      "                       option): its shape, mode and policy are kept; the options that set them\n"
+      "                       may be given too, and are refused only if they differ from the device's\n"
+      "  --recover-or-create  with --id N and a --recovery option: --recover N when device N waits for\n"
+      "                       a takeover, else create it (one command line for a service to restart)\n"
+      "  --pool-steps N       the pool's size classes per doubling, 1 to 8 (default 1: powers of two)\n"
+      "  --log FILE           write messages to FILE instead of stderr; SIGHUP reopens it\n"
+      "  --quiet, --verbose   only errors and the device path / also each stats request\n"
       "  --app-copy           also copy every WRITE into an application buffer (the 2-memcpy baseline)\n";
   if (kind == DaemonKind::kNull) {
     text += "  --no-data            skip buffers and copies where the mode allows (frontend overhead only)\n";

@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "ublk/mode.hpp"
 #include "ublk/parked_tags.hpp"
@@ -22,6 +23,8 @@ std::optional<std::uint64_t> parse_size(std::string_view text) noexcept;
 
 enum class DaemonKind : std::uint8_t { kNull, kMem };
 
+enum class Verbosity : std::uint8_t { kQuiet, kNormal, kVerbose };
+
 struct DaemonOptions {
   Mode mode = Mode::kAuto;
   unsigned queues = 1;
@@ -37,6 +40,13 @@ struct DaemonOptions {
   int id = -1;
   RecoveryPolicy recovery = RecoveryPolicy::kNone;  // --recovery, --recovery-reissue, --recovery-fail-io
   std::optional<unsigned> recover;                  // --recover N: take over device N
+  bool recover_or_create = false;                   // with --id N: --recover N if N waits for it, else create N
+  // The options given that the device fixes (shape, mode, recovery policy, id): with --recover
+  // they must agree with the device.
+  std::vector<std::string> device_options;
+  unsigned pool_steps = 1;        // the pool's size classes per doubling (pool::PoolConfig)
+  std::string log_file;           // --log FILE: stderr goes there, reopened on SIGHUP
+  Verbosity verbosity = Verbosity::kNormal;
   bool app_copy = false;
   bool json = false;
   bool no_data = false;           // null target only

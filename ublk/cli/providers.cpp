@@ -63,6 +63,7 @@ ProviderChoice make_provider(const DaemonOptions& options) {
       config.cache_bytes = std::min<std::size_t>(config.cache_bytes, options.pool_limit / (4 * options.queues));
     }
     config.backing = backing_of(options.hugepages);
+    config.steps_per_doubling = options.pool_steps;
     pool::make_default_pool(config);
   } catch (const std::exception& e) {
     choice.error = std::string("cannot create the pool: ") + e.what();

@@ -1,33 +1,133 @@
 #include "report.hpp"
 
 #include <cstdio>
-#include <nlohmann/json.hpp>
+#include <stdexcept>
 
 namespace ublk::cli {
 
 namespace {
-struct HitMiss {
-  std::uint64_t hits = 0, misses = 0;
-};
-HitMiss hit_miss(const std::optional<pool::ProviderStats>& stats) {
-  HitMiss hm;
-  if (!stats) return hm;
-  for (const auto& c : stats->classes) {
-    hm.hits += c.hits;
-    hm.misses += c.misses;
+using nlohmann::json;
+
+json io_json(const IoStats& io) {
+  json sizes = json::array();
+  for (unsigned b = 0; b < SizeHistogram::kBuckets; ++b) {
+    json bucket = {{"le", SizeHistogram::label(b)}, {"count", io.sizes.count(b)}};
+    if (b + 1 < SizeHistogram::kBuckets) bucket["le_bytes"] = SizeHistogram::upper_bound(b);
+    sizes.push_back(bucket);
   }
-  return hm;
+  return {{"ios",
+           {{"reads", io.reads},
+            {"writes", io.writes},
+            {"flushes", io.flushes},
+            {"discards", io.discards},
+            {"other", io.other_ops},
+            {"read_bytes", io.read_bytes},
+            {"write_bytes", io.write_bytes},
+            {"errors", io.errors},
+            {"enomem", io.enomem},
+            {"get_data", io.get_data}}},
+          {"request_sizes", sizes},
+          {"buffers",
+           {{"acquires", io.acquires},
+            {"acquire_failures", io.acquire_failures},
+            {"exhaustion_waits", io.exhaustion_waits}}},
+          {"copies",
+           {{"kernel_bytes", io.kernel_copy_bytes},
+            {"userspace_bytes", io.userspace_copy_bytes},
+            {"userspace_per_write_byte", io.userspace_copies_per_write_byte()},
+            {"kernel_per_byte", kernel_copies_per_byte(io)}}}};
 }
+
+const json& member(const json& object, const char* key) {
+  auto it = object.find(key);
+  if (it == object.end()) throw std::invalid_argument(std::string("stats JSON: no key '") + key + "'");
+  return *it;
+}
+template <class T>
+T get(const json& object, const char* key) {
+  const json& value = member(object, key);
+  try {
+    return value.get<T>();
+  } catch (const json::exception&) {
+    throw std::invalid_argument(std::string("stats JSON: key '") + key + "' has the wrong type");
+  }
+}
+
+IoStats io_from_json(const json& doc) {
+  IoStats io;
+  const json& ios = member(doc, "ios");
+  io.reads = get<std::uint64_t>(ios, "reads");
+  io.writes = get<std::uint64_t>(ios, "writes");
+  io.flushes = get<std::uint64_t>(ios, "flushes");
+  io.discards = get<std::uint64_t>(ios, "discards");
+  io.other_ops = get<std::uint64_t>(ios, "other");
+  io.read_bytes = get<std::uint64_t>(ios, "read_bytes");
+  io.write_bytes = get<std::uint64_t>(ios, "write_bytes");
+  io.errors = get<std::uint64_t>(ios, "errors");
+  io.enomem = get<std::uint64_t>(ios, "enomem");
+  io.get_data = get<std::uint64_t>(ios, "get_data");
+  const json& sizes = member(doc, "request_sizes");
+  if (!sizes.is_array() || sizes.size() != SizeHistogram::kBuckets) {
+    throw std::invalid_argument("stats JSON: 'request_sizes' is not the " + std::to_string(SizeHistogram::kBuckets) +
+                                " buckets of this version");
+  }
+  for (unsigned b = 0; b < SizeHistogram::kBuckets; ++b) {
+    if (get<std::string>(sizes[b], "le") != SizeHistogram::label(b)) {
+      throw std::invalid_argument("stats JSON: request_sizes bucket " + std::to_string(b) + " is not <=" +
+                                  SizeHistogram::label(b));
+    }
+    const auto count = get<std::uint64_t>(sizes[b], "count");
+    // The histogram only counts up: add `count` requests of the bucket's top size by doubling.
+    SizeHistogram unit;
+    unit.add(b + 1 < SizeHistogram::kBuckets ? SizeHistogram::upper_bound(b) : UINT64_MAX);
+    for (std::uint64_t rest = count; rest; rest >>= 1) {
+      if (rest & 1) io.sizes.merge(unit);
+      const SizeHistogram twice = unit;
+      unit.merge(twice);
+    }
+  }
+  const json& buffers = member(doc, "buffers");
+  io.acquires = get<std::uint64_t>(buffers, "acquires");
+  io.acquire_failures = get<std::uint64_t>(buffers, "acquire_failures");
+  io.exhaustion_waits = get<std::uint64_t>(buffers, "exhaustion_waits");
+  const json& copies = member(doc, "copies");
+  io.kernel_copy_bytes = get<std::uint64_t>(copies, "kernel_bytes");
+  io.userspace_copy_bytes = get<std::uint64_t>(copies, "userspace_bytes");
+  return io;
+}
+
+std::string_view state_name(SummaryState state) { return state == SummaryState::kLive ? "live" : "final"; }
+
 }  // namespace
+
+double kernel_copies_per_byte(const IoStats& io) noexcept {
+  const std::uint64_t bytes = io.read_bytes + io.write_bytes;
+  return bytes ? static_cast<double>(io.kernel_copy_bytes) / static_cast<double>(bytes) : 0.0;
+}
+
+PoolFigures pool_figures(const std::optional<pool::ProviderStats>& stats) noexcept {
+  PoolFigures f;
+  if (!stats) return f;
+  for (const auto& c : stats->classes) {
+    f.hits += c.hits;
+    f.misses += c.misses;
+    f.buffers_peak += c.peak;
+    f.bytes_peak += c.size * c.peak;
+  }
+  f.bytes_in_use = stats->bytes_in_use;
+  f.bytes_limit = stats->bytes_limit;
+  return f;
+}
 
 std::string report_text(const RunSummary& s) {
   const IoStats& io = s.io;
-  const HitMiss hm = hit_miss(s.provider_stats);
+  const PoolFigures& hm = s.pool;
   char line[512];
   std::string out;
-  std::snprintf(line, sizeof line, "%s removed; target %s, mode %s, provider %s%s%s\n", s.device.c_str(),
-                s.target.c_str(), std::string(to_string(s.mode)).c_str(), s.provider.c_str(),
-                s.app_copy ? ", app-copy" : "", s.no_data ? ", no-data" : "");
+  std::snprintf(line, sizeof line, "%s %s; target %s, mode %s, provider %s%s%s\n", s.device.c_str(),
+                s.state == SummaryState::kLive ? "live" : "removed", s.target.c_str(),
+                std::string(to_string(s.mode)).c_str(), s.provider.c_str(), s.app_copy ? ", app-copy" : "",
+                s.no_data ? ", no-data" : "");
   out += line;
   std::snprintf(line, sizeof line,
                 "  ios: %llu reads (%llu B), %llu writes (%llu B), %llu flushes, %llu discards, %llu other; "
@@ -43,51 +143,225 @@ std::string report_text(const RunSummary& s) {
   }
   if (io.sizes.total() == 0) out += " none";
   out += "\n";
+  const std::uint64_t peak = hm.bytes_peak;
   std::snprintf(line, sizeof line,
                 "  provider %s: %llu acquires, %llu failed; pool hits %llu, misses %llu; %llu IOs waited for a "
-                "buffer; %llu B still in use\n",
+                "buffer; %llu B still in use, peak <= %llu B; %llu handed off\n",
                 s.provider.c_str(), (unsigned long long)io.acquires, (unsigned long long)io.acquire_failures,
                 (unsigned long long)hm.hits, (unsigned long long)hm.misses, (unsigned long long)io.exhaustion_waits,
-                (unsigned long long)(s.provider_stats ? s.provider_stats->bytes_in_use : 0));
+                (unsigned long long)hm.bytes_in_use,
+                (unsigned long long)peak, (unsigned long long)s.handed_off);
   out += line;
   std::snprintf(line, sizeof line,
-                "  copies: kernel %llu B, userspace %llu B; userspace bytes copied per WRITE byte: %.3f\n",
-                (unsigned long long)io.kernel_copy_bytes, (unsigned long long)io.userspace_copy_bytes,
-                io.userspace_copies_per_write_byte());
+                "  copies: kernel %llu B (%.3f per byte), userspace %llu B; userspace bytes copied per WRITE "
+                "byte: %.3f\n",
+                (unsigned long long)io.kernel_copy_bytes, kernel_copies_per_byte(io),
+                (unsigned long long)io.userspace_copy_bytes, io.userspace_copies_per_write_byte());
   out += line;
+  for (std::size_t q = 0; q < s.queues.size(); ++q) {
+    const IoStats& qs = s.queues[q];
+    std::snprintf(line, sizeof line, "  queue %zu: %llu reads (%llu B), %llu writes (%llu B), %llu waits\n", q,
+                  (unsigned long long)qs.reads, (unsigned long long)qs.read_bytes, (unsigned long long)qs.writes,
+                  (unsigned long long)qs.write_bytes, (unsigned long long)qs.exhaustion_waits);
+    out += line;
+  }
   return out;
 }
 
-std::string report_json(const RunSummary& s) {
+json report_json_value(const RunSummary& s) {
   const IoStats& io = s.io;
-  const HitMiss hm = hit_miss(s.provider_stats);
-  nlohmann::json j;
+  const PoolFigures& hm = s.pool;
+  json j = io_json(io);
+  j["schema"] = kStatsSchema;
+  j["version"] = kStatsSchemaVersion;
+  j["state"] = std::string(state_name(s.state));
   j["device"] = s.device;
   j["target"] = s.target;
   j["mode"] = std::string(to_string(s.mode));
   j["provider"] = s.provider;
   j["app_copy"] = s.app_copy;
   j["no_data"] = s.no_data;
-  j["ios"] = {{"reads", io.reads},       {"writes", io.writes},         {"flushes", io.flushes},
-              {"discards", io.discards}, {"other", io.other_ops},        {"read_bytes", io.read_bytes},
-              {"write_bytes", io.write_bytes}, {"errors", io.errors},    {"enomem", io.enomem},
-              {"get_data", io.get_data}};
-  nlohmann::json sizes = nlohmann::json::array();
-  for (unsigned b = 0; b < SizeHistogram::kBuckets; ++b) {
-    sizes.push_back({{"le", SizeHistogram::label(b)}, {"count", io.sizes.count(b)}});
-  }
-  j["request_sizes"] = sizes;
+  j["shape"] = {{"id", s.shape.id},
+                {"queues", s.shape.queues},
+                {"depth", s.shape.depth},
+                {"max_io_bytes", s.shape.max_io_bytes},
+                {"size_bytes", s.shape.size_bytes},
+                {"logical_block", s.shape.logical_block},
+                {"pool_steps", s.shape.pool_steps},
+                {"pool_limit", s.shape.pool_limit}};
+  j["kernel_features"] = s.kernel_features;
+  j["granted_flags"] = s.granted_flags;
+  j["uptime_s"] = s.uptime_s;
   j["provider_stats"] = {{"acquires", io.acquires},
                          {"acquire_failures", io.acquire_failures},
                          {"exhaustion_waits", io.exhaustion_waits},
                          {"hits", hm.hits},
                          {"misses", hm.misses},
-                         {"bytes_in_use", s.provider_stats ? s.provider_stats->bytes_in_use : 0},
-                         {"bytes_limit", s.provider_stats ? s.provider_stats->bytes_limit : 0}};
-  j["copies"] = {{"kernel_bytes", io.kernel_copy_bytes},
-                 {"userspace_bytes", io.userspace_copy_bytes},
-                 {"userspace_per_write_byte", io.userspace_copies_per_write_byte()}};
-  return j.dump() + "\n";
+                         {"bytes_in_use", hm.bytes_in_use},
+                         {"bytes_peak", hm.bytes_peak},
+                         {"buffers_peak", hm.buffers_peak},
+                         {"bytes_limit", hm.bytes_limit},
+                         {"handed_off", s.handed_off}};
+  // No zero-copy mode in this version: the key is there, null, so that readers need not change.
+  j["zero_copy"] = nullptr;
+  json queues = json::array();
+  for (const auto& q : s.queues) queues.push_back(io_json(q));
+  j["queues"] = queues;
+  return j;
+}
+
+std::string report_json(const RunSummary& s) { return report_json_value(s).dump() + "\n"; }
+
+RunSummary summary_from_json(const json& doc) {
+  if (!doc.is_object()) throw std::invalid_argument("stats JSON: not an object");
+  if (get<std::string>(doc, "schema") != kStatsSchema) {
+    throw std::invalid_argument("stats JSON: schema is not " + std::string(kStatsSchema));
+  }
+  const int version = get<int>(doc, "version");
+  if (version > kStatsSchemaVersion) {
+    throw std::invalid_argument("stats JSON: version " + std::to_string(version) + " is newer than this reader's " +
+                                std::to_string(kStatsSchemaVersion));
+  }
+  RunSummary s;
+  s.state = get<std::string>(doc, "state") == "live" ? SummaryState::kLive : SummaryState::kFinal;
+  s.device = get<std::string>(doc, "device");
+  s.target = get<std::string>(doc, "target");
+  const auto mode = parse_mode(get<std::string>(doc, "mode"));
+  if (!mode) throw std::invalid_argument("stats JSON: unknown mode");
+  s.mode = *mode;
+  s.provider = get<std::string>(doc, "provider");
+  s.app_copy = get<bool>(doc, "app_copy");
+  s.no_data = get<bool>(doc, "no_data");
+  const json& shape = member(doc, "shape");
+  s.shape.id = get<int>(shape, "id");
+  s.shape.queues = get<unsigned>(shape, "queues");
+  s.shape.depth = get<unsigned>(shape, "depth");
+  s.shape.max_io_bytes = get<std::uint32_t>(shape, "max_io_bytes");
+  s.shape.size_bytes = get<std::uint64_t>(shape, "size_bytes");
+  s.shape.logical_block = get<std::uint32_t>(shape, "logical_block");
+  s.shape.pool_steps = get<unsigned>(shape, "pool_steps");
+  s.shape.pool_limit = get<std::uint64_t>(shape, "pool_limit");
+  s.kernel_features = get<std::uint64_t>(doc, "kernel_features");
+  s.granted_flags = get<std::uint64_t>(doc, "granted_flags");
+  s.uptime_s = get<double>(doc, "uptime_s");
+  s.io = io_from_json(doc);
+  for (const auto& q : member(doc, "queues")) s.queues.push_back(io_from_json(q));
+  const json& ps = member(doc, "provider_stats");
+  s.handed_off = get<std::uint64_t>(ps, "handed_off");
+  s.pool.hits = get<std::uint64_t>(ps, "hits");
+  s.pool.misses = get<std::uint64_t>(ps, "misses");
+  s.pool.bytes_in_use = get<std::uint64_t>(ps, "bytes_in_use");
+  s.pool.bytes_peak = get<std::uint64_t>(ps, "bytes_peak");
+  s.pool.buffers_peak = get<std::uint64_t>(ps, "buffers_peak");
+  s.pool.bytes_limit = get<std::uint64_t>(ps, "bytes_limit");
+  return s;
+}
+
+namespace {
+
+class Exposition {
+ public:
+  explicit Exposition(std::string device) : device_(std::move(device)) {}
+  void family(const char* name, const char* type, const char* help) {
+    out_ += std::string("# HELP ublkpool_") + name + " " + help + "\n# TYPE ublkpool_" + name + " " + type + "\n";
+  }
+  void sample(const std::string& name, const std::string& labels, double value) {
+    char number[64];
+    std::snprintf(number, sizeof number, "%.17g", value);
+    out_ += "ublkpool_" + name + "{device=\"" + device_ + "\"" + (labels.empty() ? "" : "," + labels) + "} " +
+            number + "\n";
+  }
+  void sample(const std::string& name, const std::string& labels, std::uint64_t value) {
+    out_ += "ublkpool_" + name + "{device=\"" + device_ + "\"" + (labels.empty() ? "" : "," + labels) + "} " +
+            std::to_string(value) + "\n";
+  }
+  std::string take() { return std::move(out_); }
+
+ private:
+  std::string device_;
+  std::string out_;
+};
+
+// Label values: backslash, double quote and newline escaped as the format asks.
+std::string label_value(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string report_prometheus(const RunSummary& s) {
+  const IoStats& io = s.io;
+  const PoolFigures& hm = s.pool;
+  Exposition e(label_value(s.device));
+  e.family("info", "gauge", "The device's target, buffer mode and provider (value 1).");
+  e.sample("info",
+           "target=\"" + label_value(s.target) + "\",mode=\"" + std::string(to_string(s.mode)) + "\",provider=\"" +
+               label_value(s.provider) + "\"",
+           std::uint64_t{1});
+  e.family("uptime_seconds", "gauge", "Seconds since the device went live.");
+  e.sample("uptime_seconds", "", s.uptime_s);
+  e.family("requests_total", "counter", "Requests served, by operation.");
+  const std::pair<const char*, std::uint64_t> ops[] = {{"read", io.reads},        {"write", io.writes},
+                                                       {"flush", io.flushes},     {"discard", io.discards},
+                                                       {"other", io.other_ops}};
+  for (const auto& [op, n] : ops) e.sample("requests_total", std::string("op=\"") + op + "\"", n);
+  e.family("bytes_total", "counter", "Bytes read and written by the requests.");
+  e.sample("bytes_total", "op=\"read\"", io.read_bytes);
+  e.sample("bytes_total", "op=\"write\"", io.write_bytes);
+  e.family("errors_total", "counter", "Requests completed with an error.");
+  e.sample("errors_total", "", io.errors);
+  e.family("enomem_total", "counter", "Requests failed because the provider had no buffer.");
+  e.sample("enomem_total", "", io.enomem);
+  e.family("get_data_total", "counter", "NEED_GET_DATA commands issued.");
+  e.sample("get_data_total", "", io.get_data);
+  e.family("request_size_bytes", "histogram", "Read and write request sizes.");
+  std::uint64_t cumulative = 0;
+  for (unsigned b = 0; b + 1 < SizeHistogram::kBuckets; ++b) {
+    cumulative += io.sizes.count(b);
+    e.sample("request_size_bytes_bucket", "le=\"" + std::to_string(SizeHistogram::upper_bound(b)) + "\"", cumulative);
+  }
+  e.sample("request_size_bytes_bucket", "le=\"+Inf\"", io.sizes.total());
+  e.sample("request_size_bytes_sum", "", io.read_bytes + io.write_bytes);
+  e.sample("request_size_bytes_count", "", io.sizes.total());
+  e.family("copy_bytes_total", "counter", "Request data copied, by who copied it.");
+  e.sample("copy_bytes_total", "by=\"kernel\"", io.kernel_copy_bytes);
+  e.sample("copy_bytes_total", "by=\"userspace\"", io.userspace_copy_bytes);
+  e.family("buffer_acquires_total", "counter", "Buffers asked of the provider.");
+  e.sample("buffer_acquires_total", "", io.acquires);
+  e.family("buffer_acquire_failures_total", "counter", "Buffer requests the provider refused.");
+  e.sample("buffer_acquire_failures_total", "", io.acquire_failures);
+  e.family("buffer_waits_total", "counter", "Requests that waited for a buffer to come back.");
+  e.sample("buffer_waits_total", "", io.exhaustion_waits);
+  e.family("pool_hits_total", "counter", "Pool acquisitions served from its free lists.");
+  e.sample("pool_hits_total", "", hm.hits);
+  e.family("pool_misses_total", "counter", "Pool acquisitions that had to refill.");
+  e.sample("pool_misses_total", "", hm.misses);
+  e.family("pool_bytes_in_use", "gauge", "Capacity of the provider's buffers out now.");
+  e.sample("pool_bytes_in_use", "", hm.bytes_in_use);
+  e.family("pool_bytes_peak", "gauge", "Sum of each size class's peak buffers out times its size.");
+  e.sample("pool_bytes_peak", "", hm.bytes_peak);
+  e.family("pool_bytes_limit", "gauge", "The provider's byte limit, 0 for none.");
+  e.sample("pool_bytes_limit", "", hm.bytes_limit);
+  e.family("handed_off_buffers", "gauge", "Buffers a target holds after completing its request.");
+  e.sample("handed_off_buffers", "", s.handed_off);
+  if (!s.queues.empty()) {
+    e.family("queue_requests_total", "counter", "Requests served by one queue, by operation.");
+    for (std::size_t q = 0; q < s.queues.size(); ++q) {
+      const std::string queue = "queue=\"" + std::to_string(q) + "\",";
+      e.sample("queue_requests_total", queue + "op=\"read\"", s.queues[q].reads);
+      e.sample("queue_requests_total", queue + "op=\"write\"", s.queues[q].writes);
+    }
+  }
+  return e.take();
 }
 
 }  // namespace ublk::cli
