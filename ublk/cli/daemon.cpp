@@ -6,10 +6,16 @@
 #include <cstdio>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
+#include "app_copy_target.hpp"
+#include "poisoning_provider.hpp"
 #include "providers.hpp"
+#include "stale_device.hpp"
 #include "report.hpp"
 #include "ublk/control.hpp"
 #include "ublk/device.hpp"
@@ -60,6 +66,23 @@ std::unique_ptr<Target> make_target(DaemonKind kind, const DaemonOptions& option
   params.async = options.async;
   params.hold_bytes = options.app_copy ? 0 : hold_budget(provider);
   return find_target(kind == DaemonKind::kMem ? "mem" : "null")->make(params);
+}
+
+// The library names its API's fields; the user typed flags.
+std::string in_flag_terms(std::string message) {
+  static constexpr std::pair<std::string_view, std::string_view> kFlags[] = {
+      {"DeviceConfig::queues", "--queues"},           {"DeviceConfig::depth", "--depth"},
+      {"DeviceConfig::max_io_bytes", "--max-io"},     {"DeviceConfig::size_bytes", "--size"},
+      {"DeviceConfig::logical_block", "--logical-block"}, {"DeviceConfig::recovery", "--recovery"},
+      {"DeviceConfig::take_over", "--recover"},       {"DeviceConfig::mode", "--mode"},
+      {"DeviceConfig::id", "--id"},                   {"Mode::kAuto", "auto"},
+  };
+  for (const auto& [field, flag] : kFlags) {
+    for (auto at = message.find(field); at != std::string::npos; at = message.find(field, at + flag.size())) {
+      message.replace(at, field.size(), flag);
+    }
+  }
+  return message;
 }
 
 // --recover N: the device's own shape replaces the defaults.
@@ -129,13 +152,25 @@ int run_daemon(int argc, char** argv, DaemonKind kind) {
     config.max_io_bytes = options.max_io;
     config.logical_block = options.logical_block;
     config.mode = choice.mode;
-    config.app_copy = options.app_copy;
-    config.poison = options.poison;
     config.on_exhaustion = options.on_exhaustion;
     config.recovery = options.recovery;
     config.take_over = options.recover.has_value();
 
-    Device device(control, config, *provider.provider, *target);
+    if (!options.recover && options.id >= 0) {
+      if (auto dead_pid = reclaim_device_id(control, static_cast<unsigned>(options.id))) {
+        std::fprintf(stderr, "%s: removed device %d left by dead daemon pid %d\n", prog.c_str(), options.id,
+                     *dead_pid);
+      }
+    }
+    // The test aids wrap the provider and the target; the library never sees them.
+    std::optional<PoisoningProvider> poisoning;
+    if (options.poison) poisoning.emplace(*provider.provider);
+    pool::BufferProvider& device_provider = poisoning ? static_cast<pool::BufferProvider&>(*poisoning)
+                                                      : *provider.provider;
+    std::optional<AppCopyTarget> app_copy;
+    if (options.app_copy) app_copy.emplace(*target, options.queues, options.max_io);
+    Target& device_target = app_copy ? static_cast<Target&>(*app_copy) : *target;
+    Device device(control, config, device_provider, device_target);
     device.start();
     std::fprintf(stderr, "%s: %s %s: %u queue(s) x depth %u, %llu bytes, max IO %u, flags %s\n", prog.c_str(),
                  device.block_path().c_str(), options.recover ? "recovered" : "live", options.queues, options.depth,
@@ -147,12 +182,18 @@ int run_daemon(int argc, char** argv, DaemonKind kind) {
     // Wait for SIGINT/SIGTERM, and notice a device stopped from outside (`ublk-pool del`):
     // its DEL_DEV waits until this daemon closes /dev/ublkcN.
     int signal = 0;
+    std::optional<std::string> failure;
     const timespec poll{0, 100'000'000};
     while (signal <= 0) {
       signal = sigtimedwait(&stop_signals, nullptr, &poll);
-      if (signal <= 0 && device.stopped_elsewhere()) break;
+      if (signal > 0) break;
+      if ((failure = device.failure())) break;
+      if (device.stopped_elsewhere()) break;
     }
-    if (signal > 0) {
+    if (failure) {
+      std::fprintf(stderr, "%s: %s failed: %s; removing it\n", prog.c_str(), device.block_path().c_str(),
+                   failure->c_str());
+    } else if (signal > 0) {
       std::fprintf(stderr, "%s: signal %d: removing %s\n", prog.c_str(), signal, device.block_path().c_str());
     } else {
       std::fprintf(stderr, "%s: %s was stopped from outside; cleaning up\n", prog.c_str(),
@@ -174,9 +215,9 @@ int run_daemon(int argc, char** argv, DaemonKind kind) {
       std::fputs(report_json(summary).c_str(), stdout);
       std::fflush(stdout);
     }
-    return stop_error ? 1 : 0;
+    return stop_error || failure ? 1 : 0;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "%s: %s\n", prog.c_str(), e.what());
+    std::fprintf(stderr, "%s: %s\n", prog.c_str(), in_flag_terms(e.what()).c_str());
     return 1;
   }
 }

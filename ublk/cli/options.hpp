@@ -7,7 +7,7 @@
 #include <variant>
 
 #include "ublk/mode.hpp"
-#include "ublk/parked_tags.hpp"
+#include "ublk/device.hpp"
 #include "ublk/recovery.hpp"
 
 namespace ublk::cli {
