@@ -75,7 +75,7 @@ void AdoptingStore::read(std::uint64_t offset, std::span<std::byte> out) const n
 }
 
 void AdoptingStore::handle(const ublk::Request& request, ublk::Completion done) noexcept {
-  using ublk::uapi::IoOp;
+  using ublk::IoOp;
   if (request.offset + request.length > size_) return done(-EIO);
   switch (request.op) {
     case IoOp::kWrite: {

@@ -48,7 +48,7 @@ Completed queue_write(MessageBufferPool& pool, AdoptingStore& store, std::uint64
   EXPECT_TRUE(buffer);
   std::memset(buffer->data, fill, length);
   ublk::Request request;
-  request.op = ublk::uapi::IoOp::kWrite;
+  request.op = ublk::IoOp::kWrite;
   request.offset = offset;
   request.length = static_cast<std::uint32_t>(length);
   request.data = {buffer->data, length};
@@ -62,7 +62,7 @@ std::vector<unsigned char> read_back(AdoptingStore& store, std::uint64_t offset,
   std::vector<unsigned char> out(length, 0xee);
   Completed done;
   ublk::Request request;
-  request.op = ublk::uapi::IoOp::kRead;
+  request.op = ublk::IoOp::kRead;
   request.offset = offset;
   request.length = static_cast<std::uint32_t>(length);
   request.data = {reinterpret_cast<std::byte*>(out.data()), length};
@@ -157,7 +157,7 @@ TEST(AdoptingStore, DataFromElsewhereIsCopiedAndCounted) {
   std::vector<std::byte> foreign(4096, std::byte{0x5a});
   Completed done;
   ublk::Request request;
-  request.op = ublk::uapi::IoOp::kWrite;
+  request.op = ublk::IoOp::kWrite;
   request.offset = 0;
   request.length = 4096;
   request.data = foreign;
@@ -175,7 +175,7 @@ TEST(AdoptingStore, DiscardDropsAndOutOfRangeFails) {
   queue_write(pool, store, 0, 8192, 0x44);
   Completed done;
   ublk::Request discard;
-  discard.op = ublk::uapi::IoOp::kDiscard;
+  discard.op = ublk::IoOp::kDiscard;
   discard.offset = 0;
   discard.length = 8192;
   Recorder owner(done);
@@ -184,7 +184,7 @@ TEST(AdoptingStore, DiscardDropsAndOutOfRangeFails) {
   EXPECT_EQ(pool.live_buffers(), 0u);
   EXPECT_EQ(read_back(store, 0, 8192)[0], 0);
   ublk::Request beyond;
-  beyond.op = ublk::uapi::IoOp::kRead;
+  beyond.op = ublk::IoOp::kRead;
   beyond.offset = 1 << 20;
   beyond.length = 4096;
   store.handle(beyond, ublk::Completion(owner, 0, 0));

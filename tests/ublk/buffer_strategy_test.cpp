@@ -1,7 +1,9 @@
 // The buffer modes' release points and failure paths, against a counting provider (no kernel:
 // the addresses the strategies hand out are checked, and user_copy's pread/pwrite go to a
 // sparse temp file at the same offsets /dev/ublkcN uses).
-#include "ublk/buffer_strategy.hpp"
+#include "buffer_strategy.hpp"
+
+#include "poisoning_provider.hpp"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -151,8 +153,10 @@ TEST_F(StrategyTest, NoDataTargetsGetNoBuffers) {
   EXPECT_EQ(stats.acquires, 0u);
 }
 
-TEST_F(StrategyTest, PoisonScribblesOverEveryReleasedBuffer) {
-  res.poison = true;
+TEST_F(StrategyTest, APoisoningProviderScribblesOverEveryReleasedBuffer) {
+  cli::PoisoningProvider poisoning(provider);
+  auto poisoning_cache = poisoning.make_cache();
+  res.cache = poisoning_cache.get();
   auto s = make_strategy(Mode::kGetData, res);
   TagSlot slot;
   slot.desc = desc(uapi::IoOp::kWrite, 4096);
@@ -163,6 +167,13 @@ TEST_F(StrategyTest, PoisonScribblesOverEveryReleasedBuffer) {
   ASSERT_EQ(provider.last_released_bytes.size(), 4096u);
   EXPECT_EQ(provider.last_released_bytes.front(), std::byte{0xa5});
   EXPECT_EQ(provider.last_released_bytes.back(), std::byte{0xa5});
+  // The provider itself (a handed-off buffer's way back) poisons too.
+  auto direct = poisoning.acquire(8192);
+  ASSERT_TRUE(direct);
+  std::memset(direct->data, 0x22, 8192);
+  EXPECT_FALSE(poisoning.release(*direct));
+  EXPECT_EQ(provider.last_released_bytes.at(8191), std::byte{0xa5});
+  EXPECT_TRUE(provider.out.empty());
 }
 
 TEST_F(StrategyTest, CopyModeOwnsOneMaxIoBufferPerTagUntilRetired) {

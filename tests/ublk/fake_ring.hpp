@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "queue_ring.hpp"
@@ -37,6 +38,7 @@ struct FakeRingState {
   std::uint64_t* eventfd_value = nullptr;
   std::uint64_t eventfd_user_data = 0;
   std::size_t buffers_registered = 0;
+  int fail_wait = 0;  // set: the next submit_and_wait returns it (-errno), as a broken ring would
 
   void complete(std::uint64_t user_data, int res) {
     std::lock_guard lock(mutex);
@@ -115,6 +117,7 @@ class FakeRing final : public QueueRing {
     std::unique_lock lock(state_->mutex);
     const int n = submit_locked();
     while (state_->cqes.empty()) {
+      if (state_->fail_wait) return std::exchange(state_->fail_wait, 0);
       if (state_->eventfd >= 0) {
         pollfd p{state_->eventfd, POLLIN, 0};
         if (::poll(&p, 1, 0) == 1) {

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "ublk/uapi.hpp"
+#include "uapi.hpp"
 
 namespace ublk {
 namespace {

@@ -455,5 +455,18 @@ TEST(Queue, ADoubleCompletionIsCountedAndTheQueueGoesOn) {
   EXPECT_EQ(stats.errors, 0u);
 }
 
+TEST(Queue, AThreadThatDiesSaysWhy) {
+  Harness h(Mode::kGetData);
+  h.start();
+  EXPECT_FALSE(h.queue->wait_finished(std::chrono::milliseconds(0)));
+  {
+    std::lock_guard lock(h.ring->mutex);
+    h.ring->fail_wait = -EFAULT;
+    h.ring->changed.notify_all();
+  }
+  ASSERT_TRUE(h.queue->wait_finished(std::chrono::seconds(5)));
+  EXPECT_NE(h.queue->failure().find("io_uring_enter"), std::string::npos) << h.queue->failure();
+}
+
 }  // namespace
 }  // namespace ublk

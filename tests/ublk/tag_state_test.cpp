@@ -1,4 +1,4 @@
-#include "ublk/tag_state.hpp"
+#include "tag_state.hpp"
 
 #include <gtest/gtest.h>
 

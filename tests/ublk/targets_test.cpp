@@ -15,6 +15,7 @@
 #include <cstring>
 #include <vector>
 
+#include "app_copy_target.hpp"
 #include "callback_owner.hpp"
 #include "null_target.hpp"
 
@@ -33,7 +34,7 @@ void record(void* context, unsigned tag, int result, std::uint64_t copied) noexc
   o->tag = tag;
 }
 
-Outcome run(Target& target, uapi::IoOp op, std::uint64_t offset, std::vector<std::byte>& data, unsigned tag = 7) {
+Outcome run(Target& target, IoOp op, std::uint64_t offset, std::vector<std::byte>& data, unsigned tag = 7) {
   Outcome outcome;
   Request r;
   r.op = op;
@@ -50,12 +51,12 @@ TEST(MemTarget, KeepsWhatWasWritten) {
   MemTarget mem(1 << 20);
   std::vector<std::byte> in(8192);
   for (std::size_t i = 0; i < in.size(); ++i) in[i] = static_cast<std::byte>(i * 13 + 1);
-  Outcome w = run(mem, uapi::IoOp::kWrite, 65536, in);
+  Outcome w = run(mem, IoOp::kWrite, 65536, in);
   EXPECT_EQ(w.result, 8192);
   EXPECT_EQ(w.copied, 8192u);  // its store is a userspace copy
   EXPECT_EQ(w.tag, 7u);
   std::vector<std::byte> out(8192);
-  Outcome r = run(mem, uapi::IoOp::kRead, 65536, out);
+  Outcome r = run(mem, IoOp::kRead, 65536, out);
   EXPECT_EQ(r.result, 8192);
   EXPECT_EQ(std::memcmp(in.data(), out.data(), in.size()), 0);
 }
@@ -63,17 +64,17 @@ TEST(MemTarget, KeepsWhatWasWritten) {
 TEST(MemTarget, RefusesBeyondItsSize) {
   MemTarget mem(1 << 20);
   std::vector<std::byte> buf(4096);
-  EXPECT_EQ(run(mem, uapi::IoOp::kWrite, (1 << 20) - 2048, buf).result, -EIO);
-  EXPECT_EQ(run(mem, uapi::IoOp::kRead, 1ull << 40, buf).result, -EIO);
+  EXPECT_EQ(run(mem, IoOp::kWrite, (1 << 20) - 2048, buf).result, -EIO);
+  EXPECT_EQ(run(mem, IoOp::kRead, 1ull << 40, buf).result, -EIO);
 }
 
 TEST(MemTarget, WriteZeroesReadsBackZeros) {
   MemTarget mem(1 << 20);
   std::vector<std::byte> ones(4096, std::byte{0xff});
-  run(mem, uapi::IoOp::kWrite, 0, ones);
+  run(mem, IoOp::kWrite, 0, ones);
   std::vector<std::byte> none;
   Request r;
-  r.op = uapi::IoOp::kWriteZeroes;
+  r.op = IoOp::kWriteZeroes;
   r.offset = 0;
   r.length = 4096;
   Outcome z;
@@ -81,7 +82,7 @@ TEST(MemTarget, WriteZeroesReadsBackZeros) {
   mem.handle(r, Completion(owner, 0, 0));
   EXPECT_EQ(z.result, 0);
   std::vector<std::byte> out(4096, std::byte{1});
-  run(mem, uapi::IoOp::kRead, 0, out);
+  run(mem, IoOp::kRead, 0, out);
   EXPECT_EQ(out[0], std::byte{0});
   EXPECT_EQ(out[4095], std::byte{0});
 }
@@ -106,7 +107,7 @@ TEST_F(StoreDir, NamedStoreOutlivesItsTargetAndIsAdoptedByTheNext) {
     MemTarget first(1 << 20, MemStore::kNamed, dir_);
     first.on_device_added(9);
     EXPECT_EQ(first.store_path(), path);
-    EXPECT_EQ(run(first, uapi::IoOp::kWrite, 8192, in).result, 4096);
+    EXPECT_EQ(run(first, IoOp::kWrite, 8192, in).result, 4096);
   }  // the daemon "dies": no on_device_deleted
   ASSERT_TRUE(std::filesystem::exists(path));
   EXPECT_EQ(std::filesystem::file_size(path), 1u << 20);
@@ -114,7 +115,7 @@ TEST_F(StoreDir, NamedStoreOutlivesItsTargetAndIsAdoptedByTheNext) {
   MemTarget second(1 << 20, MemStore::kAdopt, dir_);
   second.on_device_added(9);
   std::vector<std::byte> out(4096);
-  EXPECT_EQ(run(second, uapi::IoOp::kRead, 8192, out).result, 4096);
+  EXPECT_EQ(run(second, IoOp::kRead, 8192, out).result, 4096);
   EXPECT_EQ(std::memcmp(in.data(), out.data(), in.size()), 0);
   second.on_device_deleted();
   EXPECT_FALSE(std::filesystem::exists(path));
@@ -131,7 +132,7 @@ TEST_F(StoreDir, NamedStoreReplacesAStaleFileOfTheSameNumber) {
   MemTarget mem(1 << 20, MemStore::kNamed, dir_);
   mem.on_device_added(2);
   std::vector<std::byte> out(8, std::byte{1});
-  run(mem, uapi::IoOp::kRead, 0, out);
+  run(mem, IoOp::kRead, 0, out);
   EXPECT_EQ(out[0], std::byte{0});  // a fresh device reads zeros, not the stale file
   EXPECT_EQ(std::filesystem::file_size(path), 1u << 20);
 }
@@ -160,10 +161,10 @@ TEST(NullTarget, CompletesDataOpsWithTheirLengthAndSaysWhetherItWantsData) {
   EXPECT_TRUE(null.wants_data());
   EXPECT_FALSE(no_data.wants_data());
   std::vector<std::byte> buf(512);
-  EXPECT_EQ(run(null, uapi::IoOp::kWrite, 0, buf).result, 512);
-  EXPECT_EQ(run(null, uapi::IoOp::kWrite, 0, buf).copied, 0u);
+  EXPECT_EQ(run(null, IoOp::kWrite, 0, buf).result, 512);
+  EXPECT_EQ(run(null, IoOp::kWrite, 0, buf).copied, 0u);
   std::vector<std::byte> none;
-  EXPECT_EQ(run(null, uapi::IoOp::kFlush, 0, none).result, 0);
+  EXPECT_EQ(run(null, IoOp::kFlush, 0, none).result, 0);
 }
 
 }  // namespace
@@ -192,7 +193,7 @@ TEST(NullTarget, AsyncCompletesFromItsWorkerThread) {
   {
     NullTarget null(false, true);
     Request r;
-    r.op = uapi::IoOp::kWrite;
+    r.op = IoOp::kWrite;
     r.length = 4096;
     for (int i = 0; i < 100; ++i) null.handle(r, Completion(owner, 0, 0));
     std::unique_lock lock(counter.mutex);
@@ -224,7 +225,7 @@ TEST(MemTarget, KeepsAHandedOffWriteBufferInsteadOfCopyingAndReadsThroughIt) {
     test::CallbackOwner owner(&record, &w);
     owner.offer = pool::OwnedBuffer(pool::Buffer{request_buffer.data(), 8192, 8192, nullptr, 0}, home);
     Request r;
-    r.op = uapi::IoOp::kWrite;
+    r.op = IoOp::kWrite;
     r.offset = 4096;
     r.length = 8192;
     r.data = request_buffer;
@@ -235,20 +236,20 @@ TEST(MemTarget, KeepsAHandedOffWriteBufferInsteadOfCopyingAndReadsThroughIt) {
     EXPECT_EQ(home->returned, 0);
 
     std::vector<std::byte> out(16384);
-    EXPECT_EQ(run(mem, uapi::IoOp::kRead, 0, out).result, 16384);
+    EXPECT_EQ(run(mem, IoOp::kRead, 0, out).result, 16384);
     EXPECT_EQ(std::memcmp(out.data() + 4096, request_buffer.data(), 8192), 0);
     EXPECT_EQ(out[0], std::byte{0});
 
     // A copied WRITE over half of it: the held buffer stays for the other half.
     std::vector<std::byte> ones(4096, std::byte{0xff});
-    EXPECT_EQ(run(mem, uapi::IoOp::kWrite, 4096, ones).copied, 4096u);  // no buffer offered: copied
+    EXPECT_EQ(run(mem, IoOp::kWrite, 4096, ones).copied, 4096u);  // no buffer offered: copied
     EXPECT_EQ(home->returned, 0);
-    EXPECT_EQ(run(mem, uapi::IoOp::kRead, 0, out).result, 16384);
+    EXPECT_EQ(run(mem, IoOp::kRead, 0, out).result, 16384);
     EXPECT_EQ(out[4096], std::byte{0xff});
     EXPECT_EQ(std::memcmp(out.data() + 8192, request_buffer.data() + 4096, 4096), 0);
 
     // Overwriting the rest drops the last reference: the buffer goes home exactly once.
-    EXPECT_EQ(run(mem, uapi::IoOp::kWrite, 8192, ones).copied, 4096u);
+    EXPECT_EQ(run(mem, IoOp::kWrite, 8192, ones).copied, 4096u);
     EXPECT_EQ(home->returned, 1);
     EXPECT_EQ(mem.held_bytes(), 0u);
   }
@@ -267,7 +268,7 @@ TEST(MemTarget, ANamedStoreCopiesEvenWhenABufferIsOffered) {
     test::CallbackOwner owner(&record, &w);
     owner.offer = pool::OwnedBuffer(pool::Buffer{request_buffer.data(), 4096, 4096, nullptr, 0}, home);
     Request r;
-    r.op = uapi::IoOp::kWrite;
+    r.op = IoOp::kWrite;
     r.length = 4096;
     r.data = request_buffer;
     mem.handle(r, Completion(owner, 0, 0));
@@ -277,6 +278,34 @@ TEST(MemTarget, ANamedStoreCopiesEvenWhenABufferIsOffered) {
   }
   EXPECT_EQ(home->returned, 1);  // the offer was never taken: dropped with the owner
   std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace ublk
+
+namespace ublk {
+namespace {
+
+TEST(AppCopyTarget, CopiesEachWriteOnceMoreAndCountsItBeforeTheRealTarget) {
+  MemTarget mem(1 << 20);
+  cli::AppCopyTarget app(mem, 2, 1 << 20);
+  EXPECT_EQ(app.name(), "mem");
+  std::vector<std::byte> in(4096, std::byte{0x42});
+  Outcome w;
+  {
+    test::CallbackOwner owner(&record, &w);
+    Request r;
+    r.op = IoOp::kWrite;
+    r.length = 4096;
+    r.data = in;
+    r.queue = 1;
+    app.handle(r, Completion(owner, 0, 0));
+  }
+  EXPECT_EQ(w.result, 4096);
+  EXPECT_EQ(w.copied, 8192u);  // the application's copy, then the store's
+  std::vector<std::byte> out(4096);
+  EXPECT_EQ(run(app, IoOp::kRead, 0, out).copied, 0u);
+  EXPECT_EQ(out, in);
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-#include "ublk/uapi.hpp"
+#include "uapi.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/ioctl.h>

@@ -61,12 +61,12 @@ constexpr const char* kDelUsage =
     "  -a       every device\n"
     "  --help   this text\n";
 
-std::string_view state_name(unsigned state) {
+std::string_view state_name(ublk::DeviceState state) {
   switch (state) {
-    case ublk::uapi::kStateDead: return "dead";
-    case ublk::uapi::kStateLive: return "live";
-    case ublk::uapi::kStateQuiesced: return "quiesced";
-    case ublk::uapi::kStateFailIo: return "fail_io";
+    case ublk::DeviceState::kDead: return "dead";
+    case ublk::DeviceState::kLive: return "live";
+    case ublk::DeviceState::kQuiesced: return "quiesced";
+    case ublk::DeviceState::kFailIo: return "fail_io";
   }
   return "unknown";
 }
@@ -115,16 +115,16 @@ int list(ublk::Control& control, bool json) {
     if (json) {
       devices.push_back({{"id", id},
                          {"state", std::string(state_name(info->state))},
-                         {"queues", info->nr_hw_queues},
-                         {"depth", info->queue_depth},
-                         {"max_io_bytes", info->max_io_buf_bytes},
-                         {"pid", info->ublksrv_pid},
-                         {"flags", info->flags},
+                         {"queues", info->queues},
+                         {"depth", info->depth},
+                         {"max_io_bytes", info->max_io_bytes},
+                         {"pid", info->daemon_pid},
+                         {"flags", info->flags.bits()},
                          {"stats_socket", served ? nlohmann::json(socket) : nlohmann::json(nullptr)}});
     } else {
       std::printf("ublkb%u: %s, %u queue(s) x %u, max IO %u, pid %d, flags %s, stats %s\n", id,
-                  std::string(state_name(info->state)).c_str(), info->nr_hw_queues, info->queue_depth,
-                  info->max_io_buf_bytes, info->ublksrv_pid, ublk::Features(info->flags).to_string().c_str(),
+                  std::string(state_name(info->state)).c_str(), info->queues, info->depth,
+                  info->max_io_bytes, info->daemon_pid, info->flags.to_string().c_str(),
                   served ? socket.c_str() : "-");
     }
   }

@@ -14,10 +14,15 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "cli/program.hpp"
+#include "app_copy_target.hpp"
+#include "poisoning_provider.hpp"
 #include "providers.hpp"
+#include "stale_device.hpp"
 #include "report.hpp"
 #include "stats_server.hpp"
 #include "takeover.hpp"
@@ -100,6 +105,23 @@ std::unique_ptr<Target> make_target(DaemonKind kind, const DaemonOptions& option
   params.async = options.async;
   params.hold_bytes = options.app_copy ? 0 : hold_budget(provider);
   return find_target(kind == DaemonKind::kMem ? "mem" : "null")->make(params);
+}
+
+// The library names its API's fields; the user typed flags.
+std::string in_flag_terms(std::string message) {
+  static constexpr std::pair<std::string_view, std::string_view> kFlags[] = {
+      {"DeviceConfig::queues", "--queues"},           {"DeviceConfig::depth", "--depth"},
+      {"DeviceConfig::max_io_bytes", "--max-io"},     {"DeviceConfig::size_bytes", "--size"},
+      {"DeviceConfig::logical_block", "--logical-block"}, {"DeviceConfig::recovery", "--recovery"},
+      {"DeviceConfig::take_over", "--recover"},       {"DeviceConfig::mode", "--mode"},
+      {"DeviceConfig::id", "--id"},                   {"Mode::kAuto", "auto"},
+  };
+  for (const auto& [field, flag] : kFlags) {
+    for (auto at = message.find(field); at != std::string::npos; at = message.find(field, at + flag.size())) {
+      message.replace(at, field.size(), flag);
+    }
+  }
+  return message;
 }
 
 }  // namespace
@@ -187,13 +209,25 @@ int run_daemon(int argc, char** argv, DaemonKind kind) {
     config.max_io_bytes = options.max_io;
     config.logical_block = options.logical_block;
     config.mode = choice.mode;
-    config.app_copy = options.app_copy;
-    config.poison = options.poison;
     config.on_exhaustion = options.on_exhaustion;
     config.recovery = options.recovery;
     config.take_over = options.recover.has_value();
 
-    Device device(control, config, *provider.provider, *target);
+    if (!options.recover && options.id >= 0) {
+      if (auto dead_pid = reclaim_device_id(control, static_cast<unsigned>(options.id))) {
+        log.info("removed device " + std::to_string(options.id) + " left by dead daemon pid " +
+                 std::to_string(*dead_pid));
+      }
+    }
+    // The test aids wrap the provider and the target; the library never sees them.
+    std::optional<PoisoningProvider> poisoning;
+    if (options.poison) poisoning.emplace(*provider.provider);
+    pool::BufferProvider& device_provider = poisoning ? static_cast<pool::BufferProvider&>(*poisoning)
+                                                      : *provider.provider;
+    std::optional<AppCopyTarget> app_copy;
+    if (options.app_copy) app_copy.emplace(*target, options.queues, options.max_io);
+    Target& device_target = app_copy ? static_cast<Target&>(*app_copy) : *target;
+    Device device(control, config, device_provider, device_target);
     device.start();
     const auto live_since = std::chrono::steady_clock::now();
     log.info(device.block_path() + " " + (options.recover ? "recovered" : "live") + ": " +
@@ -236,6 +270,7 @@ int run_daemon(int argc, char** argv, DaemonKind kind) {
     // device stopped from outside (`ublk-pool del`): its DEL_DEV waits until this daemon closes
     // /dev/ublkcN.
     int signal = 0;
+    std::optional<std::string> failure;
     while (signal == 0) {
       pollfd fds[2] = {{signal_fd.get(), POLLIN, 0}, {stats_server ? stats_server->fd() : -1, POLLIN, 0}};
       if (::poll(fds, 2, 100) < 0 && errno != EINTR) {
@@ -256,9 +291,13 @@ int run_daemon(int argc, char** argv, DaemonKind kind) {
         const unsigned served = stats_server->serve([&] { return report_json(summary_of(SummaryState::kLive)); });
         if (served) log.verbose("stats served to " + std::to_string(served) + " client(s)");
       }
-      if (signal == 0 && device.stopped_elsewhere()) break;
+      if (signal != 0) break;
+      if ((failure = device.failure())) break;
+      if (device.stopped_elsewhere()) break;
     }
-    if (signal > 0) {
+    if (failure) {
+      log.error(device.block_path() + " failed: " + *failure + "; removing it");
+    } else if (signal > 0) {
       log.info("signal " + std::to_string(signal) + ": removing " + device.block_path());
     } else {
       log.info(device.block_path() + " was stopped from outside; cleaning up");
@@ -272,9 +311,9 @@ int run_daemon(int argc, char** argv, DaemonKind kind) {
       std::fputs(report_json(summary).c_str(), stdout);
       std::fflush(stdout);
     }
-    return stop_error ? 1 : 0;
+    return stop_error || failure ? 1 : 0;
   } catch (const std::exception& e) {
-    log.error(e.what());
+    log.error(in_flag_terms(e.what()));
     return 1;
   }
 }

@@ -4,7 +4,7 @@
 #include <limits>
 
 #include "cli/size.hpp"
-#include "ublk/uapi.hpp"
+#include "ublk/control.hpp"
 
 namespace ublk::cli {
 
@@ -140,7 +140,7 @@ std::variant<DaemonOptions, ParseError> parse_daemon_options(std::span<const std
       if (auto e = need_value()) return *e;
       note_fixed(name);
       auto n = parse_number<unsigned>(*value);
-      if (!n || *n < 1 || *n > uapi::kMaxQueueDepth) return bad("want 1 to 4096");
+      if (!n || *n < 1 || *n > kMaxQueueDepth) return bad("want 1 to 4096");
       o.depth = *n;
     } else if (name == "--size") {
       if (auto e = need_value()) return *e;
@@ -154,7 +154,7 @@ std::variant<DaemonOptions, ParseError> parse_daemon_options(std::span<const std
       note_fixed(name);
       auto n = parse_size(*value);
       if (!n) return bad_size({});
-      if (*n < 4096 || *n > uapi::kMaxIoBytes || *n % 4096) return bad_size("a multiple of 4K from 4K to 32M");
+      if (*n < 4096 || *n > kMaxIoBytes || *n % 4096) return bad_size("a multiple of 4K from 4K to 32M");
       o.max_io = static_cast<std::uint32_t>(*n);
     } else if (name == "--logical-block") {
       if (auto e = need_value()) return *e;

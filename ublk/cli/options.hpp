@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "ublk/mode.hpp"
-#include "ublk/parked_tags.hpp"
+#include "ublk/device.hpp"
 #include "ublk/recovery.hpp"
 
 namespace ublk::cli {

@@ -1,4 +1,4 @@
-#include "ublk/buffer_strategy.hpp"
+#include "buffer_strategy.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -29,17 +29,12 @@ bool BufferStrategy::acquire(TagSlot& slot, std::size_t length) noexcept {
   return true;
 }
 
-void give_back(pool::BufferCache& cache, const pool::Buffer& buffer, bool poison) noexcept {
-  if (poison) std::memset(buffer.data, 0xa5, buffer.length);
-  cache.release(buffer);
-}
-
 void BufferStrategy::release(TagSlot& slot) noexcept {
   if (slot.buffer) {
     if (res_.returns) {
       res_.returns->give_back(slot.buffer);
     } else {
-      give_back(*res_.cache, slot.buffer, res_.poison);
+      (void)res_.cache->release(slot.buffer);
     }
   }
   slot.buffer = {};
@@ -52,7 +47,7 @@ std::unique_ptr<BufferStrategy> make_strategy(Mode mode, QueueResources& resourc
     case Mode::kUserCopy: return std::make_unique<UserCopyStrategy>(resources);
     case Mode::kAuto: break;
   }
-  throw std::invalid_argument("make_strategy: resolve --mode auto first");
+  throw std::invalid_argument("make_strategy: resolve Mode::kAuto first");
 }
 
 }  // namespace ublk

@@ -1,5 +1,8 @@
 #include "ublk/control.hpp"
 
+#include "ring.hpp"
+#include "uapi.hpp"
+
 #include <fcntl.h>
 
 #include <algorithm>
@@ -25,13 +28,31 @@ constexpr std::uint64_t kAssumedOldFeatures = uapi::kFeatureCompInTask | uapi::k
                                               uapi::kFeatureUserRecovery | uapi::kFeatureUserRecoveryReissue;
 }  // namespace
 
-Control::Control() : ring_(8) {
+static_assert(kMaxQueueDepth == uapi::kMaxQueueDepth && kMaxIoBytes == uapi::kMaxIoBytes);
+
+namespace {
+DeviceInfo to_info(const ublksrv_ctrl_dev_info& raw) {
+  DeviceInfo info;
+  info.id = raw.dev_id;
+  info.queues = raw.nr_hw_queues;
+  info.depth = raw.queue_depth;
+  info.max_io_bytes = raw.max_io_buf_bytes;
+  info.flags = Features(raw.flags);
+  info.daemon_pid = raw.ublksrv_pid;
+  info.state = static_cast<DeviceState>(raw.state);
+  return info;
+}
+}  // namespace
+
+Control::~Control() = default;
+
+Control::Control() : ring_(std::make_unique<Ring>(8)) {
   fd_.reset(::open(kControlPath, O_RDWR | O_CLOEXEC));
   if (!fd_) {
     if (errno == ENOENT || errno == ENODEV || errno == ENXIO) {
       throw ControlUnavailable(std::string(kControlPath) +
                                " not found: this kernel has no ublk driver; load it with `modprobe ublk_drv` "
-                               "(as root), or run under tests/vm/run-in-vm.sh, which boots a ublk kernel");
+                               "(as root)");
     }
     throw std::system_error(errno, std::generic_category(), std::string("open ") + kControlPath);
   }
@@ -39,23 +60,23 @@ Control::Control() : ring_(8) {
 
 int Control::run_with_opcode(std::uint32_t opcode, const ublksrv_ctrl_cmd& payload) noexcept {
   try {
-    io_uring_sqe* sqe = ring_.uring_cmd(fd_.get(), opcode, 0);
+    io_uring_sqe* sqe = ring_->uring_cmd(fd_.get(), opcode, 0);
     *Ring::cmd_area<ublksrv_ctrl_cmd>(sqe) = payload;
   } catch (const std::system_error& e) {
     return -e.code().value();
   }
-  int ret = ring_.submit_and_wait(1);
-  while (ret == -EINTR) ret = ring_.submit_and_wait(1);
+  int ret = ring_->submit_and_wait(1);
+  while (ret == -EINTR) ret = ring_->submit_and_wait(1);
   if (ret < 0) return ret;
   int res = -EIO;
   bool seen = false;
   while (!seen) {
-    ring_.for_each_cqe([&](const io_uring_cqe& cqe) {
+    ring_->for_each_cqe([&](const io_uring_cqe& cqe) {
       res = cqe.res;
       seen = true;
     });
     if (!seen) {
-      ret = io_uring_wait_cqe(ring_.raw(), nullptr) ;
+      ret = io_uring_wait_cqe(ring_->raw(), nullptr);
       if (ret < 0 && ret != -EINTR) return ret;
     }
   }
@@ -86,7 +107,7 @@ const KernelFeatures& Control::features() {
   return *features_;
 }
 
-ublksrv_ctrl_dev_info Control::add_device(const AddRequest& request) {
+DeviceInfo Control::add_device(const AddRequest& request) {
   ublksrv_ctrl_dev_info info{};
   info.nr_hw_queues = static_cast<__u16>(request.queues);
   info.queue_depth = static_cast<__u16>(request.depth);
@@ -101,7 +122,7 @@ ublksrv_ctrl_dev_info Control::add_device(const AddRequest& request) {
   const int res = run(uapi::CtrlCmd::kAddDev, cmd);
   if (res == -EEXIST) throw std::system_error(EEXIST, std::generic_category(), "ADD_DEV: that device id is taken");
   check(res, "ADD_DEV");
-  return info;
+  return to_info(info);
 }
 
 void Control::set_params(unsigned dev_id, const BasicParams& p) {
@@ -151,13 +172,32 @@ std::error_code Control::delete_device(unsigned dev_id) noexcept {
   return res < 0 ? std::error_code(-res, std::generic_category()) : std::error_code{};
 }
 
-std::optional<ublksrv_ctrl_dev_info> Control::device_info(unsigned dev_id) noexcept {
+std::optional<DeviceInfo> Control::device_info(unsigned dev_id) noexcept {
   ublksrv_ctrl_dev_info info{};
   ublksrv_ctrl_cmd cmd = header_for(dev_id);
   cmd.addr = reinterpret_cast<std::uintptr_t>(&info);
   cmd.len = sizeof info;
   if (run(uapi::CtrlCmd::kGetDevInfo, cmd) < 0) return std::nullopt;
-  return info;
+  return to_info(info);
+}
+
+BasicParams Control::params(unsigned dev_id) {
+  ublk_params params{};
+  params.len = sizeof params;
+  ublksrv_ctrl_cmd cmd = header_for(dev_id);
+  cmd.addr = reinterpret_cast<std::uintptr_t>(&params);
+  cmd.len = sizeof params;
+  if (const int res = run(uapi::CtrlCmd::kGetParams, cmd); res < 0) {
+    throw std::system_error(-res, std::generic_category(), "GET_PARAMS of device " + std::to_string(dev_id));
+  }
+  BasicParams basic;
+  basic.logical_block = 1U << params.basic.logical_bs_shift;
+  basic.physical_block = 1U << params.basic.physical_bs_shift;
+  basic.io_min = 1U << params.basic.io_min_shift;
+  basic.io_opt = 1U << params.basic.io_opt_shift;
+  basic.max_io_bytes = params.basic.max_sectors << 9;
+  basic.capacity_bytes = std::uint64_t{params.basic.dev_sectors} << 9;
+  return basic;
 }
 
 }  // namespace ublk

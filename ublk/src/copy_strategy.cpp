@@ -8,7 +8,8 @@ namespace ublk {
 std::uint64_t CopyStrategy::fetch_address(TagSlot& slot) {
   if (!slot.buffer && !acquire(slot, res_.max_io)) {
     throw std::runtime_error("copy mode: the provider cannot give each tag its " + std::to_string(res_.max_io) +
-                             "-byte buffer (lower --depth or --max-io, or raise the pool's limit)");
+                             "-byte buffer (lower DeviceConfig::depth or DeviceConfig::max_io_bytes, or raise the "
+                             "provider's limit)");
   }
   return reinterpret_cast<std::uintptr_t>(slot.buffer.data);
 }

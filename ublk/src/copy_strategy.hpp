@@ -1,5 +1,5 @@
 #pragma once
-#include "ublk/buffer_strategy.hpp"
+#include "buffer_strategy.hpp"
 
 namespace ublk {
 

@@ -7,14 +7,13 @@
 
 #include <cerrno>
 #include <chrono>
-#include <cstdio>
 #include <stdexcept>
 #include <system_error>
 #include <thread>
 
 #include "pool/size_class_pool.hpp"
 #include "queue.hpp"
-#include "ublk/stale_device.hpp"
+#include "ublk/log.hpp"
 
 namespace ublk {
 
@@ -31,41 +30,41 @@ Device::Device(Control& control, DeviceConfig config, pool::BufferProvider& prov
 Device::~Device() { stop(); }
 
 void Device::start() {
-  if (config_.mode == Mode::kAuto) throw std::invalid_argument("Device: resolve --mode auto before start()");
+  if (config_.mode == Mode::kAuto) throw std::invalid_argument("DeviceConfig::mode: resolve Mode::kAuto with choose_mode() before start()");
   // The kernel silently caps the queues at its CPU count; a daemon that believed its own number
   // would map descriptors of queues that do not exist.
   if (const auto cpus = static_cast<unsigned>(::get_nprocs_conf()); config_.queues > cpus) {
-    throw std::runtime_error("--queues " + std::to_string(config_.queues) + " exceeds the " + std::to_string(cpus) +
+    throw std::runtime_error("DeviceConfig::queues " + std::to_string(config_.queues) + " exceeds the " + std::to_string(cpus) +
                              " CPUs (ublk allows one queue per CPU at most)");
   }
   config_.take_over ? take_over() : add_and_start();
 }
 
 void Device::add_and_start() {
-  if (config_.id >= 0) reclaim_device_id(control_, static_cast<unsigned>(config_.id));
   AddRequest add;
   add.id = config_.id;
   add.queues = config_.queues;
   add.depth = config_.depth;
   add.max_io_bytes = config_.max_io_bytes;
   add.flags = required_feature(config_.mode) | recovery_flags(config_.recovery);
-  const ublksrv_ctrl_dev_info info = control_.add_device(add);
-  dev_id_ = info.dev_id;
+  const DeviceInfo info = control_.add_device(add);
+  dev_id_ = info.id;
   added_ = true;
-  granted_ = Features(info.flags);
+  granted_ = info.flags;
   try {
     if (auto refusal = check_granted(config_.mode, granted_)) throw std::runtime_error(refusal->message);
     if (recovery_policy_of(granted_) != config_.recovery) {
       throw std::runtime_error("ADD_DEV did not grant recovery policy " + std::string(to_string(config_.recovery)) +
                                " (granted " + granted_.to_string() + ")");
     }
-    if (info.nr_hw_queues != config_.queues) {
-      throw std::runtime_error("ADD_DEV granted " + std::to_string(info.nr_hw_queues) + " queue(s), not " +
+    if (info.queues != config_.queues) {
+      throw std::runtime_error("ADD_DEV granted " + std::to_string(info.queues) + " queue(s), not " +
                                std::to_string(config_.queues));
     }
-    if (info.max_io_buf_bytes < config_.max_io_bytes) {
-      throw std::runtime_error("ADD_DEV lowered the max IO size to " + std::to_string(info.max_io_buf_bytes) +
-                               " bytes; use --max-io " + std::to_string(info.max_io_buf_bytes));
+    if (info.max_io_bytes < config_.max_io_bytes) {
+      throw std::runtime_error("ADD_DEV lowered the max IO size to " + std::to_string(info.max_io_bytes) +
+                               " bytes; set DeviceConfig::max_io_bytes to " +
+                               std::to_string(info.max_io_bytes));
     }
     BasicParams params;
     params.logical_block = config_.logical_block;
@@ -86,12 +85,13 @@ void Device::add_and_start() {
 }
 
 void Device::take_over() {
-  if (config_.id < 0) throw std::invalid_argument("Device: take_over needs the device id");
+  if (config_.id < 0) throw std::invalid_argument("DeviceConfig::take_over needs DeviceConfig::id");
   dev_id_ = static_cast<unsigned>(config_.id);
   const RecoverableDevice dev = inspect_for_recovery(control_, dev_id_);
   if (dev.queues != config_.queues || dev.depth != config_.depth || dev.max_io_bytes != config_.max_io_bytes ||
       dev.mode != config_.mode) {
-    throw std::invalid_argument("Device: take_over config does not match device " + std::to_string(dev_id_));
+    throw std::invalid_argument("DeviceConfig (queues, depth, max_io_bytes, mode) does not match device " +
+                                std::to_string(dev_id_) + ", which DeviceConfig::take_over would recover");
   }
   granted_ = dev.flags;
   try {
@@ -111,11 +111,14 @@ void Device::take_over() {
 
 // The pool's regions become io_uring fixed buffers of every queue, so that a target can use
 // READ_FIXED/WRITE_FIXED on a request's buffer. Only libpool's own pool says where its memory
-// is; a little is mapped first, since only regions mapped now are registered.
+// is, and only regions mapped now are registered: a pool without a byte limit maps a few max-IO
+// buffers first. (Under a limit that would take memory from the other size classes, whose
+// requests would then wait for buffers that never come.)
 void Device::register_fixed_buffers() {
+  constexpr std::size_t kFixedReserve = 8;
   auto* pool = dynamic_cast<pool::SizeClassPool*>(&provider_);
   if (!pool) return;
-  (void)pool->reserve(config_.max_io_bytes, config_.depth);  // best effort: a byte limit may refuse
+  if (pool->config().byte_limit == 0) (void)pool->reserve(config_.max_io_bytes, kFixedReserve);
   fixed_buffers_ = pool->register_fixed_buffers();
   if (!fixed_buffers_.empty()) fixed_pool_ = pool;
 }
@@ -134,8 +137,6 @@ void Device::start_queues() {
       qc.char_fd = char_fd_.get();
       qc.encoded = encoded;
       qc.mode = config_.mode;
-      qc.app_copy = config_.app_copy;
-      qc.poison = config_.poison;
       qc.on_exhaustion = config_.on_exhaustion;
       qc.fixed_pool = fixed_pool_;
       qc.fixed_buffers = fixed_buffers_;
@@ -175,9 +176,19 @@ void Device::wait_for_block_device() const {
 bool Device::stopped_elsewhere() const noexcept {
   if (!started_ || queues_.empty()) return false;
   for (const auto& queue : queues_) {
-    if (!queue->wait_finished(std::chrono::milliseconds(0))) return false;
+    if (!queue->wait_finished(std::chrono::milliseconds(0)) || !queue->failure().empty()) return false;
   }
   return true;
+}
+
+std::optional<std::string> Device::failure() const {
+  std::lock_guard lock(queues_mutex_);
+  for (const auto& queue : queues_) {
+    if (queue->wait_finished(std::chrono::milliseconds(0)) && !queue->failure().empty()) {
+      return "queue " + std::to_string(queue->id()) + ": " + queue->failure();
+    }
+  }
+  return std::nullopt;
 }
 
 std::error_code Device::stop() noexcept {
@@ -192,12 +203,13 @@ std::error_code Device::stop() noexcept {
     // The queues keep serving while STOP_DEV waits for in-flight requests, then every tag's
     // outstanding command completes with UBLK_IO_RES_ABORT and the queue threads end.
     error = control_.stop_device(dev_id_);
-    if (error) std::fprintf(stderr, "ublk: STOP_DEV %u: %s\n", dev_id_, error.message().c_str());
+    if (error) log(LogLevel::kError, "STOP_DEV " + std::to_string(dev_id_) + ": " + error.message());
     started_ = false;
     if (!error) {
       for (auto& queue : queues_) {
         if (!queue->wait_finished(kAbortTimeout)) {
-          std::fprintf(stderr, "ublk: queue did not drain its aborts in time; closing its ring\n");
+          log(LogLevel::kWarning, "queue " + std::to_string(queue->id()) +
+                                      " did not drain its aborts in time; closing its ring");
         }
       }
     }
@@ -228,7 +240,7 @@ void Device::tear_down() noexcept {
   if (added_) {
     const auto error = control_.delete_device(dev_id_);
     if (error && !(deleted_elsewhere_ && error == std::errc::no_such_device)) {
-      std::fprintf(stderr, "ublk: DEL_DEV %u: %s\n", dev_id_, error.message().c_str());
+      log(LogLevel::kError, "DEL_DEV " + std::to_string(dev_id_) + ": " + error.message());
     } else {
       target_.on_device_deleted();
     }

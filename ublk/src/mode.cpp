@@ -1,6 +1,6 @@
 #include "ublk/mode.hpp"
 
-#include "ublk/uapi.hpp"
+#include "uapi.hpp"
 
 namespace ublk {
 

@@ -1,4 +1,6 @@
-#include "ublk/parked_tags.hpp"
+#include "parked_tags.hpp"
+
+#include "ublk/device.hpp"
 
 namespace ublk {
 

@@ -4,13 +4,13 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 #include <string>
 #include <system_error>
 
 #include "pool/size_class_pool.hpp"
+#include "ublk/log.hpp"
 
 namespace ublk {
 
@@ -24,10 +24,6 @@ constexpr std::uint64_t user_data(CqeKind kind, unsigned tag = 0, std::uint32_t 
 constexpr CqeKind kind_of(std::uint64_t data) noexcept { return static_cast<CqeKind>(data >> 56); }
 constexpr unsigned tag_of(std::uint64_t data) noexcept { return static_cast<unsigned>((data >> 32) & 0xffff); }
 constexpr std::uint32_t cookie_of(std::uint64_t data) noexcept { return static_cast<std::uint32_t>(data); }
-
-void poison(const pool::Buffer& buffer, bool enabled) noexcept {
-  if (enabled) std::memset(buffer.data, 0xa5, buffer.length);
-}
 }  // namespace
 
 // ---- buffers coming back from elsewhere ----
@@ -42,7 +38,6 @@ void HandOffHome::take_back(const pool::Buffer& buffer) noexcept {
   std::lock_guard lock(mutex_);
   handed_back_.fetch_add(1, std::memory_order_relaxed);
   if (queue_) return queue_->take_back(buffer);
-  poison(buffer, poison_);
   (void)provider_.release(buffer);
 }
 
@@ -59,13 +54,12 @@ Queue::Queue(const QueueConfig& config, pool::BufferProvider& provider, Target& 
       group_(group),
       ring_(std::move(ring)),
       parked_(config.depth),
-      home_(std::make_shared<HandOffHome>(this, provider, config.poison)) {
+      home_(std::make_shared<HandOffHome>(this, provider)) {
   const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
   descs_ = Mapping::map(uapi::desc_array_bytes(config.depth, page), PROT_READ, MAP_SHARED | MAP_POPULATE,
                         config.char_fd, static_cast<off_t>(uapi::desc_array_offset(config.q_id, page)),
                         "of the ublk IO descriptors");
   sink_ = Mapping::anonymous(config.max_io, "sink");
-  if (config.app_copy) app_buffer_.resize(config.max_io);
   slots_.resize(config.depth);
   for (unsigned tag = 0; tag < config.depth; ++tag) slots_[tag].tag = tag;
   release_after_submit_.reserve(config.depth);
@@ -159,7 +153,6 @@ void Queue::setup() {
   resources_.stats = &stats_;
   resources_.returns = this;
   resources_.release_after_submit = &release_after_submit_;
-  resources_.poison = config_.poison;
   resources_.park_on_exhaustion = config_.on_exhaustion == ExhaustionPolicy::kWait;
   strategy_ = make_strategy(config_.mode, resources_);
   // Every tag's command, the eventfd read and the deadline, and room for the target's IO.
@@ -278,10 +271,6 @@ void Queue::start_request(TagSlot& slot) {
     if (error == -ENOMEM && resources_.park_on_exhaustion) return park(slot, ParkedTags::Step::kRequest);
     return commit(slot, error);
   }
-  if (config_.app_copy && slot.op() == uapi::IoOp::kWrite && !data.empty()) {
-    std::memcpy(app_buffer_.data(), data.data(), data.size());
-    stats_.userspace_copy_bytes += data.size();
-  }
   Request request;
   request.op = slot.op();
   request.flags = slot.desc.op_flags >> 8;
@@ -313,8 +302,9 @@ void Queue::commit(TagSlot& slot, int result) {
 // send nothing more for this tag. Its buffer goes back after the ring is closed.
 void Queue::retire(TagSlot& slot, int res) {
   if (res != uapi::kIoResAbort) {
-    std::fprintf(stderr, "ublk: queue %u tag %u: command failed: %s (state %s)\n", config_.q_id, slot.tag,
-                 std::strerror(-res), std::string(to_string(slot.state)).c_str());
+    log(LogLevel::kWarning, "queue " + std::to_string(config_.q_id) + " tag " + std::to_string(slot.tag) +
+                                ": command failed: " + std::strerror(-res) + " (state " +
+                                std::string(to_string(slot.state)) + ")");
   }
   apply(slot, TagEvent::kAborted);
   --live_tags_;
@@ -404,7 +394,6 @@ void Queue::arm_deadline() {
 // ---- buffers going back ----
 
 void Queue::release_to_provider(const pool::Buffer& buffer) noexcept {
-  poison(buffer, config_.poison);
   (void)provider_.release(buffer);
 }
 
@@ -414,7 +403,7 @@ void Queue::give_back(const pool::Buffer& buffer) noexcept {
     release_to_provider(buffer);
     group_->wake_waiting(this);
   } else {
-    ublk::give_back(*cache_, buffer, config_.poison);
+    (void)cache_->release(buffer);
   }
   buffer_returned_ = true;
 }
@@ -523,7 +512,7 @@ void Queue::release_submitted() noexcept {
 
 void Queue::release_everything() noexcept {
   if (!cache_) return;
-  for (const auto& buffer : release_after_submit_) ublk::give_back(*cache_, buffer, config_.poison);
+  for (const auto& buffer : release_after_submit_) (void)cache_->release(buffer);
   release_after_submit_.clear();
   if (strategy_) {
     for (auto& slot : slots_) strategy_->on_retire(slot);

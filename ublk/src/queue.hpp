@@ -14,10 +14,10 @@
 
 #include "pool/buffer_provider.hpp"
 #include "pool/owned_buffer.hpp"
-#include "ublk/buffer_strategy.hpp"
+#include "buffer_strategy.hpp"
 #include "ublk/mapping.hpp"
 #include "ublk/mode.hpp"
-#include "ublk/parked_tags.hpp"
+#include "parked_tags.hpp"
 #include "ublk/stats.hpp"
 #include "ublk/target.hpp"
 #include "ublk/unique_fd.hpp"
@@ -38,8 +38,6 @@ struct QueueConfig {
   int char_fd = -1;      // /dev/ublkcN, owned by the device
   bool encoded = true;   // ioctl-encoded IO opcodes
   Mode mode = Mode::kGetData;
-  bool app_copy = false;  // also memcpy every WRITE into an application buffer (baseline)
-  bool poison = false;    // scribble over buffers as they go back (see QueueResources)
   ExhaustionPolicy on_exhaustion = ExhaustionPolicy::kWait;
   // The pool whose regions are registered as the ring's fixed buffers (nullptr: none).
   pool::SizeClassPool* fixed_pool = nullptr;
@@ -65,8 +63,7 @@ class QueueGroup {
 // queue as long as a handle of its buffers does.
 class HandOffHome final : public pool::BufferHome {
  public:
-  HandOffHome(Queue* queue, pool::BufferProvider& provider, bool poison) noexcept
-      : queue_(queue), provider_(provider), poison_(poison) {}
+  HandOffHome(Queue* queue, pool::BufferProvider& provider) noexcept : queue_(queue), provider_(provider) {}
   void take_back(const pool::Buffer& buffer) noexcept override;
   void detach() noexcept;  // the queue is going away
   [[nodiscard]] std::uint64_t handed_back() const noexcept { return handed_back_.load(std::memory_order_relaxed); }
@@ -75,7 +72,6 @@ class HandOffHome final : public pool::BufferHome {
   std::mutex mutex_;
   Queue* queue_;  // guarded by mutex_
   pool::BufferProvider& provider_;
-  bool poison_;
   std::atomic<std::uint64_t> handed_back_{0};
 };
 
@@ -174,7 +170,6 @@ class Queue final : public RequestOwner, private QueueContext, private BufferRet
   QueueGroup* group_;
   Mapping descs_;   // the kernel's IO descriptors of this queue, read-only
   Mapping sink_;    // see QueueResources::sink
-  std::vector<std::byte> app_buffer_;  // --app-copy's application buffer
   std::vector<TagSlot> slots_;
   std::vector<pool::Buffer> release_after_submit_;
   std::unique_ptr<pool::BufferCache> cache_;

@@ -4,8 +4,8 @@
 #include <stdexcept>
 #include <thread>
 
-#include "ublk/stale_device.hpp"
-#include "ublk/uapi.hpp"
+#include <signal.h>
+#include "uapi.hpp"
 
 namespace ublk {
 
@@ -44,27 +44,17 @@ std::optional<std::string> check_recovery_support(RecoveryPolicy policy, Feature
          ")";
 }
 
+bool process_alive(int pid) noexcept {
+  if (pid <= 0) return false;
+  return ::kill(pid, 0) == 0 || errno == EPERM;
+}
+
 Mode mode_of(Features flags) noexcept {
   if (flags.has(uapi::kFeatureNeedGetData)) return Mode::kGetData;
   if (flags.has(uapi::kFeatureUserCopy)) return Mode::kUserCopy;
   return Mode::kCopy;
 }
 
-namespace {
-ublk_params read_params(Control& control, unsigned id) {
-  ublk_params params{};
-  params.len = sizeof params;
-  ublksrv_ctrl_cmd cmd{};
-  cmd.dev_id = id;
-  cmd.queue_id = static_cast<__u16>(-1);
-  cmd.addr = reinterpret_cast<std::uintptr_t>(&params);
-  cmd.len = sizeof params;
-  if (const int res = control.run(uapi::CtrlCmd::kGetParams, cmd); res < 0) {
-    throw std::system_error(-res, std::generic_category(), "GET_PARAMS of device " + std::to_string(id));
-  }
-  return params;
-}
-}  // namespace
 
 RecoverableDevice inspect_for_recovery(Control& control, unsigned id, std::chrono::milliseconds settle) {
   const std::string name = "device " + std::to_string(id);
@@ -72,37 +62,36 @@ RecoverableDevice inspect_for_recovery(Control& control, unsigned id, std::chron
   for (;;) {
     const auto info = control.device_info(id);
     if (!info) throw std::runtime_error(name + " does not exist: nothing to recover");
-    const Features flags(info->flags);
+    const Features flags(info->flags.bits());
     if (!flags.has(uapi::kFeatureUserRecovery)) {
-      throw std::runtime_error(name + " was created without --recovery: it cannot be taken over (`ublk-pool del -n " +
-                               std::to_string(id) + "` removes it)");
+      throw std::runtime_error(name + " was created without DeviceConfig::recovery: it cannot be taken over (delete "
+                               "it instead)");
     }
-    const int pid = info->ublksrv_pid;
-    if (info->state == uapi::kStateQuiesced || info->state == uapi::kStateFailIo) {
+    const int pid = info->daemon_pid;
+    if (info->state == DeviceState::kQuiesced || info->state == DeviceState::kFailIo) {
       RecoverableDevice dev;
       dev.id = id;
-      dev.queues = info->nr_hw_queues;
-      dev.depth = info->queue_depth;
-      dev.max_io_bytes = info->max_io_buf_bytes;
+      dev.queues = info->queues;
+      dev.depth = info->depth;
+      dev.max_io_bytes = info->max_io_bytes;
       dev.flags = flags;
       dev.mode = mode_of(flags);
       dev.policy = recovery_policy_of(flags);
       dev.old_pid = pid;
-      const ublk_params params = read_params(control, id);
-      dev.size_bytes = std::uint64_t{params.basic.dev_sectors} << 9;
-      dev.logical_block = 1U << params.basic.logical_bs_shift;
+      const BasicParams params = control.params(id);
+      dev.size_bytes = params.capacity_bytes;
+      dev.logical_block = params.logical_block;
       return dev;
     }
-    if (info->state == uapi::kStateDead) {
-      throw std::runtime_error(name + " is stopped, not waiting for recovery (`ublk-pool del -n " + std::to_string(id) +
-                               "` removes it)");
+    if (info->state == DeviceState::kDead) {
+      throw std::runtime_error(name + " is stopped, not waiting for recovery (delete it instead)");
     }
-    if (info->state == uapi::kStateLive && process_alive(pid)) {
+    if (info->state == DeviceState::kLive && process_alive(pid)) {
       throw std::runtime_error(name + " is live, served by pid " + std::to_string(pid) + ": nothing to recover");
     }
     // Live with a dead owner: the kernel quiesces it once the old daemon's files are released.
     if (std::chrono::steady_clock::now() > deadline) {
-      throw std::runtime_error(name + " did not reach the quiesced state (state " + std::to_string(info->state) +
+      throw std::runtime_error(name + " did not reach the quiesced state (state " + std::to_string(static_cast<unsigned>(info->state)) +
                                ", old pid " + std::to_string(pid) + ")");
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -1,4 +1,4 @@
-#include "ublk/ring.hpp"
+#include "ring.hpp"
 
 #include <cstring>
 #include <system_error>

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "queue_ring.hpp"
-#include "ublk/ring.hpp"
+#include "ring.hpp"
 
 namespace ublk {
 

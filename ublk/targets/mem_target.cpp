@@ -61,6 +61,8 @@ void MemTarget::on_device_added(unsigned dev_id) {
 void MemTarget::on_device_deleted() noexcept {
   if (!path_.empty()) ::unlink(path_.c_str());
   path_.clear();
+  std::lock_guard lock(segments_mutex_);
+  segments_.clear();  // the data died with the device: the held buffers go back now
 }
 
 void MemTarget::map_store() {
@@ -154,16 +156,16 @@ void MemTarget::read(const Request& request) noexcept {
 void MemTarget::handle(const Request& request, Completion done) noexcept {
   if (request.offset > size_ || request.length > size_ - request.offset) return done(-EIO);
   switch (request.op) {
-    case uapi::IoOp::kRead:
+    case IoOp::kRead:
       if (!request.data.empty()) read(request);
       return done(static_cast<int>(request.length));
-    case uapi::IoOp::kWrite:
+    case IoOp::kWrite:
       if (request.data.empty()) return done(static_cast<int>(request.length));
       return write(request, done);
-    case uapi::IoOp::kFlush:
+    case IoOp::kFlush:
       return done(0);
-    case uapi::IoOp::kDiscard:
-    case uapi::IoOp::kWriteZeroes:
+    case IoOp::kDiscard:
+    case IoOp::kWriteZeroes:
       return done(discard(request.offset, request.length));
     default:
       return done(-EOPNOTSUPP);

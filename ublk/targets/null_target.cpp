@@ -17,7 +17,7 @@ NullTarget::~NullTarget() {
 }
 
 void NullTarget::handle(const Request& request, Completion done) noexcept {
-  const bool moves_data = request.op == uapi::IoOp::kRead || request.op == uapi::IoOp::kWrite;
+  const bool moves_data = request.op == IoOp::kRead || request.op == IoOp::kWrite;
   const int result = moves_data ? static_cast<int>(request.length) : 0;
   if (!async_) return done(result);
   {

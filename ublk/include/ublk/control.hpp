@@ -1,16 +1,46 @@
 #pragma once
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <system_error>
 
 #include "ublk/features.hpp"
-#include "ublk/ring.hpp"
-#include "ublk/uapi.hpp"
 #include "ublk/unique_fd.hpp"
 
+struct ublksrv_ctrl_cmd;  // <linux/ublk_cmd.h>, private to the library
+
 namespace ublk {
+
+class Ring;
+namespace uapi {
+enum class CtrlCmd : std::uint8_t;
+}
+
+// Limits of the ublk interface.
+inline constexpr unsigned kMaxQueueDepth = 4096;
+inline constexpr std::size_t kMaxIoBytes = std::size_t{32} << 20;
+
+// A device's state, as the kernel reports it.
+enum class DeviceState : std::uint16_t {
+  kDead = 0,      // added or stopped: no block device
+  kLive = 1,
+  kQuiesced = 2,  // its daemon died; it waits for user recovery
+  kFailIo = 3,    // the same, failing IO meanwhile (RecoveryPolicy::kFailIo)
+};
+
+// What GET_DEV_INFO says about a device.
+struct DeviceInfo {
+  unsigned id = 0;
+  unsigned queues = 0;
+  unsigned depth = 0;
+  std::uint32_t max_io_bytes = 0;
+  Features flags;
+  int daemon_pid = -1;
+  DeviceState state = DeviceState::kDead;
+};
 
 inline constexpr const char* kControlPath = "/dev/ublk-control";
 
@@ -50,6 +80,7 @@ struct BasicParams {
 class Control {
  public:
   Control();  // throws ControlUnavailable, std::system_error
+  ~Control();
   Control(const Control&) = delete;
   Control& operator=(const Control&) = delete;
 
@@ -57,8 +88,9 @@ class Control {
   // (before 6.5) is assumed to have the 6.1 set: NEED_GET_DATA and recovery, legacy opcodes.
   const KernelFeatures& features();
 
-  ublksrv_ctrl_dev_info add_device(const AddRequest& request);
+  DeviceInfo add_device(const AddRequest& request);
   void set_params(unsigned dev_id, const BasicParams& params);
+  BasicParams params(unsigned dev_id);  // GET_PARAMS
   void start_device(unsigned dev_id, int daemon_pid);
   std::error_code stop_device(unsigned dev_id) noexcept;
   // User recovery of a quiesced device: START before the new daemon opens /dev/ublkcN, END
@@ -66,16 +98,15 @@ class Control {
   void start_user_recovery(unsigned dev_id);
   void end_user_recovery(unsigned dev_id, int daemon_pid);
   std::error_code delete_device(unsigned dev_id) noexcept;
-  std::optional<ublksrv_ctrl_dev_info> device_info(unsigned dev_id) noexcept;
-
-  // One command; returns the CQE result (>= 0 or -errno).
-  int run(uapi::CtrlCmd cmd, const ublksrv_ctrl_cmd& payload) noexcept;
+  std::optional<DeviceInfo> device_info(unsigned dev_id) noexcept;
 
  private:
+  // One command; returns the CQE result (>= 0 or -errno).
+  int run(uapi::CtrlCmd cmd, const ublksrv_ctrl_cmd& payload) noexcept;
   int run_with_opcode(std::uint32_t opcode, const ublksrv_ctrl_cmd& payload) noexcept;
 
   UniqueFd fd_;
-  Ring ring_;
+  std::unique_ptr<Ring> ring_;
   std::optional<KernelFeatures> features_;
 };
 

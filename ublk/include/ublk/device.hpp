@@ -2,14 +2,15 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <sys/uio.h>
 #include <vector>
 
 #include "pool/buffer_provider.hpp"
 #include "ublk/control.hpp"
 #include "ublk/mode.hpp"
-#include "ublk/parked_tags.hpp"
 #include "ublk/recovery.hpp"
 #include "ublk/stats.hpp"
 #include "ublk/target.hpp"
@@ -25,6 +26,14 @@ class Queue;
 class QueueGroup;
 class HandOffHome;
 
+// What an IO does when the provider has no buffer for it.
+enum class ExhaustionPolicy : std::uint8_t {
+  kWait,  // park the tag and retry, bounded at 10 s, then fail
+  kFail,  // complete the IO with -ENOMEM at once
+};
+std::optional<ExhaustionPolicy> parse_exhaustion_policy(std::string_view text) noexcept;
+std::string_view to_string(ExhaustionPolicy policy) noexcept;
+
 struct DeviceConfig {
   int id = -1;  // -1: the kernel picks
   unsigned queues = 1;
@@ -33,8 +42,6 @@ struct DeviceConfig {
   std::uint32_t max_io_bytes = 1U << 20;
   std::uint32_t logical_block = 512;
   Mode mode = Mode::kGetData;  // concrete: resolve kAuto with choose_mode() first
-  bool app_copy = false;
-  bool poison = false;  // see QueueResources::poison
   ExhaustionPolicy on_exhaustion = ExhaustionPolicy::kWait;
   RecoveryPolicy recovery = RecoveryPolicy::kNone;  // asked for at ADD_DEV
   // Take over device `id`, which waits for user recovery, instead of adding one. The shape
@@ -64,6 +71,9 @@ class Device {
   // true when the kernel aborted every queue's commands without our STOP_DEV: someone else
   // (`ublk-pool del`) stopped the device, and only our cleanup is left to do.
   [[nodiscard]] bool stopped_elsewhere() const noexcept;
+  // A queue thread died (its ring or a command failed): "queue N: <cause>" of the first one. The
+  // device cannot serve that queue's requests any more; stop() it.
+  [[nodiscard]] std::optional<std::string> failure() const;
   // All queues' counters merged. Safe from any thread while the queues run; complete after
   // stop() (buffers a target still holds are counted until it drops them).
   [[nodiscard]] IoStats stats() const;

@@ -11,6 +11,10 @@
 
 namespace ublk {
 
+// Whether process `pid` exists (another daemon may still own a device).
+bool process_alive(int pid) noexcept;
+
+
 // What the kernel does with IO while a device's daemon is gone (UBLK_F_USER_RECOVERY*), chosen
 // at ADD_DEV. With any policy but kNone the device outlives its daemon's crash, waiting for a
 // new daemon to take it over (START/END_USER_RECOVERY).

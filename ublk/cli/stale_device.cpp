@@ -1,30 +1,26 @@
-#include "ublk/stale_device.hpp"
+#include "stale_device.hpp"
+
+#include "ublk/recovery.hpp"
 
 #include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <stdexcept>
 #include <string>
 
-namespace ublk {
+namespace ublk::cli {
 
-bool process_alive(int pid) noexcept {
-  if (pid <= 0) return false;
-  return ::kill(pid, 0) == 0 || errno == EPERM;
-}
-
-void reclaim_device_id(Control& control, unsigned id) {
+std::optional<int> reclaim_device_id(Control& control, unsigned id) {
   const auto info = control.device_info(id);
-  if (!info) return;
+  if (!info) return std::nullopt;
   const std::string name = "device " + std::to_string(id);
-  const int pid = info->ublksrv_pid;
+  const int pid = info->daemon_pid;
   if (pid != ::getpid() && process_alive(pid)) {
     throw std::runtime_error(name + " is in use by pid " + std::to_string(pid) + " (`ublk-pool del -n " +
                              std::to_string(id) + "` removes it)");
   }
-  if (info->state == uapi::kStateQuiesced || info->state == uapi::kStateFailIo) {
+  if (info->state == DeviceState::kQuiesced || info->state == DeviceState::kFailIo) {
     throw std::runtime_error(name + " waits for user recovery (`ublk-pool-mem --recover " + std::to_string(id) +
                              "` or `ublk-pool del -n " + std::to_string(id) + "`)");
   }
@@ -32,7 +28,7 @@ void reclaim_device_id(Control& control, unsigned id) {
   if (auto error = control.delete_device(id)) {
     throw std::runtime_error("cannot remove the dead daemon's " + name + ": DEL_DEV: " + error.message());
   }
-  std::fprintf(stderr, "ublk: removed %s left by dead daemon pid %d\n", name.c_str(), pid);
+  return pid;
 }
 
-}  // namespace ublk
+}  // namespace ublk::cli

@@ -9,6 +9,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "ublk/request.hpp"
+
 namespace ublk::uapi {
 
 // ---- feature flags (dev_info.flags, GET_FEATURES) ----
@@ -100,16 +102,9 @@ inline constexpr int kIoResOk = 0;
 inline constexpr int kIoResNeedGetData = 1;
 inline constexpr int kIoResAbort = -ENODEV;
 
-// ---- IO ops (ublksrv_io_desc.op_flags & 0xff) ----
-enum class IoOp : std::uint8_t {
-  kRead = 0,
-  kWrite = 1,
-  kFlush = 2,
-  kDiscard = 3,
-  kWriteSame = 4,
-  kWriteZeroes = 5,
-};
-inline constexpr std::uint32_t kIoFlagFua = 1U << 13;
+// ---- IO ops (ublksrv_io_desc.op_flags & 0xff) and flags: public, in ublk/request.hpp ----
+using ::ublk::IoOp;
+using ::ublk::kIoFlagFua;
 
 // ---- /dev/ublkcN layout ----
 inline constexpr std::uint64_t kCmdBufOffset = 0;           // UBLKSRV_CMD_BUF_OFFSET

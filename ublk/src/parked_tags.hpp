@@ -2,19 +2,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
-#include <optional>
-#include <string_view>
 #include <vector>
 
-namespace ublk {
+#include "ublk/device.hpp"
 
-// What an IO does when the provider has no buffer for it.
-enum class ExhaustionPolicy : std::uint8_t {
-  kWait,  // park the tag and retry, bounded by ParkedTags::kMaxWait, then fail
-  kFail,  // complete the IO with -ENOMEM at once
-};
-std::optional<ExhaustionPolicy> parse_exhaustion_policy(std::string_view text) noexcept;
-std::string_view to_string(ExhaustionPolicy policy) noexcept;
+namespace ublk {
 
 // The tags of one queue that wait for a provider buffer (ExhaustionPolicy::kWait), oldest first.
 // Used by the queue's thread only, so it needs no lock: the queue tries them again when a buffer

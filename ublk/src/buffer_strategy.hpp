@@ -7,8 +7,8 @@
 #include "pool/buffer_provider.hpp"
 #include "ublk/mode.hpp"
 #include "ublk/stats.hpp"
-#include "ublk/tag_state.hpp"
-#include "ublk/uapi.hpp"
+#include "tag_state.hpp"
+#include "uapi.hpp"
 
 namespace ublk {
 
@@ -47,20 +47,14 @@ struct QueueResources {
   // one but no provider buffer exists (see docs/ublk.md, "the sink").
   std::byte* sink = nullptr;
   IoStats* stats = nullptr;
-  // Releases go here; without it, to `cache` (poisoned first if asked).
+  // Releases go here; without it, to `cache`.
   BufferReturn* returns = nullptr;
   // Buffers whose address rides on an SQE not yet submitted: released once it is.
   std::vector<pool::Buffer>* release_after_submit = nullptr;
-  // Scribble over every buffer as it goes back (a test aid: a kernel copy out of a buffer
-  // after its release would then corrupt data that fio verifies).
-  bool poison = false;
   // On provider exhaustion, report "park this tag" (need_data_address returns 0, on_request
   // returns -ENOMEM without counting an error) instead of failing the IO.
   bool park_on_exhaustion = false;
 };
-
-// Returns a buffer to the cache, poisoning it first if asked.
-void give_back(pool::BufferCache& cache, const pool::Buffer& buffer, bool poison) noexcept;
 
 // How one buffer mode gets request data between the kernel and provider buffers. One object
 // per queue, used by its thread only.
