@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "nbd_setup.hpp"
 #include "providers.hpp"
 #include "report.hpp"
 #include "ublk/control.hpp"
@@ -109,7 +110,8 @@ int run_daemon(int argc, char** argv, DaemonKind kind) {
     std::fprintf(stderr, "%s: mode %s: %s\n", prog.c_str(), std::string(to_string(choice.mode)).c_str(),
                  choice.reason.c_str());
 
-    auto target = make_target(kind, options);
+    // ublk-pool-nbd: the export decides the device's shape, so the target comes first.
+    auto target = kind == DaemonKind::kNbd ? make_nbd_target(options, prog) : make_target(kind, options);
 
     DeviceConfig config;
     config.id = options.id;

@@ -20,7 +20,7 @@ std::string_view to_string(Hugepages policy) noexcept;
 // including overflow.
 std::optional<std::uint64_t> parse_size(std::string_view text) noexcept;
 
-enum class DaemonKind : std::uint8_t { kNull, kMem };
+enum class DaemonKind : std::uint8_t { kNull, kMem, kNbd };
 
 struct DaemonOptions {
   Mode mode = Mode::kAuto;
@@ -43,6 +43,10 @@ struct DaemonOptions {
   bool async = false;             // null target only: complete from a worker thread
   bool poison = false;            // --poison-released: a test aid for the buffer release points
   bool help = false;
+  // ublk-pool-nbd only
+  std::string connect;            // --connect unix:PATH | tcp:HOST:PORT
+  std::string export_name;        // --export NAME (default: the server's default export, "")
+  unsigned timeout_s = 30;        // --timeout S: reconnecting before IO fails; 0: fail at once
 };
 
 struct ParseError {
