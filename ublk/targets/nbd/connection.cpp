@@ -26,7 +26,7 @@ Connection::Connection(Transport& transport, unsigned depth, const Export& shape
 void Connection::attach(UniqueFd socket) {
   socket_ = std::move(socket);
   broken_.reset();
-  reader_ = ReplyReader(shape_.structured_replies);
+  reader_.reset(shape_.structured_replies);
   kick();
 }
 

@@ -55,12 +55,19 @@ struct ReplyEvent {
 class ReplyReader {
  public:
   explicit ReplyReader(bool structured) noexcept : structured_(structured) { reset(); }
+  // want() points into the reader itself.
+  ReplyReader(const ReplyReader&) = delete;
+  ReplyReader& operator=(const ReplyReader&) = delete;
 
   // Where the next bytes go; never empty.
   [[nodiscard]] std::span<std::byte> want() noexcept { return target_.subspan(filled_); }
   ReplyEvent received(std::size_t n, ReplyLookup& lookup);
   // A new connection: forget any reply half read.
   void reset() noexcept;
+  void reset(bool structured) noexcept {
+    structured_ = structured;
+    reset();
+  }
 
  private:
   enum class Step : std::uint8_t { kHeader, kChunkTail, kSimpleData, kDataOffset, kChunkData, kChunkPayload };
