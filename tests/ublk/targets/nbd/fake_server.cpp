@@ -178,7 +178,14 @@ bool reply(int fd, FakeStore& store, bool structured, const RequestHeader& r, Mi
       return write_all(fd, encode_simple_reply({5, r.cookie}));
     default: break;
   }
-  if (!read) return write_all(fd, encode_simple_reply({0, r.cookie}));
+  if (!read) {
+    if (wrong == Misbehaviour::kShortReply) {
+      const auto header = encode_simple_reply({0, r.cookie});
+      write_all(fd, std::span(header).first(kSimpleReplySize / 2));
+      return false;
+    }
+    return write_all(fd, encode_simple_reply({0, r.cookie}));
+  }
   std::vector<std::byte> data(r.length);
   store.read(r.offset, data.data(), data.size());
   if (wrong == Misbehaviour::kShortReply) {
@@ -241,7 +248,9 @@ void serve_transmission(int fd, FakeStore& store, bool structured, Script& scrip
     } while (script.reorder && batch.size() < 16 && has_more_input(fd));
     std::reverse(batch.begin(), batch.end());
     for (const auto& r : batch) {
-      const unsigned n = script.requests.fetch_add(1);
+      // A fault that only a READ can show counts READs only.
+      const bool eligible = script.misbehave != Misbehaviour::kIncompleteRead || r.command == Command::kRead;
+      const unsigned n = eligible ? script.requests.fetch_add(1) : script.after + script.times;
       const bool wrong_now = n >= script.after && n < script.after + script.times;
       if (!reply(fd, store, structured, r, wrong_now ? script.misbehave : Misbehaviour::kNone)) return;
     }

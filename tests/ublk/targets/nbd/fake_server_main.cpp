@@ -23,7 +23,7 @@ using namespace ublk::nbd::testing;
 constexpr const char* kUsage =
     "usage: fake-nbd-server --socket PATH [--size BYTES] [--export NAME] [--misbehave KIND]\n"
     "                       [--after N] [--times N] [--reorder] [--grow-per-connection BYTES]\n"
-    "                       [--no-structured] [--no-multi-conn] [--read-only]\n"
+    "                       [--no-structured] [--no-multi-conn] [--read-only] [--tls-only]\n"
     "KIND: none | bad-magic | unknown-cookie | short-reply | error-reply | drop | incomplete-read\n"
     "Misbehaves on requests after..after+times-1 (counted over all connections), then behaves.\n"
     "--grow-per-connection: each new connection sees the export that many bytes larger.\n";
@@ -74,6 +74,8 @@ int main(int argc, char** argv) {
       ex.offer_structured = false;
     } else if (arg == "--no-multi-conn") {
       ex.flags &= static_cast<std::uint16_t>(~tflag::kCanMultiConn);
+    } else if (arg == "--tls-only") {
+      ex.tls_only = true;
     } else if (arg == "--read-only") {
       ex.flags |= tflag::kReadOnly;
     } else if (arg == "--help") {
