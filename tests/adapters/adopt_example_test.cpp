@@ -2,6 +2,7 @@
 // is kept by reference (nothing copied), survives the queue's release, and serves READs.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 #include <vector>
@@ -24,6 +25,20 @@ void record(void* context, unsigned, int result, std::uint64_t copied) noexcept 
   ++c->calls;
 }
 
+// The queue's side of a request, reduced to recording the completion.
+class Recorder final : public ublk::RequestOwner {
+ public:
+  explicit Recorder(Completed& done) : done_(done) {}
+  void complete(unsigned tag, std::uint32_t, int result, std::uint64_t copied) noexcept override {
+    record(&done_, tag, result, copied);
+  }
+  pool::OwnedBuffer take_buffer(unsigned, std::uint32_t) noexcept override { return {}; }
+  ublk::QueueContext& context() noexcept override { std::abort(); }
+
+ private:
+  Completed& done_;
+};
+
 // What a get_data queue does with a WRITE: acquire a buffer of the request's size, let the
 // "kernel" fill it, hand it to the target, release it once the target is done.
 Completed queue_write(MessageBufferPool& pool, AdoptingStore& store, std::uint64_t offset,
@@ -37,7 +52,8 @@ Completed queue_write(MessageBufferPool& pool, AdoptingStore& store, std::uint64
   request.offset = offset;
   request.length = static_cast<std::uint32_t>(length);
   request.data = {buffer->data, length};
-  store.handle(request, ublk::Completion(record, &done, 0));
+  Recorder owner(done);
+  store.handle(request, ublk::Completion(owner, 0, 0));
   EXPECT_FALSE(pool.release(*buffer));
   return done;
 }
@@ -50,7 +66,8 @@ std::vector<unsigned char> read_back(AdoptingStore& store, std::uint64_t offset,
   request.offset = offset;
   request.length = static_cast<std::uint32_t>(length);
   request.data = {reinterpret_cast<std::byte*>(out.data()), length};
-  store.handle(request, ublk::Completion(record, &done, 0));
+  Recorder owner(done);
+  store.handle(request, ublk::Completion(owner, 0, 0));
   EXPECT_EQ(done.result, static_cast<int>(length));
   return out;
 }
@@ -144,7 +161,8 @@ TEST(AdoptingStore, DataFromElsewhereIsCopiedAndCounted) {
   request.offset = 0;
   request.length = 4096;
   request.data = foreign;
-  store.handle(request, ublk::Completion(record, &done, 0));
+  Recorder owner(done);
+  store.handle(request, ublk::Completion(owner, 0, 0));
   EXPECT_EQ(done.result, 4096);
   EXPECT_EQ(done.copied, 4096u);
   EXPECT_EQ(store.audit().copied_writes, 1u);
@@ -160,7 +178,8 @@ TEST(AdoptingStore, DiscardDropsAndOutOfRangeFails) {
   discard.op = ublk::uapi::IoOp::kDiscard;
   discard.offset = 0;
   discard.length = 8192;
-  store.handle(discard, ublk::Completion(record, &done, 0));
+  Recorder owner(done);
+  store.handle(discard, ublk::Completion(owner, 0, 0));
   EXPECT_EQ(done.result, 0);
   EXPECT_EQ(pool.live_buffers(), 0u);
   EXPECT_EQ(read_back(store, 0, 8192)[0], 0);
@@ -168,7 +187,7 @@ TEST(AdoptingStore, DiscardDropsAndOutOfRangeFails) {
   beyond.op = ublk::uapi::IoOp::kRead;
   beyond.offset = 1 << 20;
   beyond.length = 4096;
-  store.handle(beyond, ublk::Completion(record, &done, 0));
+  store.handle(beyond, ublk::Completion(owner, 0, 0));
   EXPECT_EQ(done.result, -EIO);
 }
 

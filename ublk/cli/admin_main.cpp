@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "ublk/control.hpp"
-#include "ublk/mem_target.hpp"
+#include "mem_target.hpp"
 
 namespace {
 

@@ -14,9 +14,8 @@
 #include "report.hpp"
 #include "ublk/control.hpp"
 #include "ublk/device.hpp"
-#include "ublk/mem_target.hpp"
-#include "ublk/null_target.hpp"
 #include "ublk/recovery.hpp"
+#include "target_table.hpp"
 
 namespace ublk::cli {
 
@@ -43,14 +42,25 @@ sigset_t block_stop_signals() {
   return set;
 }
 
-std::unique_ptr<Target> make_target(DaemonKind kind, const DaemonOptions& options) {
-  if (kind == DaemonKind::kMem) {
-    const MemStore store = options.recover                             ? MemStore::kAdopt
-                           : options.recovery != RecoveryPolicy::kNone ? MemStore::kNamed
-                                                                       : MemStore::kPrivate;
-    return std::make_unique<MemTarget>(options.size, store);
-  }
-  return std::make_unique<NullTarget>(options.no_data, options.async);
+// Buffers the mem target may keep instead of copying: a quarter of a limited pool (the rest
+// serves the requests in flight), else 256 MiB.
+std::uint64_t hold_budget(const pool::BufferProvider& provider) {
+  constexpr std::uint64_t kUnlimitedPoolHold = std::uint64_t{256} << 20;
+  const auto stats = provider.stats();
+  if (stats && stats->bytes_limit) return stats->bytes_limit / 4;
+  return kUnlimitedPoolHold;
+}
+
+std::unique_ptr<Target> make_target(DaemonKind kind, const DaemonOptions& options,
+                                    const pool::BufferProvider& provider) {
+  TargetParams params;
+  params.size_bytes = options.size;
+  params.recoverable = options.recovery != RecoveryPolicy::kNone;
+  params.take_over = options.recover.has_value();
+  params.no_data = options.no_data;
+  params.async = options.async;
+  params.hold_bytes = options.app_copy ? 0 : hold_budget(provider);
+  return find_target(kind == DaemonKind::kMem ? "mem" : "null")->make(params);
 }
 
 // --recover N: the device's own shape replaces the defaults.
@@ -111,7 +121,8 @@ int run_daemon(int argc, char** argv, DaemonKind kind) {
                  choice.reason.c_str());
 
     // ublk-pool-nbd: the export decides the device's shape, so the target comes first.
-    auto target = kind == DaemonKind::kNbd ? make_nbd_target(options, prog) : make_target(kind, options);
+    auto target = kind == DaemonKind::kNbd ? make_nbd_target(options, prog)
+                                           : make_target(kind, options, *provider.provider);
 
     DeviceConfig config;
     config.id = options.id;

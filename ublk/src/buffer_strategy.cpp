@@ -35,7 +35,13 @@ void give_back(pool::BufferCache& cache, const pool::Buffer& buffer, bool poison
 }
 
 void BufferStrategy::release(TagSlot& slot) noexcept {
-  if (slot.buffer) give_back(*res_.cache, slot.buffer, res_.poison);
+  if (slot.buffer) {
+    if (res_.returns) {
+      res_.returns->give_back(slot.buffer);
+    } else {
+      give_back(*res_.cache, slot.buffer, res_.poison);
+    }
+  }
   slot.buffer = {};
 }
 

@@ -12,6 +12,8 @@
 #include <system_error>
 #include <thread>
 
+#include "pool/size_class_pool.hpp"
+#include "queue.hpp"
 #include "ublk/stale_device.hpp"
 
 namespace ublk {
@@ -24,7 +26,7 @@ constexpr auto kAbortTimeout = std::chrono::seconds(30);
 }  // namespace
 
 Device::Device(Control& control, DeviceConfig config, pool::BufferProvider& provider, Target& target)
-    : control_(control), config_(config), provider_(provider), target_(target) {}
+    : control_(control), config_(config), provider_(provider), target_(target), group_(std::make_unique<QueueGroup>()) {}
 
 Device::~Device() { stop(); }
 
@@ -107,13 +109,40 @@ void Device::take_over() {
   wait_for_block_device();
 }
 
+// The pool's regions become io_uring fixed buffers of every queue, so that a target can use
+// READ_FIXED/WRITE_FIXED on a request's buffer. Only libpool's own pool says where its memory
+// is; a little is mapped first, since only regions mapped now are registered.
+void Device::register_fixed_buffers() {
+  auto* pool = dynamic_cast<pool::SizeClassPool*>(&provider_);
+  if (!pool) return;
+  (void)pool->reserve(config_.max_io_bytes, config_.depth);  // best effort: a byte limit may refuse
+  fixed_buffers_ = pool->register_fixed_buffers();
+  if (!fixed_buffers_.empty()) fixed_pool_ = pool;
+}
+
 void Device::start_queues() {
   open_char_device();
+  register_fixed_buffers();
   const bool encoded = granted_.has(uapi::kFeatureCmdIoctlEncode);
-  for (unsigned q = 0; q < config_.queues; ++q) {
-    QueueConfig qc{q, config_.depth, config_.max_io_bytes, char_fd_.get(), encoded, config_.mode, config_.app_copy,
-                   config_.poison, config_.on_exhaustion};
-    queues_.push_back(std::make_unique<Queue>(qc, provider_, target_));
+  {
+    std::lock_guard lock(queues_mutex_);
+    for (unsigned q = 0; q < config_.queues; ++q) {
+      QueueConfig qc;
+      qc.q_id = q;
+      qc.depth = config_.depth;
+      qc.max_io = config_.max_io_bytes;
+      qc.char_fd = char_fd_.get();
+      qc.encoded = encoded;
+      qc.mode = config_.mode;
+      qc.app_copy = config_.app_copy;
+      qc.poison = config_.poison;
+      qc.on_exhaustion = config_.on_exhaustion;
+      qc.fixed_pool = fixed_pool_;
+      qc.fixed_buffers = fixed_buffers_;
+      queues_.push_back(std::make_unique<Queue>(qc, provider_, target_, group_.get()));
+      group_->add(queues_.back().get());
+      homes_.push_back(queues_.back()->home());
+    }
   }
   // START_DEV and END_USER_RECOVERY wait until every tag of every queue has a FETCH_REQ
   // outstanding.
@@ -181,13 +210,20 @@ void Device::tear_down() noexcept {
   // A queue still running here either never saw START_DEV or did not drain in time: closing
   // its ring cancels its outstanding commands.
   for (auto& queue : queues_) queue->request_exit();
-  for (auto& queue : queues_) {
-    queue->join();
-    stats_.merge(queue->stats());
+  for (auto& queue : queues_) queue->join();
+  {
+    std::lock_guard lock(queues_mutex_);
+    for (auto& queue : queues_) stats_.merge(queue->stats());
+    // DEL_DEV waits until nothing holds /dev/ublkcN: neither our fd nor the queues' descriptor
+    // mappings (a mapping keeps the file open).
+    queues_.clear();
+    group_->clear();
   }
-  // DEL_DEV waits until nothing holds /dev/ublkcN: neither our fd nor the queues' descriptor
-  // mappings (a mapping keeps the file open).
-  queues_.clear();
+  if (fixed_pool_) {
+    fixed_pool_->unregister_fixed_buffers();
+    fixed_pool_ = nullptr;
+    fixed_buffers_.clear();
+  }
   char_fd_.reset();
   if (added_) {
     const auto error = control_.delete_device(dev_id_);
@@ -200,6 +236,14 @@ void Device::tear_down() noexcept {
   }
 }
 
-IoStats Device::stats() const { return stats_; }
+IoStats Device::stats() const {
+  std::lock_guard lock(queues_mutex_);
+  IoStats all = stats_;
+  for (const auto& queue : queues_) all.merge(queue->stats());
+  std::uint64_t back = 0;
+  for (const auto& home : homes_) back += home->handed_back();
+  all.handed_back = back;
+  return all;
+}
 
 }  // namespace ublk

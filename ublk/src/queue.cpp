@@ -1,4 +1,4 @@
-#include "ublk/queue.hpp"
+#include "queue.hpp"
 
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -10,20 +10,56 @@
 #include <string>
 #include <system_error>
 
+#include "pool/size_class_pool.hpp"
+
 namespace ublk {
 
 namespace {
-// user_data: which kind of CQE, and for which tag.
-enum class CqeKind : std::uint64_t { kIoCmd = 1, kGetData = 2, kEventFd = 3, kParkTimer = 4 };
-constexpr std::uint64_t user_data(CqeKind kind, unsigned tag = 0) noexcept {
-  return (static_cast<std::uint64_t>(kind) << 16) | tag;
+// user_data: which kind of CQE (top byte), for which tag (16 bits) and, for a target's IO, the
+// target's cookie (low 32 bits).
+enum class CqeKind : std::uint64_t { kIoCmd = 1, kGetData = 2, kEventFd = 3, kDeadline = 4, kTargetIo = 5 };
+constexpr std::uint64_t user_data(CqeKind kind, unsigned tag = 0, std::uint32_t cookie = 0) noexcept {
+  return (static_cast<std::uint64_t>(kind) << 56) | (std::uint64_t{tag & 0xffff} << 32) | cookie;
 }
-constexpr CqeKind kind_of(std::uint64_t data) noexcept { return static_cast<CqeKind>(data >> 16); }
-constexpr unsigned tag_of(std::uint64_t data) noexcept { return static_cast<unsigned>(data & 0xffff); }
+constexpr CqeKind kind_of(std::uint64_t data) noexcept { return static_cast<CqeKind>(data >> 56); }
+constexpr unsigned tag_of(std::uint64_t data) noexcept { return static_cast<unsigned>((data >> 32) & 0xffff); }
+constexpr std::uint32_t cookie_of(std::uint64_t data) noexcept { return static_cast<std::uint32_t>(data); }
+
+void poison(const pool::Buffer& buffer, bool enabled) noexcept {
+  if (enabled) std::memset(buffer.data, 0xa5, buffer.length);
+}
 }  // namespace
 
-Queue::Queue(const QueueConfig& config, pool::BufferProvider& provider, Target& target)
-    : config_(config), provider_(provider), target_(target), parked_(config.depth) {
+// ---- buffers coming back from elsewhere ----
+
+void QueueGroup::wake_waiting(const Queue* except) noexcept {
+  for (Queue* queue : queues_) {
+    if (queue != except && queue->has_waiters()) queue->wake();
+  }
+}
+
+void HandOffHome::take_back(const pool::Buffer& buffer) noexcept {
+  std::lock_guard lock(mutex_);
+  handed_back_.fetch_add(1, std::memory_order_relaxed);
+  if (queue_) return queue_->take_back(buffer);
+  poison(buffer, poison_);
+  (void)provider_.release(buffer);
+}
+
+void HandOffHome::detach() noexcept {
+  std::lock_guard lock(mutex_);
+  queue_ = nullptr;
+}
+
+Queue::Queue(const QueueConfig& config, pool::BufferProvider& provider, Target& target, QueueGroup* group,
+             std::unique_ptr<QueueRing> ring)
+    : config_(config),
+      provider_(provider),
+      target_(target),
+      group_(group),
+      ring_(std::move(ring)),
+      parked_(config.depth),
+      home_(std::make_shared<HandOffHome>(this, provider, config.poison)) {
   const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
   descs_ = Mapping::map(uapi::desc_array_bytes(config.depth, page), PROT_READ, MAP_SHARED | MAP_POPULATE,
                         config.char_fd, static_cast<off_t>(uapi::desc_array_offset(config.q_id, page)),
@@ -34,6 +70,7 @@ Queue::Queue(const QueueConfig& config, pool::BufferProvider& provider, Target& 
   for (unsigned tag = 0; tag < config.depth; ++tag) slots_[tag].tag = tag;
   release_after_submit_.reserve(config.depth);
   local_done_.reserve(config.depth);
+  cqes_.reserve(2 * config.depth + 8);
   eventfd_.reset(::eventfd(0, EFD_CLOEXEC));
   if (!eventfd_) throw std::system_error(errno, std::generic_category(), "eventfd");
 }
@@ -41,6 +78,7 @@ Queue::Queue(const QueueConfig& config, pool::BufferProvider& provider, Target& 
 Queue::~Queue() {
   request_exit();
   join();
+  home_->detach();
 }
 
 void Queue::start() {
@@ -69,22 +107,25 @@ bool Queue::wait_finished(std::chrono::milliseconds timeout) noexcept {
   return true;
 }
 
+IoStats Queue::stats() const noexcept {
+  IoStats copy = stats_;
+  copy.handed_back = home_->handed_back();
+  return copy;
+}
+
 void Queue::run(std::promise<void>* ready) {
-  thread_id_ = std::this_thread::get_id();
+  thread_id_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+  bool target_started = false;
   try {
-    // The cache, the ring and every command belong to this thread: ublk accepts a queue's IO
-    // commands only from the task that fetched them.
-    cache_ = provider_.make_cache();
-    resources_ = QueueResources{config_.q_id, config_.char_fd, config_.max_io, target_.wants_data(), cache_.get(),
-                                sink_.bytes(), &stats_, &release_after_submit_, config_.poison,
-                                config_.on_exhaustion == ExhaustionPolicy::kWait};
-    strategy_ = make_strategy(config_.mode, resources_);
-    ring_ = std::make_unique<Ring>(config_.depth + 3);  // + eventfd read + park timer
+    setup();
+    target_.on_queue_start(*this);
+    target_started = true;
     send_fetches();
     arm_eventfd();
     const int ret = ring_->submit();
     if (ret < 0) throw std::system_error(-ret, std::generic_category(), "submitting FETCH_REQ");
   } catch (...) {
+    if (target_started) target_.on_queue_stop(*this);
     ring_.reset();
     release_everything();
     finished_.store(true);
@@ -97,9 +138,40 @@ void Queue::run(std::promise<void>* ready) {
   } catch (const std::exception& e) {
     failure_ = e.what();
   }
+  target_.on_queue_stop(*this);
   ring_.reset();  // cancels whatever is still outstanding; after this the kernel holds nothing
+  home_->detach();
   release_everything();
   finished_.store(true);
+}
+
+void Queue::setup() {
+  // The cache, the ring and every command belong to this thread: ublk accepts a queue's IO
+  // commands only from the task that fetched them.
+  cache_ = provider_.make_cache();
+  resources_ = QueueResources{};
+  resources_.q_id = config_.q_id;
+  resources_.char_fd = config_.char_fd;
+  resources_.max_io = config_.max_io;
+  resources_.wants_data = target_.wants_data();
+  resources_.cache = cache_.get();
+  resources_.sink = sink_.bytes();
+  resources_.stats = &stats_;
+  resources_.returns = this;
+  resources_.release_after_submit = &release_after_submit_;
+  resources_.poison = config_.poison;
+  resources_.park_on_exhaustion = config_.on_exhaustion == ExhaustionPolicy::kWait;
+  strategy_ = make_strategy(config_.mode, resources_);
+  // Every tag's command, the eventfd read and the deadline, and room for the target's IO.
+  if (!ring_) ring_ = make_uring_queue_ring(2 * config_.depth + 8);
+  register_fixed_buffers();
+}
+
+void Queue::register_fixed_buffers() {
+  if (!config_.fixed_pool || config_.fixed_buffers.empty()) return;
+  const int ret = ring_->register_buffers(config_.fixed_buffers);
+  // Not fatal: the target then does plain READ/WRITE on the same memory.
+  fixed_registered_ = ret == 0;
 }
 
 void Queue::send_fetches() {
@@ -117,21 +189,32 @@ void Queue::loop() {
       throw std::system_error(-ret, std::generic_category(), "io_uring_enter");
     }
     release_submitted();
-    ring_->for_each_cqe([this](const io_uring_cqe& cqe) {
-      switch (kind_of(cqe.user_data)) {
-        case CqeKind::kIoCmd: on_io_cqe(slots_.at(tag_of(cqe.user_data)), cqe.res); break;
-        case CqeKind::kGetData: on_data_cqe(slots_.at(tag_of(cqe.user_data)), cqe.res); break;
-        case CqeKind::kEventFd: on_eventfd_cqe(cqe.res); break;
-        case CqeKind::kParkTimer: park_timer_armed_ = false; break;
-      }
-    });
+    cqes_.clear();
+    ring_->reap(cqes_);
+    for (const Cqe& cqe : cqes_) dispatch(cqe);
     drain_done();
-    if (!parked_.empty()) {
+    // A request that waits is tried again only when a buffer came back (or at its deadline);
+    // one it then gets may be completed at once and give a buffer back for the next.
+    while (!parked_.empty() && (buffer_returned_ || deadline_fired_)) {
+      buffer_returned_ = false;
       retry_parked();
-      // A retried request the target completed at once must be committed now: nothing else
-      // may wake this loop (the last requests in flight can be exactly these).
+      deadline_fired_ = false;
       drain_done();
     }
+  }
+}
+
+void Queue::dispatch(const Cqe& cqe) {
+  switch (kind_of(cqe.user_data)) {
+    case CqeKind::kIoCmd: return on_io_cqe(slots_.at(tag_of(cqe.user_data)), cqe.res);
+    case CqeKind::kGetData: return on_data_cqe(slots_.at(tag_of(cqe.user_data)), cqe.res);
+    case CqeKind::kEventFd: return on_eventfd_cqe(cqe.res);
+    case CqeKind::kDeadline:
+      deadline_armed_ = false;
+      deadline_fired_ = true;
+      return;
+    case CqeKind::kTargetIo:
+      return target_.on_io_complete(*this, tag_of(cqe.user_data), cookie_of(cqe.user_data), cqe.res);
   }
 }
 
@@ -150,12 +233,14 @@ std::uint32_t Queue::opcode(uapi::IoCmd cmd) const noexcept {
 
 void Queue::send_io_cmd(TagSlot& slot, uapi::IoCmd cmd, std::uint64_t addr, int result) {
   const auto kind = cmd == uapi::IoCmd::kNeedGetData ? CqeKind::kGetData : CqeKind::kIoCmd;
-  io_uring_sqe* sqe = ring_->uring_cmd(config_.char_fd, opcode(cmd), user_data(kind, slot.tag));
-  auto* io = Ring::cmd_area<ublksrv_io_cmd>(sqe);
-  io->q_id = static_cast<__u16>(config_.q_id);
-  io->tag = static_cast<__u16>(slot.tag);
-  io->result = result;
-  io->addr = addr;
+  ublksrv_io_cmd io{};
+  io.q_id = static_cast<__u16>(config_.q_id);
+  io.tag = static_cast<__u16>(slot.tag);
+  io.result = result;
+  io.addr = addr;
+  if (auto error = ring_->ublk_command(config_.char_fd, opcode(cmd), io, user_data(kind, slot.tag))) {
+    throw std::system_error(error, "queue " + std::to_string(config_.q_id) + ": no SQE for a ublk command");
+  }
 }
 
 // ---- tag transitions ----
@@ -165,6 +250,7 @@ void Queue::send_io_cmd(TagSlot& slot, uapi::IoCmd cmd, std::uint64_t addr, int 
 void Queue::on_io_cqe(TagSlot& slot, int res) {
   if (res < 0) return retire(slot, res);
   std::memcpy(&slot.desc, static_cast<const ublksrv_io_desc*>(descs_.get()) + slot.tag, sizeof slot.desc);
+  ++slot.generation;
   count_request(slot);
   if (res == uapi::kIoResNeedGetData) {
     const std::uint64_t addr = strategy_->need_data_address(slot);
@@ -202,13 +288,18 @@ void Queue::start_request(TagSlot& slot) {
   request.offset = slot.desc.start_sector << 9;
   request.length = slot.length();
   request.data = data;
+  if (fixed_registered_ && !data.empty()) {
+    if (auto ref = config_.fixed_pool->fixed_buffer(data.data())) request.fixed_buffer = static_cast<int>(ref->buf_index);
+  }
   request.queue = config_.q_id;
   request.tag = slot.tag;
-  target_.handle(request, Completion(&Queue::complete_thunk, this, slot.tag));
+  slot.with_target = true;
+  target_.handle(request, Completion(*this, slot.tag, slot.generation));
 }
 
 // COMMIT_AND_FETCH_REQ with the result; the tag waits for its next request.
 void Queue::commit(TagSlot& slot, int result) {
+  slot.with_target = false;
   const std::uint64_t addr = strategy_->on_done(slot, result);
   if (result < 0) {
     ++stats_.errors;
@@ -254,11 +345,23 @@ void Queue::send_need_data(TagSlot& slot, std::uint64_t addr) {
 
 // ---- provider exhaustion under ExhaustionPolicy::kWait ----
 
-// The tag keeps its request (the kernel waits for us); it is retried after the next batch of
-// completions, which give buffers back, or when the park timer fires.
+// The tag keeps its request (the kernel waits for us) until a buffer comes back: this queue's
+// own release, a handed-off buffer dropped on any thread, or another queue's release (both wake
+// us through the eventfd). One timer bounds the wait.
 void Queue::park(TagSlot& slot, ParkedTags::Step step) {
   if (parked_.park(slot.tag, step)) ++stats_.exhaustion_waits;
-  if (!park_timer_armed_) arm_park_timer();
+  if (!has_waiters_.load(std::memory_order_relaxed)) {
+    set_waiting(true);
+    // A buffer released elsewhere between our failed acquire and has_waiters_ going up woke no
+    // one: try once more now that any later release will.
+    buffer_returned_ = true;
+  }
+  if (!deadline_armed_) arm_deadline();
+}
+
+void Queue::set_waiting(bool waiting) noexcept {
+  has_waiters_.store(waiting);
+  if (group_) waiting ? group_->waiting.fetch_add(1) : group_->waiting.fetch_sub(1);
 }
 
 void Queue::retry_parked() {
@@ -282,42 +385,105 @@ void Queue::retry_parked() {
     resources_.park_on_exhaustion = config_.on_exhaustion == ExhaustionPolicy::kWait;
     if (!parked_.is_waiting_last(tag)) parked_.resolved(tag);
   }
-  if (!parked_.empty() && !park_timer_armed_) arm_park_timer();
+  if (parked_.empty()) {
+    set_waiting(false);
+  } else if (!deadline_armed_) {
+    arm_deadline();
+  }
 }
 
-void Queue::arm_park_timer() {
-  park_timeout_.tv_sec = 0;
-  park_timeout_.tv_nsec = std::chrono::nanoseconds(ParkedTags::kRetryPeriod).count();
-  io_uring_sqe* sqe = ring_->sqe();
-  io_uring_prep_timeout(sqe, &park_timeout_, 0, 0);
-  sqe->user_data = user_data(CqeKind::kParkTimer);
-  park_timer_armed_ = true;
+void Queue::arm_deadline() {
+  const auto left = parked_.oldest_deadline() - ParkedTags::Clock::now();
+  const auto after = std::max<std::chrono::nanoseconds>(left, std::chrono::milliseconds(1));
+  if (auto error = ring_->timeout(after, user_data(CqeKind::kDeadline))) {
+    throw std::system_error(error, "queue " + std::to_string(config_.q_id) + ": no SQE for the wait deadline");
+  }
+  deadline_armed_ = true;
+}
+
+// ---- buffers going back ----
+
+void Queue::release_to_provider(const pool::Buffer& buffer) noexcept {
+  poison(buffer, config_.poison);
+  (void)provider_.release(buffer);
+}
+
+void Queue::give_back(const pool::Buffer& buffer) noexcept {
+  // Another queue waits: its cache cannot see ours, so the buffer goes to the provider.
+  if (group_ && group_->waiting.load() > (has_waiters_.load(std::memory_order_relaxed) ? 1U : 0U)) {
+    release_to_provider(buffer);
+    group_->wake_waiting(this);
+  } else {
+    ublk::give_back(*cache_, buffer, config_.poison);
+  }
+  buffer_returned_ = true;
+}
+
+void Queue::take_back(const pool::Buffer& buffer) noexcept {
+  if (on_queue_thread() && cache_) return give_back(buffer);
+  release_to_provider(buffer);
+  wake();
+  if (group_) group_->wake_waiting(this);
+}
+
+void Queue::wake() noexcept {
+  if (!has_waiters_.load() || wake_posted_.exchange(true)) return;
+  const std::uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(eventfd_.get(), &one, sizeof one);
+}
+
+pool::OwnedBuffer Queue::take_buffer(unsigned tag, std::uint32_t generation) noexcept {
+  if (!on_queue_thread() || tag >= slots_.size() || config_.mode == Mode::kCopy) return {};
+  TagSlot& slot = slots_[tag];
+  if (!slot.with_target || slot.generation != generation || slot.op() != uapi::IoOp::kWrite || !slot.buffer) {
+    return {};
+  }
+  ++stats_.handed_off;
+  return pool::OwnedBuffer(std::exchange(slot.buffer, pool::Buffer{}), home_);
+}
+
+// ---- the target's IO on the ring ----
+
+std::error_code Queue::submit(unsigned tag, std::uint32_t cookie, const RingIo& io) noexcept {
+  if (!on_queue_thread() || !ring_) return std::make_error_code(std::errc::operation_not_permitted);
+  if (tag >= slots_.size()) return std::make_error_code(std::errc::invalid_argument);
+  if (auto error = ring_->target_io(io, user_data(CqeKind::kTargetIo, tag, cookie))) return error;
+  ++stats_.target_ios;
+  return {};
+}
+
+int Queue::register_files(std::span<const int> fds) noexcept {
+  if (!on_queue_thread() || !ring_) return -EPERM;
+  return ring_->register_files(fds);
+}
+
+Completion Queue::completion(unsigned tag) noexcept {
+  return Completion(*this, tag, tag < slots_.size() ? slots_[tag].generation : 0);
 }
 
 // ---- completions from the target ----
 
-void Queue::complete(unsigned tag, int result, std::uint64_t copied) noexcept {
-  if (std::this_thread::get_id() == thread_id_) {
-    local_done_.push_back({tag, result, copied});
+void Queue::complete(unsigned tag, std::uint32_t generation, int result, std::uint64_t copied) noexcept {
+  if (on_queue_thread()) {
+    local_done_.push_back({tag, generation, result, copied});
     return;
   }
   {
     std::lock_guard lock(remote_mutex_);
-    remote_done_.push_back({tag, result, copied});
+    remote_done_.push_back({tag, generation, result, copied});
   }
   const std::uint64_t one = 1;
   [[maybe_unused]] auto n = ::write(eventfd_.get(), &one, sizeof one);
 }
 
 void Queue::arm_eventfd() {
-  io_uring_sqe* sqe = ring_->sqe();
-  io_uring_prep_read(sqe, eventfd_.get(), &eventfd_value_, sizeof eventfd_value_, 0);
-  sqe->user_data = user_data(CqeKind::kEventFd);
-  eventfd_armed_ = true;
+  if (auto error = ring_->read_eventfd(eventfd_.get(), &eventfd_value_, user_data(CqeKind::kEventFd))) {
+    throw std::system_error(error, "queue " + std::to_string(config_.q_id) + ": no SQE for the eventfd");
+  }
 }
 
 void Queue::on_eventfd_cqe(int res) {
-  eventfd_armed_ = false;
+  if (wake_posted_.exchange(false)) buffer_returned_ = true;
   {
     std::lock_guard lock(remote_mutex_);
     local_done_.insert(local_done_.end(), remote_done_.begin(), remote_done_.end());
@@ -330,7 +496,17 @@ void Queue::drain_done() {
   // commit() never calls the target, so completing cannot add to local_done_ while we walk it.
   for (std::size_t i = 0; i < local_done_.size(); ++i) {
     const Done done = local_done_[i];
-    TagSlot& slot = slots_.at(done.tag);
+    if (done.tag >= slots_.size()) {
+      ++stats_.double_completions;
+      continue;
+    }
+    TagSlot& slot = slots_[done.tag];
+    // A second completion of a request, or a late one of an older request of the tag: counted,
+    // never committed (the kernel would take it for the tag's current request).
+    if (slot.state != TagState::kInTarget || !slot.with_target || slot.generation != done.generation) {
+      ++stats_.double_completions;
+      continue;
+    }
     if (slot.op() == uapi::IoOp::kWrite) stats_.userspace_copy_bytes += done.copied;
     commit(slot, done.result);
   }
@@ -341,13 +517,13 @@ void Queue::release_submitted() noexcept {
   // A READ commit's buffer: the kernel copied out of it while the submit call handled the
   // commit (see GetDataStrategy). Only if every queued SQE went in.
   if (release_after_submit_.empty() || ring_->pending_sqes() != 0) return;
-  for (const auto& buffer : release_after_submit_) give_back(*cache_, buffer, config_.poison);
+  for (const auto& buffer : release_after_submit_) give_back(buffer);
   release_after_submit_.clear();
 }
 
 void Queue::release_everything() noexcept {
   if (!cache_) return;
-  for (const auto& buffer : release_after_submit_) give_back(*cache_, buffer, config_.poison);
+  for (const auto& buffer : release_after_submit_) ublk::give_back(*cache_, buffer, config_.poison);
   release_after_submit_.clear();
   if (strategy_) {
     for (auto& slot : slots_) strategy_->on_retire(slot);

@@ -26,6 +26,10 @@ void IoStats::merge(const IoStats& o) noexcept {
   acquires += o.acquires;
   acquire_failures += o.acquire_failures;
   exhaustion_waits += o.exhaustion_waits;
+  handed_off += o.handed_off;
+  handed_back += o.handed_back;
+  double_completions += o.double_completions;
+  target_ios += o.target_ios;
   sizes.merge(o.sizes);
 }
 

@@ -17,6 +17,7 @@
 #include <set>
 #include <thread>
 
+#include "callback_owner.hpp"
 #include "fake_server.hpp"
 
 namespace ublk {
@@ -118,7 +119,7 @@ class Recorder {
     }
     r->cv_.notify_all();
   }
-  Completion completion(unsigned tag) { return Completion(&Recorder::record, this, tag); }
+  Completion completion(unsigned tag) { return Completion(owner_, tag, 0); }
   // Waits until `count` tags have a result; false on timeout.
   bool wait(std::size_t count, std::chrono::milliseconds limit = 10s) {
     std::unique_lock lock(mutex_);
@@ -134,6 +135,7 @@ class Recorder {
   }
 
  private:
+  test::CallbackOwner owner_{&Recorder::record, this};
   std::mutex mutex_;
   std::condition_variable cv_;
   std::map<unsigned, std::vector<int>> results_;

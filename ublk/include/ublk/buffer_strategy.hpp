@@ -19,10 +19,21 @@ struct TagSlot {
   ublksrv_io_desc desc{};  // the current request, copied out of the shared descriptor array
   pool::Buffer buffer{};   // the provider buffer of the current request (copy mode: the tag's own)
   int pending_error = 0;   // an error to commit as soon as the kernel lets us (after NEED_GET_DATA)
+  std::uint32_t generation = 0;  // counts the tag's requests: a Completion names the one it is for
+  bool with_target = false;      // the target has the current request and has not completed it
 
   [[nodiscard]] uapi::IoOp op() const noexcept { return static_cast<uapi::IoOp>(desc.op_flags & 0xff); }
   [[nodiscard]] std::uint32_t length() const noexcept { return desc.nr_sectors << 9; }
   [[nodiscard]] bool moves_data() const noexcept { return op() == uapi::IoOp::kRead || op() == uapi::IoOp::kWrite; }
+};
+
+// Where a queue's buffers go back when it is done with them (its cache, or a queue that waits).
+class BufferReturn {
+ public:
+  virtual void give_back(const pool::Buffer& buffer) noexcept = 0;
+
+ protected:
+  ~BufferReturn() = default;
 };
 
 // What a strategy may use of its queue.
@@ -36,6 +47,8 @@ struct QueueResources {
   // one but no provider buffer exists (see docs/ublk.md, "the sink").
   std::byte* sink = nullptr;
   IoStats* stats = nullptr;
+  // Releases go here; without it, to `cache` (poisoned first if asked).
+  BufferReturn* returns = nullptr;
   // Buffers whose address rides on an SQE not yet submitted: released once it is.
   std::vector<pool::Buffer>* release_after_submit = nullptr;
   // Scribble over every buffer as it goes back (a test aid: a kernel copy out of a buffer

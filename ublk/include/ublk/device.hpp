@@ -1,19 +1,29 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <sys/uio.h>
 #include <vector>
 
 #include "pool/buffer_provider.hpp"
 #include "ublk/control.hpp"
 #include "ublk/mode.hpp"
-#include "ublk/queue.hpp"
+#include "ublk/parked_tags.hpp"
 #include "ublk/recovery.hpp"
 #include "ublk/stats.hpp"
 #include "ublk/target.hpp"
 #include "ublk/unique_fd.hpp"
 
+namespace pool {
+class SizeClassPool;
+}
+
 namespace ublk {
+
+class Queue;
+class QueueGroup;
+class HandOffHome;
 
 struct DeviceConfig {
   int id = -1;  // -1: the kernel picks
@@ -54,7 +64,8 @@ class Device {
   // true when the kernel aborted every queue's commands without our STOP_DEV: someone else
   // (`ublk-pool del`) stopped the device, and only our cleanup is left to do.
   [[nodiscard]] bool stopped_elsewhere() const noexcept;
-  // All queues' counters merged; complete after stop().
+  // All queues' counters merged. Safe from any thread while the queues run; complete after
+  // stop() (buffers a target still holds are counted until it drops them).
   [[nodiscard]] IoStats stats() const;
 
  private:
@@ -64,6 +75,7 @@ class Device {
   void open_char_device();
   void wait_for_block_device() const;
   void tear_down() noexcept;
+  void register_fixed_buffers();
 
   Control& control_;
   DeviceConfig config_;
@@ -75,7 +87,12 @@ class Device {
   bool deleted_elsewhere_ = false;
   Features granted_;
   UniqueFd char_fd_;
+  std::unique_ptr<QueueGroup> group_;
+  std::vector<iovec> fixed_buffers_;  // the pool's regions, registered on every queue's ring
+  pool::SizeClassPool* fixed_pool_ = nullptr;
+  mutable std::mutex queues_mutex_;  // queues_, stats_ and homes_ against stats() from elsewhere
   std::vector<std::unique_ptr<Queue>> queues_;
+  std::vector<std::shared_ptr<HandOffHome>> homes_;  // every queue's, for buffers still held
   IoStats stats_;  // the queues' counters, kept when they are gone
 };
 

@@ -1,4 +1,5 @@
 #pragma once
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -15,9 +16,9 @@ enum class ExhaustionPolicy : std::uint8_t {
 std::optional<ExhaustionPolicy> parse_exhaustion_policy(std::string_view text) noexcept;
 std::string_view to_string(ExhaustionPolicy policy) noexcept;
 
-// The tags of one queue that wait for a provider buffer (ExhaustionPolicy::kWait). Used by the
-// queue's thread only, so it needs no lock: the queue retries every parked tag after each batch
-// of completions (they give buffers back) and on a short ring timeout.
+// The tags of one queue that wait for a provider buffer (ExhaustionPolicy::kWait), oldest first.
+// Used by the queue's thread only, so it needs no lock: the queue tries them again when a buffer
+// comes back, and at the oldest one's deadline.
 class ParkedTags {
  public:
   // Where the tag stopped: before NEED_GET_DATA (a get_data WRITE) or before the target.
@@ -29,7 +30,6 @@ class ParkedTags {
   using Clock = std::chrono::steady_clock;
   // Past this an IO stops waiting and fails with -ENOMEM: a bounded wait, never a hang.
   static constexpr auto kMaxWait = std::chrono::seconds(10);
-  static constexpr auto kRetryPeriod = std::chrono::milliseconds(2);
 
   explicit ParkedTags(unsigned depth) : since_(depth) {
     waiting_.reserve(depth);
@@ -55,6 +55,12 @@ class ParkedTags {
     return now - since_[tag] > kMaxWait;
   }
   void resolved(unsigned tag) noexcept { since_[tag] = {}; }
+  // When the longest wait runs out.
+  [[nodiscard]] Clock::time_point oldest_deadline() const noexcept {
+    Clock::time_point oldest = Clock::now();
+    for (const auto& entry : waiting_) oldest = std::min(oldest, since_[entry.tag]);
+    return oldest + kMaxWait;
+  }
   [[nodiscard]] bool is_waiting_last(unsigned tag) const noexcept {
     return !waiting_.empty() && waiting_.back().tag == tag;
   }

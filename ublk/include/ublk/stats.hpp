@@ -1,9 +1,45 @@
 #pragma once
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <string>
 
 namespace ublk {
+
+// A counter with one writer thread and any number of readers: a relaxed load and store (plain
+// moves on x86), never a read-modify-write. Copying it reads it.
+class Counter {
+ public:
+  constexpr Counter() noexcept = default;
+  Counter(std::uint64_t value) noexcept : value_(value) {}  // NOLINT: a counter is a number
+  Counter(const Counter& other) noexcept : value_(other.load()) {}
+  Counter& operator=(const Counter& other) noexcept {
+    store(other.load());
+    return *this;
+  }
+  Counter& operator=(std::uint64_t value) noexcept {
+    store(value);
+    return *this;
+  }
+  operator std::uint64_t() const noexcept { return load(); }  // NOLINT
+  Counter& operator++() noexcept { return *this += 1; }
+  void operator++(int) noexcept { *this += 1; }
+  Counter& operator+=(std::uint64_t n) noexcept {
+    store(load() + n);
+    return *this;
+  }
+  [[nodiscard]] std::uint64_t load() const noexcept { return value_.load(std::memory_order_relaxed); }
+  void store(std::uint64_t value) noexcept { value_.store(value, std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::uint64_t> value_{0};
+};
+
+// nlohmann::json (and any JSON type with the same ADL hook) writes a Counter as its number.
+template <class Json>
+void to_json(Json& json, const Counter& counter) {
+  json = counter.load();
+}
 
 // Request sizes in power-of-two buckets: <=512 B, <=1 KiB, ..., <=1 MiB, > 1 MiB.
 class SizeHistogram {
@@ -24,33 +60,44 @@ class SizeHistogram {
   [[nodiscard]] std::uint64_t count(unsigned bucket) const noexcept { return counts_[bucket]; }
   [[nodiscard]] std::uint64_t total() const noexcept {
     std::uint64_t sum = 0;
-    for (auto c : counts_) sum += c;
+    for (const auto& c : counts_) sum += c;
     return sum;
   }
   // "512", "1K", ..., "1M", ">1M"
   static std::string label(unsigned bucket);
 
  private:
-  std::array<std::uint64_t, kBuckets> counts_{};
+  std::array<Counter, kBuckets> counts_{};
 };
 
-// One queue's counters; written by its thread only, merged after the queues stop.
+// One queue's counters, or a device's sum. A queue's are written by its thread only (Counter),
+// so Device::stats() may read them while the queues run.
 struct IoStats {
-  std::uint64_t reads = 0, writes = 0, flushes = 0, discards = 0, other_ops = 0;
-  std::uint64_t read_bytes = 0, write_bytes = 0;
-  std::uint64_t errors = 0;         // requests completed with a negative result
-  std::uint64_t enomem = 0;         // of those, provider exhaustion
-  std::uint64_t get_data = 0;       // NEED_GET_DATA commands issued
-  std::uint64_t kernel_copy_bytes = 0;     // request data the kernel copied to/from our memory
-  std::uint64_t userspace_copy_bytes = 0;  // WRITE data memcpy'd in user space (app copy, target)
-  std::uint64_t acquires = 0, acquire_failures = 0;
-  std::uint64_t exhaustion_waits = 0;  // IOs parked until a provider buffer came back
+  Counter reads, writes, flushes, discards, other_ops;
+  Counter read_bytes, write_bytes;
+  Counter errors;         // requests completed with a negative result
+  Counter enomem;         // of those, provider exhaustion
+  Counter get_data;       // NEED_GET_DATA commands issued
+  Counter kernel_copy_bytes;     // request data the kernel copied to/from our memory
+  Counter userspace_copy_bytes;  // WRITE data memcpy'd in user space (app copy, target)
+  Counter acquires, acquire_failures;
+  Counter exhaustion_waits;    // IOs parked until a provider buffer came back
+  Counter handed_off;          // request buffers a target took ownership of
+  Counter handed_back;         // of those, given back (the queue's home counts them)
+  Counter double_completions;  // a target completed a request that was no longer its own
+  Counter target_ios;          // SQEs a target queued on the queue's ring
   SizeHistogram sizes;
 
   void merge(const IoStats& other) noexcept;
+  // Buffers targets still hold.
+  [[nodiscard]] std::uint64_t buffers_held() const noexcept {
+    const std::uint64_t out = handed_off, back = handed_back;
+    return out > back ? out - back : 0;
+  }
   // Userspace bytes copied per WRITE byte (0 when nothing was written).
   [[nodiscard]] double userspace_copies_per_write_byte() const noexcept {
-    return write_bytes ? static_cast<double>(userspace_copy_bytes) / static_cast<double>(write_bytes) : 0.0;
+    const std::uint64_t copied = userspace_copy_bytes, written = write_bytes;
+    return written ? static_cast<double>(copied) / static_cast<double>(written) : 0.0;
   }
 };
 

@@ -1,4 +1,4 @@
-#include "ublk/null_target.hpp"
+#include "null_target.hpp"
 
 namespace ublk {
 

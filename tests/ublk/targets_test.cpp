@@ -1,7 +1,10 @@
-#include "ublk/mem_target.hpp"
+#include "mem_target.hpp"
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
@@ -12,7 +15,8 @@
 #include <cstring>
 #include <vector>
 
-#include "ublk/null_target.hpp"
+#include "callback_owner.hpp"
+#include "null_target.hpp"
 
 namespace ublk {
 namespace {
@@ -37,7 +41,8 @@ Outcome run(Target& target, uapi::IoOp op, std::uint64_t offset, std::vector<std
   r.length = static_cast<std::uint32_t>(data.size());
   r.data = data;
   r.tag = tag;
-  target.handle(r, Completion(&record, &outcome, tag));
+  test::CallbackOwner owner(&record, &outcome);
+  target.handle(r, Completion(owner, tag, 0));
   return outcome;
 }
 
@@ -72,7 +77,8 @@ TEST(MemTarget, WriteZeroesReadsBackZeros) {
   r.offset = 0;
   r.length = 4096;
   Outcome z;
-  mem.handle(r, Completion(&record, &z, 0));
+  test::CallbackOwner owner(&record, &z);
+  mem.handle(r, Completion(owner, 0, 0));
   EXPECT_EQ(z.result, 0);
   std::vector<std::byte> out(4096, std::byte{1});
   run(mem, uapi::IoOp::kRead, 0, out);
@@ -182,17 +188,95 @@ void count(void* context, unsigned, int, std::uint64_t) noexcept {
 
 TEST(NullTarget, AsyncCompletesFromItsWorkerThread) {
   Counter counter;
+  test::CallbackOwner owner(&count, &counter);
   {
     NullTarget null(false, true);
     Request r;
     r.op = uapi::IoOp::kWrite;
     r.length = 4096;
-    for (int i = 0; i < 100; ++i) null.handle(r, Completion(&count, &counter, 0));
+    for (int i = 0; i < 100; ++i) null.handle(r, Completion(owner, 0, 0));
     std::unique_lock lock(counter.mutex);
     counter.cv.wait(lock, [&] { return counter.done == 100; });
     EXPECT_NE(counter.thread, std::this_thread::get_id());
   }
   EXPECT_EQ(counter.done, 100);
+}
+
+}  // namespace
+}  // namespace ublk
+
+namespace ublk {
+namespace {
+
+// Counts the buffers that come back; the bytes are the test's own.
+struct CountingHome final : pool::BufferHome {
+  void take_back(const pool::Buffer&) noexcept override { ++returned; }
+  std::atomic<int> returned{0};
+};
+
+TEST(MemTarget, KeepsAHandedOffWriteBufferInsteadOfCopyingAndReadsThroughIt) {
+  auto home = std::make_shared<CountingHome>();
+  std::vector<std::byte> request_buffer(8192);
+  for (std::size_t i = 0; i < request_buffer.size(); ++i) request_buffer[i] = static_cast<std::byte>(i * 7 + 3);
+  {
+    MemTarget mem(1 << 20, MemStore::kPrivate, kDefaultMemStoreDir, 1 << 20);
+    Outcome w;
+    test::CallbackOwner owner(&record, &w);
+    owner.offer = pool::OwnedBuffer(pool::Buffer{request_buffer.data(), 8192, 8192, nullptr, 0}, home);
+    Request r;
+    r.op = uapi::IoOp::kWrite;
+    r.offset = 4096;
+    r.length = 8192;
+    r.data = request_buffer;
+    mem.handle(r, Completion(owner, 3, 0));
+    EXPECT_EQ(w.result, 8192);
+    EXPECT_EQ(w.copied, 0u);  // kept, not copied
+    EXPECT_EQ(mem.held_bytes(), 8192u);
+    EXPECT_EQ(home->returned, 0);
+
+    std::vector<std::byte> out(16384);
+    EXPECT_EQ(run(mem, uapi::IoOp::kRead, 0, out).result, 16384);
+    EXPECT_EQ(std::memcmp(out.data() + 4096, request_buffer.data(), 8192), 0);
+    EXPECT_EQ(out[0], std::byte{0});
+
+    // A copied WRITE over half of it: the held buffer stays for the other half.
+    std::vector<std::byte> ones(4096, std::byte{0xff});
+    EXPECT_EQ(run(mem, uapi::IoOp::kWrite, 4096, ones).copied, 4096u);  // no buffer offered: copied
+    EXPECT_EQ(home->returned, 0);
+    EXPECT_EQ(run(mem, uapi::IoOp::kRead, 0, out).result, 16384);
+    EXPECT_EQ(out[4096], std::byte{0xff});
+    EXPECT_EQ(std::memcmp(out.data() + 8192, request_buffer.data() + 4096, 4096), 0);
+
+    // Overwriting the rest drops the last reference: the buffer goes home exactly once.
+    EXPECT_EQ(run(mem, uapi::IoOp::kWrite, 8192, ones).copied, 4096u);
+    EXPECT_EQ(home->returned, 1);
+    EXPECT_EQ(mem.held_bytes(), 0u);
+  }
+  EXPECT_EQ(home->returned, 1);
+}
+
+TEST(MemTarget, ANamedStoreCopiesEvenWhenABufferIsOffered) {
+  const auto dir = std::filesystem::temp_directory_path() / ("ublk-mem-hold-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto home = std::make_shared<CountingHome>();
+  std::vector<std::byte> request_buffer(4096, std::byte{0x5a});
+  {
+    MemTarget mem(1 << 20, MemStore::kNamed, dir.string(), 1 << 20);
+    mem.on_device_added(9);
+    Outcome w;
+    test::CallbackOwner owner(&record, &w);
+    owner.offer = pool::OwnedBuffer(pool::Buffer{request_buffer.data(), 4096, 4096, nullptr, 0}, home);
+    Request r;
+    r.op = uapi::IoOp::kWrite;
+    r.length = 4096;
+    r.data = request_buffer;
+    mem.handle(r, Completion(owner, 0, 0));
+    EXPECT_EQ(w.copied, 4096u);
+    EXPECT_EQ(owner.take_calls, 0);
+    mem.on_device_deleted();
+  }
+  EXPECT_EQ(home->returned, 1);  // the offer was never taken: dropped with the owner
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -1,0 +1,459 @@
+// A Queue driven through a fake ring (no kernel): the test plays the kernel, completing the
+// queue's ublk commands with requests whose descriptors it writes into a memfd that stands in
+// for /dev/ublkcN, and reads the commands the queue sends back.
+#include "queue.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "fake_ring.hpp"
+
+namespace ublk {
+namespace {
+
+using test::FakeRingState;
+using test::FakeSqe;
+
+// Thread-safe; counts every release of every buffer and refuses past `limit` buffers out.
+class LimitedProvider final : public pool::BufferProvider {
+ public:
+  explicit LimitedProvider(std::size_t limit = 1000) : limit_(limit) {}
+  ~LimitedProvider() override {
+    for (auto& [p, n] : out_) std::free(p);
+  }
+  std::string_view name() const noexcept override { return "limited"; }
+  pool::Expected<pool::Buffer> acquire(std::size_t length, std::size_t alignment) noexcept override {
+    std::lock_guard lock(mutex_);
+    if (fail_all || out_.size() >= limit_) return std::errc::not_enough_memory;
+    void* p = std::aligned_alloc(alignment, (length + alignment - 1) / alignment * alignment);
+    if (!p) return std::errc::not_enough_memory;
+    out_[p] = length;
+    ++acquired;
+    return pool::Buffer{static_cast<std::byte*>(p), length, length, this, 0};
+  }
+  std::error_code release(const pool::Buffer& buffer) noexcept override {
+    std::lock_guard lock(mutex_);
+    auto it = out_.find(buffer.data);
+    if (it == out_.end()) {
+      ++bad_releases;
+      return std::make_error_code(std::errc::invalid_argument);
+    }
+    out_.erase(it);
+    std::free(buffer.data);
+    ++released;
+    return {};
+  }
+  std::size_t max_length() const noexcept override { return 1 << 20; }
+  std::size_t out() {
+    std::lock_guard lock(mutex_);
+    return out_.size();
+  }
+
+  std::atomic<bool> fail_all{false};
+  std::atomic<int> acquired{0}, released{0}, bad_releases{0};
+
+ private:
+  std::mutex mutex_;
+  std::size_t limit_;
+  std::map<void*, std::size_t> out_;
+};
+
+// A target whose behaviour each test scripts; called on the queue's thread.
+class ScriptTarget final : public Target {
+ public:
+  std::string_view name() const noexcept override { return "script"; }
+  void handle(const Request& request, Completion done) noexcept override { on_handle(request, done); }
+  void on_io_complete(QueueContext& queue, unsigned tag, std::uint32_t cookie, int result) noexcept override {
+    if (on_io) on_io(queue, tag, cookie, result);
+  }
+  std::function<void(const Request&, Completion)> on_handle = [](const Request& r, Completion done) {
+    done(static_cast<int>(r.length));
+  };
+  std::function<void(QueueContext&, unsigned, std::uint32_t, int)> on_io;
+};
+
+constexpr unsigned kDepth = 4;
+constexpr std::uint32_t kMaxIo = 64 << 10;
+
+class Harness {
+ public:
+  explicit Harness(Mode mode, ExhaustionPolicy policy = ExhaustionPolicy::kWait, std::size_t limit = 1000)
+      : provider(limit) {
+    fd_.reset(::memfd_create("fake-ublkc", MFD_CLOEXEC));
+    EXPECT_TRUE(fd_);
+    EXPECT_EQ(::ftruncate(fd_.get(), static_cast<off_t>(uapi::desc_array_bytes(kDepth))), 0);
+    config.q_id = 0;
+    config.depth = kDepth;
+    config.max_io = kMaxIo;
+    config.char_fd = fd_.get();
+    config.mode = mode;
+    config.on_exhaustion = policy;
+  }
+  void start() {
+    queue = std::make_unique<Queue>(config, provider, target, nullptr, std::make_unique<test::FakeRing>(ring));
+    queue->start();
+    EXPECT_EQ(ring->count(), kDepth + 1);  // a FETCH_REQ per tag and the eventfd read
+  }
+  ~Harness() { queue.reset(); }
+
+  // The index of the last ublk command sent for `tag`.
+  std::size_t last_command(unsigned tag) {
+    std::lock_guard lock(ring->mutex);
+    for (std::size_t i = ring->submitted.size(); i-- > 0;) {
+      const FakeSqe& s = ring->submitted[i];
+      if (s.kind == FakeSqe::Kind::kUblk && s.cmd.tag == tag) return i;
+    }
+    ADD_FAILURE() << "no command for tag " << tag;
+    return 0;
+  }
+  // The kernel completes the tag's outstanding command with a request (res: 0, or
+  // UBLK_IO_RES_NEED_GET_DATA for a get_data WRITE).
+  void send_request(unsigned tag, uapi::IoOp op, std::uint32_t bytes, std::uint64_t offset = 0, int res = 0) {
+    ublksrv_io_desc desc{};
+    desc.op_flags = static_cast<std::uint32_t>(op);
+    desc.nr_sectors = bytes >> 9;
+    desc.start_sector = offset >> 9;
+    ASSERT_EQ(::pwrite(fd_.get(), &desc, sizeof desc, static_cast<off_t>(tag * sizeof desc)),
+              static_cast<ssize_t>(sizeof desc));
+    ring->complete(ring->at(last_command(tag)).user_data, res);
+  }
+  // Waits for the next ublk command `cmd` of `tag` after index `from`.
+  std::optional<FakeSqe> wait_command(unsigned tag, uapi::IoCmd cmd, std::size_t from = 0,
+                                      std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+    const auto op = uapi::encoded(cmd);
+    auto at = ring->wait_for(from, [&](const FakeSqe& s) {
+      return s.kind == FakeSqe::Kind::kUblk && s.cmd.tag == tag && s.cmd_op == op;
+    }, timeout);
+    if (!at) return std::nullopt;
+    return ring->at(*at);
+  }
+  std::uint64_t sink_or_zero_check(const FakeSqe& s) const { return s.cmd.addr; }
+
+  std::shared_ptr<FakeRingState> ring = std::make_shared<FakeRingState>();
+  LimitedProvider provider;
+  ScriptTarget target;
+  QueueConfig config;
+  std::unique_ptr<Queue> queue;
+  int fd() const { return fd_.get(); }
+
+ private:
+  UniqueFd fd_;
+};
+
+TEST(Queue, TargetIoCompletionsComeBackToTheirRequestAndCookie) {
+  Harness h(Mode::kCopy);
+  struct Seen {
+    unsigned tag;
+    std::uint32_t cookie;
+    int result;
+  };
+  std::mutex mutex;
+  std::vector<Seen> seen;
+  std::map<unsigned, int> sums;
+  h.target.on_handle = [](const Request& r, Completion done) {
+    RingIo write = RingIo::write(42, r.data, r.offset);
+    write.link = true;
+    EXPECT_FALSE(done.queue().submit(r.tag, 1, write));
+    EXPECT_FALSE(done.queue().submit(r.tag, 2, RingIo::fdatasync(42)));
+  };
+  h.target.on_io = [&](QueueContext& queue, unsigned tag, std::uint32_t cookie, int result) {
+    std::lock_guard lock(mutex);
+    seen.push_back({tag, cookie, result});
+    sums[tag] += result;
+    if (cookie == 2) queue.completion(tag)(sums[tag]);  // the fdatasync finishes the request
+  };
+  h.start();
+  // Live counters read from another thread while the queue works (TSan checks this).
+  std::atomic<bool> stop{false};
+  std::thread reader([&] {
+    while (!stop) (void)h.queue->stats().target_ios;
+  });
+  h.send_request(0, uapi::IoOp::kWrite, 4096, 0);
+  h.send_request(2, uapi::IoOp::kWrite, 8192, 8192);
+  auto io_of = [&](unsigned tag, std::uint32_t cookie) {
+    auto at = h.ring->wait_for(0, [&](const FakeSqe& s) {
+      return s.kind == FakeSqe::Kind::kTargetIo && ((s.user_data >> 32) & 0xffff) == tag &&
+             static_cast<std::uint32_t>(s.user_data) == cookie;
+    });
+    EXPECT_TRUE(at);
+    return h.ring->at(at.value_or(0));
+  };
+  const FakeSqe w0 = io_of(0, 1), s0 = io_of(0, 2), w2 = io_of(2, 1), s2 = io_of(2, 2);
+  EXPECT_EQ(w0.io.op, RingIo::Op::kWrite);
+  EXPECT_TRUE(w0.io.link);
+  EXPECT_EQ(w0.io.length, 4096u);
+  EXPECT_EQ(w2.io.offset, 8192u);
+  EXPECT_EQ(s2.io.op, RingIo::Op::kFsync);
+  EXPECT_EQ(s2.io.flags, RingIo::kDataSync);
+  // Out of order, with results that say which IO they were.
+  h.ring->complete(w2.user_data, 8192);
+  h.ring->complete(w0.user_data, 4096);
+  h.ring->complete(s2.user_data, 20);
+  h.ring->complete(s0.user_data, 10);
+  auto c0 = h.wait_command(0, uapi::IoCmd::kCommitAndFetchReq);
+  auto c2 = h.wait_command(2, uapi::IoCmd::kCommitAndFetchReq);
+  stop = true;
+  reader.join();
+  ASSERT_TRUE(c0 && c2);
+  EXPECT_EQ(c0->cmd.result, 4096 + 10);
+  EXPECT_EQ(c2->cmd.result, 8192 + 20);
+  std::lock_guard lock(mutex);
+  ASSERT_EQ(seen.size(), 4u);
+  EXPECT_EQ(seen[0].tag, 2u);
+  EXPECT_EQ(seen[0].cookie, 1u);
+  EXPECT_EQ(seen[1].tag, 0u);
+  EXPECT_EQ(seen[3].cookie, 2u);
+  EXPECT_EQ(h.queue->stats().target_ios, 4u);
+}
+
+TEST(Queue, CopyModeTagKeepsItsOwnBufferAndCannotHandItOff) {
+  Harness h(Mode::kCopy);
+  bool took = true;
+  h.target.on_handle = [&](const Request& r, Completion done) {
+    took = static_cast<bool>(done.take_buffer());
+    std::memset(r.data.data(), 0x3c, r.data.size());
+    done(static_cast<int>(r.length));
+  };
+  h.start();
+  EXPECT_EQ(h.provider.out(), kDepth);  // each tag's buffer, from FETCH on
+  const std::uint64_t fetch_addr = h.ring->at(h.last_command(1)).cmd.addr;
+  EXPECT_NE(fetch_addr, 0u);
+  h.send_request(1, uapi::IoOp::kWrite, 4096);
+  auto commit = h.wait_command(1, uapi::IoCmd::kCommitAndFetchReq);
+  ASSERT_TRUE(commit);
+  EXPECT_FALSE(took);
+  EXPECT_EQ(commit->cmd.addr, fetch_addr);
+  EXPECT_EQ(commit->cmd.result, 4096);
+  h.queue.reset();
+  EXPECT_EQ(h.provider.out(), 0u);
+  EXPECT_EQ(h.provider.bad_releases, 0);
+}
+
+TEST(Queue, GetDataWriteGetsItsBufferAtNeedGetDataAndAReadCommitsItsBuffer) {
+  Harness h(Mode::kGetData);
+  std::vector<std::byte> seen;
+  h.target.on_handle = [&](const Request& r, Completion done) {
+    if (r.op == uapi::IoOp::kWrite) seen.assign(r.data.begin(), r.data.end());
+    if (r.op == uapi::IoOp::kRead) std::memset(r.data.data(), 0x77, r.data.size());
+    done(static_cast<int>(r.length));
+  };
+  h.start();
+  EXPECT_EQ(h.provider.out(), 0u);
+  const std::uint64_t sink = h.ring->at(h.last_command(0)).cmd.addr;
+  h.send_request(0, uapi::IoOp::kWrite, 8192, 0, uapi::kIoResNeedGetData);
+  auto need = h.wait_command(0, uapi::IoCmd::kNeedGetData);
+  ASSERT_TRUE(need);
+  ASSERT_NE(need->cmd.addr, sink);
+  std::memset(reinterpret_cast<void*>(need->cmd.addr), 0x5e, 8192);  // the kernel's copy
+  h.ring->complete(need->user_data, 0);
+  auto commit = h.wait_command(0, uapi::IoCmd::kCommitAndFetchReq);
+  ASSERT_TRUE(commit);
+  EXPECT_EQ(commit->cmd.addr, sink);  // the WRITE buffer went back before the commit
+  ASSERT_EQ(seen.size(), 8192u);
+  EXPECT_EQ(seen[100], std::byte{0x5e});
+  EXPECT_EQ(h.provider.released, 1);
+
+  h.send_request(1, uapi::IoOp::kRead, 4096);
+  auto read_commit = h.wait_command(1, uapi::IoCmd::kCommitAndFetchReq);
+  ASSERT_TRUE(read_commit);
+  EXPECT_NE(read_commit->cmd.addr, sink);
+  EXPECT_EQ(*reinterpret_cast<const unsigned char*>(read_commit->cmd.addr), 0x77);
+  const auto stats = h.queue->stats();
+  EXPECT_EQ(stats.get_data, 1u);
+  EXPECT_EQ(stats.writes, 1u);
+  EXPECT_EQ(stats.reads, 1u);
+  h.queue.reset();
+  EXPECT_EQ(h.provider.out(), 0u);
+  EXPECT_EQ(h.provider.bad_releases, 0);
+}
+
+TEST(Queue, UserCopyReadsWriteDataFromTheCharDeviceAndWritesReadDataBack) {
+  Harness h(Mode::kUserCopy);
+  std::vector<std::byte> seen;
+  h.target.on_handle = [&](const Request& r, Completion done) {
+    if (r.op == uapi::IoOp::kWrite) seen.assign(r.data.begin(), r.data.end());
+    if (r.op == uapi::IoOp::kRead) std::memset(r.data.data(), 0x21, r.data.size());
+    done(static_cast<int>(r.length));
+  };
+  h.start();
+  std::vector<std::byte> pattern(4096, std::byte{0x9a});
+  ASSERT_EQ(::pwrite(h.fd(), pattern.data(), pattern.size(), static_cast<off_t>(uapi::user_copy_offset(0, 3))), 4096);
+  h.send_request(3, uapi::IoOp::kWrite, 4096);
+  auto commit = h.wait_command(3, uapi::IoCmd::kCommitAndFetchReq);
+  ASSERT_TRUE(commit);
+  EXPECT_EQ(commit->cmd.addr, 0u);
+  EXPECT_EQ(seen, pattern);
+  h.send_request(2, uapi::IoOp::kRead, 4096);
+  ASSERT_TRUE(h.wait_command(2, uapi::IoCmd::kCommitAndFetchReq));
+  std::vector<std::byte> back(4096);
+  ASSERT_EQ(::pread(h.fd(), back.data(), back.size(), static_cast<off_t>(uapi::user_copy_offset(0, 2))), 4096);
+  EXPECT_EQ(back[0], std::byte{0x21});
+  EXPECT_EQ(h.provider.out(), 0u);  // both buffers went back as soon as the data moved
+}
+
+TEST(Queue, AFailedProviderFailsTheRequestWithEnomemUnderTheFailPolicy) {
+  Harness h(Mode::kGetData, ExhaustionPolicy::kFail);
+  h.provider.fail_all = true;
+  int handled = 0;
+  h.target.on_handle = [&](const Request& r, Completion done) {
+    ++handled;
+    done(static_cast<int>(r.length));
+  };
+  h.start();
+  h.send_request(0, uapi::IoOp::kRead, 4096);
+  auto commit = h.wait_command(0, uapi::IoCmd::kCommitAndFetchReq);
+  ASSERT_TRUE(commit);
+  EXPECT_EQ(commit->cmd.result, -ENOMEM);
+  h.send_request(1, uapi::IoOp::kWrite, 4096, 0, uapi::kIoResNeedGetData);
+  auto need = h.wait_command(1, uapi::IoCmd::kNeedGetData);
+  ASSERT_TRUE(need);
+  h.ring->complete(need->user_data, 0);
+  auto write_commit = h.wait_command(1, uapi::IoCmd::kCommitAndFetchReq);
+  ASSERT_TRUE(write_commit);
+  EXPECT_EQ(write_commit->cmd.result, -ENOMEM);
+  EXPECT_EQ(handled, 0);
+  const auto stats = h.queue->stats();
+  EXPECT_EQ(stats.enomem, 2u);
+  EXPECT_EQ(stats.errors, 2u);
+  EXPECT_EQ(stats.acquire_failures, 2u);
+  EXPECT_EQ(stats.exhaustion_waits, 0u);
+}
+
+TEST(Queue, AParkedRequestIsWokenByTheSameQueuesRelease) {
+  Harness h(Mode::kGetData, ExhaustionPolicy::kWait, 1);
+  std::mutex mutex;
+  std::vector<Completion> held;
+  h.target.on_handle = [&](const Request&, Completion done) {
+    std::lock_guard lock(mutex);
+    held.push_back(done);  // completed later, from the test's thread
+  };
+  h.start();
+  h.send_request(0, uapi::IoOp::kWrite, 4096, 0, uapi::kIoResNeedGetData);
+  auto need0 = h.wait_command(0, uapi::IoCmd::kNeedGetData);
+  ASSERT_TRUE(need0);
+  h.ring->complete(need0->user_data, 0);
+  h.send_request(1, uapi::IoOp::kWrite, 4096, 0, uapi::kIoResNeedGetData);
+  // Tag 1 waits: no NEED_GET_DATA, and no timer but the 10 s deadline.
+  EXPECT_FALSE(h.wait_command(1, uapi::IoCmd::kNeedGetData, 0, std::chrono::milliseconds(200)));
+  EXPECT_EQ(h.queue->stats().exhaustion_waits, 1u);
+  auto timer = h.ring->wait_for(0, [](const FakeSqe& s) { return s.kind == FakeSqe::Kind::kTimeout; });
+  ASSERT_TRUE(timer);
+  EXPECT_GT(h.ring->at(*timer).after, std::chrono::seconds(9));
+  std::size_t from = h.ring->count();
+  {
+    std::lock_guard lock(mutex);
+    ASSERT_EQ(held.size(), 1u);
+    held[0](4096);  // tag 0 completes: its buffer goes back on the queue's thread
+  }
+  auto need1 = h.wait_command(1, uapi::IoCmd::kNeedGetData, from, std::chrono::seconds(2));
+  ASSERT_TRUE(need1);
+  EXPECT_NE(need1->cmd.addr, 0u);
+  h.ring->complete(need1->user_data, 0);
+  {
+    // Serve tag 1 too, so that its buffer is back before the queue goes.
+    for (int i = 0; i < 200; ++i) {
+      {
+        std::lock_guard lock(mutex);
+        if (held.size() == 2) break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    std::lock_guard lock(mutex);
+    ASSERT_EQ(held.size(), 2u);
+    held[1](4096);
+  }
+  ASSERT_TRUE(h.wait_command(1, uapi::IoCmd::kCommitAndFetchReq));
+  EXPECT_EQ(h.queue->stats().errors, 0u);
+}
+
+TEST(Queue, AHandedOffBufferReleasedOnAnotherThreadGoesBackOnceAndWakesAWaiter) {
+  Harness h(Mode::kGetData, ExhaustionPolicy::kWait, 1);
+  std::mutex mutex;
+  pool::OwnedBuffer kept;
+  h.target.on_handle = [&](const Request& r, Completion done) {
+    std::lock_guard lock(mutex);
+    if (!kept) kept = done.take_buffer();
+    EXPECT_FALSE(done.take_buffer());  // only once
+    done(static_cast<int>(r.length));
+  };
+  h.start();
+  h.send_request(0, uapi::IoOp::kWrite, 4096, 0, uapi::kIoResNeedGetData);
+  auto need0 = h.wait_command(0, uapi::IoCmd::kNeedGetData);
+  ASSERT_TRUE(need0);
+  std::memset(reinterpret_cast<void*>(need0->cmd.addr), 0x11, 4096);
+  h.ring->complete(need0->user_data, 0);
+  ASSERT_TRUE(h.wait_command(0, uapi::IoCmd::kCommitAndFetchReq));
+  {
+    std::lock_guard lock(mutex);
+    ASSERT_TRUE(kept);
+    EXPECT_EQ(kept.data()[4095], std::byte{0x11});  // the data stays the target's after the commit
+  }
+  EXPECT_EQ(h.provider.released, 0);
+  auto stats = h.queue->stats();
+  EXPECT_EQ(stats.handed_off, 1u);
+  EXPECT_EQ(stats.buffers_held(), 1u);
+
+  // The only buffer is held: the next WRITE waits for it.
+  h.send_request(1, uapi::IoOp::kWrite, 4096, 0, uapi::kIoResNeedGetData);
+  EXPECT_FALSE(h.wait_command(1, uapi::IoCmd::kNeedGetData, 0, std::chrono::milliseconds(200)));
+  const std::size_t from = h.ring->count();
+  std::thread other([&] {
+    std::lock_guard lock(mutex);
+    kept.reset();
+    kept.reset();  // a second drop is a no-op
+  });
+  other.join();
+  auto need1 = h.wait_command(1, uapi::IoCmd::kNeedGetData, from, std::chrono::seconds(2));
+  ASSERT_TRUE(need1);
+  h.ring->complete(need1->user_data, 0);
+  ASSERT_TRUE(h.wait_command(1, uapi::IoCmd::kCommitAndFetchReq));
+  stats = h.queue->stats();
+  EXPECT_EQ(stats.handed_back, 1u);
+  EXPECT_EQ(stats.exhaustion_waits, 1u);
+  {
+    std::lock_guard lock(mutex);
+    kept.reset();  // tag 1's buffer, taken too
+  }
+  h.queue.reset();
+  EXPECT_EQ(h.provider.out(), 0u);
+  EXPECT_EQ(h.provider.bad_releases, 0);
+  EXPECT_EQ(h.provider.released, h.provider.acquired);
+}
+
+TEST(Queue, ADoubleCompletionIsCountedAndTheQueueGoesOn) {
+  Harness h(Mode::kGetData);
+  h.target.on_handle = [](const Request& r, Completion done) {
+    done(static_cast<int>(r.length));
+    done(-EIO);  // a target bug
+  };
+  h.start();
+  h.send_request(2, uapi::IoOp::kRead, 4096);
+  auto first = h.wait_command(2, uapi::IoCmd::kCommitAndFetchReq);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->cmd.result, 4096);
+  const std::size_t from = h.ring->count();
+  h.send_request(2, uapi::IoOp::kRead, 8192);
+  auto second = h.wait_command(2, uapi::IoCmd::kCommitAndFetchReq, from);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->cmd.result, 8192);
+  EXPECT_EQ(h.ring->wait_for(from + 1, [](const FakeSqe& s) {
+    return s.kind == FakeSqe::Kind::kUblk && s.cmd.tag == 2;
+  }, std::chrono::milliseconds(100)), std::nullopt);  // one commit per request, no more
+  const auto stats = h.queue->stats();
+  EXPECT_EQ(stats.double_completions, 2u);
+  EXPECT_EQ(stats.errors, 0u);
+}
+
+}  // namespace
+}  // namespace ublk
