@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -306,6 +308,46 @@ TEST_F(Nbdkit, NegotiatesAndMovesData) {
   ASSERT_EQ(e.kind, ReplyEvent::Kind::kDone) << e.why;
   EXPECT_LT(e.result, 0);
   send_all(fd.get(), encode_request({0, Command::kDisconnect, 4, 0, 0}));
+}
+
+// The same server over TCP on the loopback: the tcp: address path, TCP_NODELAY included.
+TEST(NbdkitTcp, NegotiatesOverTcp) {
+  const auto nbdkit = find_nbdkit();
+  if (!nbdkit) GTEST_SKIP() << "nbdkit is not installed (scripts/setup.sh installs it)";
+  // A free port: bind to port 0, read it back, let it go for nbdkit.
+  UniqueFd probe(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof sin;
+  ASSERT_EQ(::bind(probe.get(), reinterpret_cast<sockaddr*>(&sin), sizeof sin), 0);
+  ASSERT_EQ(::getsockname(probe.get(), reinterpret_cast<sockaddr*>(&sin), &len), 0);
+  const std::string port = std::to_string(ntohs(sin.sin_port));
+  probe.reset();
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::execl(nbdkit->c_str(), "nbdkit", "-f", "-i", "127.0.0.1", "-p", port.c_str(), "memory", "3M",
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  const auto address = std::get<Address>(parse_address("tcp:127.0.0.1:" + port));
+  std::optional<Export> ex;
+  std::string last_error;
+  for (int i = 0; i < 500 && !ex; ++i) {
+    try {
+      UniqueFd fd = connect_to(address);
+      ex = negotiate(fd.get(), "");
+    } catch (const std::exception& e) {
+      last_error = e.what();
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  ::kill(pid, SIGTERM);
+  ::waitpid(pid, nullptr, 0);
+  ASSERT_TRUE(ex) << last_error;
+  EXPECT_EQ(ex->size, 3U << 20);
+  EXPECT_TRUE(ex->structured_replies);
 }
 
 }  // namespace
