@@ -113,10 +113,9 @@ class Recorder {
  public:
   static void record(void* self, unsigned tag, int result, std::uint64_t) noexcept {
     auto* r = static_cast<Recorder*>(self);
-    {
-      std::lock_guard lock(r->mutex_);
-      r->results_[tag].push_back(result);
-    }
+    // Notified under the lock: a test that saw its results may destroy the recorder at once.
+    std::lock_guard lock(r->mutex_);
+    r->results_[tag].push_back(result);
     r->cv_.notify_all();
   }
   Completion completion(unsigned tag) { return Completion(owner_, tag, 0); }

@@ -248,11 +248,13 @@ void serve_transmission(int fd, FakeStore& store, bool structured, Script& scrip
     } while (script.reorder && batch.size() < 16 && has_more_input(fd));
     std::reverse(batch.begin(), batch.end());
     for (const auto& r : batch) {
+      const Misbehaviour kind = script.misbehave.load();
+      const unsigned after = script.after.load(), times = script.times.load();
       // A fault that only a READ can show counts READs only.
-      const bool eligible = script.misbehave != Misbehaviour::kIncompleteRead || r.command == Command::kRead;
-      const unsigned n = eligible ? script.requests.fetch_add(1) : script.after + script.times;
-      const bool wrong_now = n >= script.after && n < script.after + script.times;
-      if (!reply(fd, store, structured, r, wrong_now ? script.misbehave : Misbehaviour::kNone)) return;
+      const bool eligible = kind != Misbehaviour::kIncompleteRead || r.command == Command::kRead;
+      const unsigned n = eligible ? script.requests.fetch_add(1) : after + times;
+      const bool wrong_now = n >= after && n < after + times;
+      if (!reply(fd, store, structured, r, wrong_now ? kind : Misbehaviour::kNone)) return;
     }
   }
 }

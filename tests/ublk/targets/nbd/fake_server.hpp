@@ -54,11 +54,12 @@ class FakeStore {
 };
 
 struct Script {
-  Misbehaviour misbehave = Misbehaviour::kNone;
-  unsigned after = 0;           // serve this many requests well first (counted over all connections;
+  // Atomic: a test changes the script while connections are served.
+  std::atomic<Misbehaviour> misbehave{Misbehaviour::kNone};
+  std::atomic<unsigned> after{0};  // serve this many requests well first (counted over all connections;
                                 // READs only for kIncompleteRead)
-  unsigned times = 1;           // then misbehave this many times, then behave again
-  bool reorder = false;         // reply to the requests already received in reverse order
+  std::atomic<unsigned> times{1};  // then misbehave this many times, then behave again
+  std::atomic<bool> reorder{false};  // reply to the requests already received in reverse order
   std::atomic<unsigned> requests{0};
 };
 
