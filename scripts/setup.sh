@@ -22,6 +22,7 @@ packages=(
   fio e2fsprogs gnuplot-nox python3
   clang libclang-rt-14-dev
   qemu-system-x86 busybox-static xz-utils zstd cpio
+  nbdkit qemu-utils nbd-client
 )
 
 missing=()

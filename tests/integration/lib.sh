@@ -16,6 +16,7 @@ repo_dir="$(cd "$lib_dir/../.." && pwd)"
 build_dir="${UBLKPOOL_BUILD_DIR:-$repo_dir/build}"
 mem_bin="$build_dir/bin/ublk-pool-mem"
 null_bin="$build_dir/bin/ublk-pool-null"
+nbd_bin="$build_dir/bin/ublk-pool-nbd"
 test_name="${0##*/}"
 test_name="${test_name%.sh}"
 wait_s="${UBLKPOOL_TEST_WAIT:-120}"
@@ -74,7 +75,7 @@ daemon_processes() {
   for comm in /proc/[0-9]*/comm; do
     name=""
     { read -r name <"$comm"; } 2>/dev/null || true
-    case "$name" in ublk-pool-mem | ublk-pool-null) comm="${comm#/proc/}"; echo "${comm%/comm}" ;; esac
+    case "$name" in ublk-pool-mem | ublk-pool-null | ublk-pool-nbd) comm="${comm#/proc/}"; echo "${comm%/comm}" ;; esac
   done
 }
 

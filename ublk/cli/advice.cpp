@@ -9,11 +9,17 @@
 #include <nlohmann/json.hpp>
 
 #include "pool/size_classes.hpp"
-#include "ublk/uapi.hpp"
+#include "ublk/control.hpp"
+#include "ublk/features.hpp"
 
 namespace ublk::cli {
 
 namespace {
+
+bool has_feature(const Features& kernel, std::string_view name) {
+  const auto bit = feature_bit(name);
+  return bit && kernel.has(std::uint64_t{1} << *bit);
+}
 
 constexpr std::uint64_t kMiB = std::uint64_t{1} << 20;
 constexpr std::uint64_t kSector = 512;
@@ -244,16 +250,16 @@ Advice advise(const RunSummary& s, const std::optional<ModeEvidence>& evidence) 
     why = median_text + "; no memcpy_vs_getdata result to compare modes on this machine (run it: docs/bench.md), "
                         "so the mode stays";
   }
-  if (mode == Mode::kGetData && !kernel.has(uapi::kFeatureNeedGetData)) {
+  if (mode == Mode::kGetData && !has_feature(kernel, "NEED_GET_DATA")) {
     mode = Mode::kCopy;
     why += "; but this kernel lacks NEED_GET_DATA: copy";
-  } else if (mode == Mode::kUserCopy && !kernel.has(uapi::kFeatureUserCopy)) {
+  } else if (mode == Mode::kUserCopy && !has_feature(kernel, "USER_COPY")) {
     mode = Mode::kCopy;
     why += "; but this kernel lacks USER_COPY: copy";
   }
   if (mode == Mode::kAuto) mode = Mode::kCopy;
   advice.lines.push_back({"mode", std::string(to_string(mode)), why});
-  if (kernel.has(uapi::kFeatureAutoBufReg)) {
+  if (has_feature(kernel, "AUTO_BUF_REG")) {
     advice.lines.push_back({"zero-copy", "",
                             "the kernel offers AUTO_BUF_REG, but this version of ublk-pool has no zero-copy mode"});
   }
@@ -340,8 +346,8 @@ Advice advise(const RunSummary& s, const std::optional<ModeEvidence>& evidence) 
     const std::uint64_t in_flight = s.pool.buffers_peak;
     const std::string seen = "at most " + std::to_string(in_flight) + " requests held a buffer at once, of " +
                              std::to_string(tags) + " tags";
-    if (10 * in_flight >= 9 * tags && depth < uapi::kMaxQueueDepth) {
-      depth = std::min<unsigned>(depth * 2, uapi::kMaxQueueDepth);
+    if (10 * in_flight >= 9 * tags && depth < kMaxQueueDepth) {
+      depth = std::min<unsigned>(depth * 2, kMaxQueueDepth);
       advice.lines.push_back({"depth", std::to_string(depth), seen + ": the queues were full, double the depth"});
     } else if (4 * in_flight <= tags && depth > 32) {
       unsigned want = 32;
@@ -354,7 +360,7 @@ Advice advise(const RunSummary& s, const std::optional<ModeEvidence>& evidence) 
   }
   if (depth != s.shape.depth || mode != s.mode) advice.shape_changes = true;
   advice.lines.push_back({"queues", std::to_string(s.shape.queues),
-                          depth == uapi::kMaxQueueDepth && depth != s.shape.depth
+                          depth == kMaxQueueDepth && depth != s.shape.depth
                               ? "the depth is at its maximum: add queues if the application submits from more threads"
                               : "keep: this version counts no per-queue concurrency to balance"});
   advice.restart_flags.insert(advice.restart_flags.end(),

@@ -21,6 +21,7 @@
 #include "cli/program.hpp"
 #include "app_copy_target.hpp"
 #include "poisoning_provider.hpp"
+#include "nbd_setup.hpp"
 #include "providers.hpp"
 #include "stale_device.hpp"
 #include "report.hpp"
@@ -199,7 +200,9 @@ int run_daemon(int argc, char** argv, DaemonKind kind) {
     if (options.recover) choice.reason = "the mode device " + std::to_string(*options.recover) + " was created with";
     log.info("mode " + std::string(to_string(choice.mode)) + ": " + choice.reason);
 
-    auto target = make_target(kind, options, *provider.provider);
+    // ublk-pool-nbd: the export decides the device's shape, so the target comes first.
+    auto target = kind == DaemonKind::kNbd ? make_nbd_target(options, prog)
+                                           : make_target(kind, options, *provider.provider);
 
     DeviceConfig config;
     config.id = options.id;

@@ -192,8 +192,33 @@ std::variant<DaemonOptions, ParseError> parse_daemon_options(std::span<const std
       auto n = parse_number<int>(*value);
       if (!n || *n < 0 || *n >= (1 << 20)) return bad("want a device number >= 0");
       o.id = *n;
+    } else if (name == "--connect" && kind == DaemonKind::kNbd) {
+      if (auto e = need_value()) return *e;
+      if (!value->starts_with("unix:") && !value->starts_with("tcp:")) return bad("want unix:PATH or tcp:HOST:PORT");
+      o.connect = std::string(*value);
+    } else if (name == "--export" && kind == DaemonKind::kNbd) {
+      if (auto e = need_value()) return *e;
+      if (value->size() > 4096) return bad("an export name has at most 4096 bytes");
+      o.export_name = std::string(*value);
+    } else if (name == "--timeout" && kind == DaemonKind::kNbd) {
+      if (auto e = need_value()) return *e;
+      auto n = parse_number<unsigned>(*value);
+      if (!n || *n > 86400) return bad("want seconds from 0 to 86400");
+      o.timeout_s = *n;
     } else {
       return ParseError{"unknown option " + quoted(arg) + " (see --help)"};
+    }
+  }
+  if (kind == DaemonKind::kNbd && !o.help && !o.version && !o.list_providers) {
+    // The export decides the device's size and block size; the data lives on the server.
+    if (o.connect.empty()) return ParseError{"--connect unix:PATH or tcp:HOST:PORT is required"};
+    for (std::string_view given : {"--size", "--logical-block", "--recovery", "--recovery-reissue",
+                                   "--recovery-fail-io", "--recover", "--recover-or-create"}) {
+      for (auto a : args) {
+        if (a == given || (a.starts_with(given) && a.size() > given.size() && a[given.size()] == '=')) {
+          return ParseError{std::string(given) + " does not go with ublk-pool-nbd"};
+        }
+      }
     }
   }
   if (o.recover_or_create && o.recover) return ParseError{"--recover-or-create and --recover exclude each other"};
@@ -208,7 +233,34 @@ std::variant<DaemonOptions, ParseError> parse_daemon_options(std::span<const std
   return o;
 }
 
+namespace {
+std::string nbd_usage(std::string_view program) {
+  return "usage: " + std::string(program) + " --connect unix:PATH|tcp:HOST:PORT [--export NAME] [--timeout S] [options]\n"
+         "Serves a ublk device in front of an NBD export (nbdkit, qemu-nbd, nbd-server): its size, block size,\n"
+         "read-only flag and operations come from the server. One connection per queue when the server\n"
+         "allows multi-conn, else one queue. Prints /dev/ublkbN on stdout once live; runs until\n"
+         "SIGINT/SIGTERM, then removes the device and prints a stats report.\n\n"
+         "  --connect ADDR       unix:PATH or tcp:HOST:PORT (required)\n"
+         "  --export NAME        the export to serve (default: the server's default, \"\")\n"
+         "  --timeout S          when the server goes away, IO waits while reconnecting with backoff for\n"
+         "                       at most S seconds, then fails with EIO (default 30; 0: fail at once)\n"
+         "  --mode MODE          copy | get_data | user_copy | auto (default auto)\n"
+         "  --queues N           queues, one thread and one connection each (default 1)\n"
+         "  --depth N            queue depth = requests in flight per connection (default 128)\n"
+         "  --max-io SIZE        largest request (default 1M, at most the server's maximum)\n"
+         "  --provider NAME      buffer provider (default pool)\n"
+         "  --provider-lib PATH  load a provider plugin (.so) first\n"
+         "  --hugepages POLICY   auto | hugetlb | thp | none (default auto)\n"
+         "  --pool-limit SIZE    the pool's byte limit, 0 for none (default 0)\n"
+         "  --on-exhaustion P    wait | fail (default wait)\n"
+         "  --id N               ask for /dev/ublkbN\n"
+         "  --json               stats report as JSON on stdout\n"
+         "  --help               this text\n";
+}
+}  // namespace
+
 std::string daemon_usage(std::string_view program, DaemonKind kind) {
+  if (kind == DaemonKind::kNbd) return nbd_usage(program);
   std::string text = "usage: " + std::string(program) + " [options]\n";
   text += kind == DaemonKind::kNull
               ? "Serves a ublk null device: WRITE data reaches a provider buffer, then is dropped.\n"

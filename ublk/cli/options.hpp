@@ -21,7 +21,7 @@ std::string_view to_string(Hugepages policy) noexcept;
 // including overflow. The convention every binary shares: cli::parse_size.
 std::optional<std::uint64_t> parse_size(std::string_view text) noexcept;
 
-enum class DaemonKind : std::uint8_t { kNull, kMem };
+enum class DaemonKind : std::uint8_t { kNull, kMem, kNbd };
 
 enum class Verbosity : std::uint8_t { kQuiet, kNormal, kVerbose };
 
@@ -55,6 +55,10 @@ struct DaemonOptions {
   bool help = false;
   bool version = false;
   bool list_providers = false;    // --list-providers, or --provider help
+  // ublk-pool-nbd only
+  std::string connect;            // --connect unix:PATH | tcp:HOST:PORT
+  std::string export_name;        // --export NAME (default: the server's default export, "")
+  unsigned timeout_s = 30;        // --timeout S: reconnecting before IO fails; 0: fail at once
 };
 
 struct ParseError {

@@ -1,0 +1,210 @@
+// Connection against a scripted Transport: what goes on the wire byte by byte, short sends,
+// replies that overtake the send's completion, and resending after a broken stream.
+#include "nbd/connection.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <map>
+
+#include "callback_owner.hpp"
+
+namespace ublk::nbd {
+namespace {
+
+class ScriptedTransport final : public Transport {
+ public:
+  void sendmsg(int, msghdr* message) noexcept override {
+    ++sends;
+    pending_send = message;
+  }
+  void recv(int, std::span<std::byte> into) noexcept override {
+    ++recvs;
+    pending_recv = into;
+  }
+  // The bytes the pending sendmsg would put on the wire, up to `limit`.
+  std::vector<std::byte> take(std::size_t limit = SIZE_MAX) const {
+    std::vector<std::byte> out;
+    for (std::size_t i = 0; i < pending_send->msg_iovlen && out.size() < limit; ++i) {
+      const auto* base = static_cast<const std::byte*>(pending_send->msg_iov[i].iov_base);
+      const std::size_t n = std::min(pending_send->msg_iov[i].iov_len, limit - out.size());
+      out.insert(out.end(), base, base + n);
+    }
+    return out;
+  }
+  // Delivers `bytes` to the connection through as many recvs as it asks for.
+  void deliver(Connection& c, std::span<const std::byte> bytes) {
+    while (!bytes.empty()) {
+      ASSERT_FALSE(pending_recv.empty());
+      const std::size_t n = std::min(bytes.size(), pending_recv.size());
+      std::copy_n(bytes.begin(), n, pending_recv.begin());
+      bytes = bytes.subspan(n);
+      pending_recv = {};
+      c.on_received(static_cast<int>(n));
+    }
+  }
+
+  msghdr* pending_send = nullptr;
+  std::span<std::byte> pending_recv;
+  int sends = 0, recvs = 0;
+};
+
+struct Results {
+  std::map<unsigned, std::vector<int>> by_tag;
+  static void record(void* self, unsigned tag, int result, std::uint64_t) noexcept {
+    static_cast<Results*>(self)->by_tag[tag].push_back(result);
+  }
+};
+
+Export shape() {
+  Export e;
+  e.size = 1 << 20;
+  e.flags = tflag::kHasFlags | tflag::kSendFlush | tflag::kSendFua;
+  e.structured_replies = true;
+  return e;
+}
+
+UniqueFd dummy_socket() {
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0) throw std::runtime_error("socketpair");
+  ::close(fds[1]);
+  return UniqueFd(fds[0]);
+}
+
+Request write_request(unsigned tag, std::uint64_t offset, std::vector<std::byte>& data, std::uint32_t flags = 0) {
+  Request r;
+  r.op = uapi::IoOp::kWrite;
+  r.offset = offset;
+  r.length = static_cast<std::uint32_t>(data.size());
+  r.data = data;
+  r.tag = tag;
+  r.flags = flags;
+  return r;
+}
+
+std::uint64_t cookie_at(const std::vector<std::byte>& wire, std::size_t header_offset) {
+  return decode_request(std::span(wire).subspan(header_offset).first<kRequestHeaderSize>())->cookie;
+}
+
+TEST(NbdConnection, WritesGoOutAsHeaderPlusPayloadAndSurviveShortSends) {
+  ScriptedTransport t;
+  Results results;
+  test::CallbackOwner owner(&Results::record, &results);
+  Connection c(t, 8, shape(), {});
+  c.attach(dummy_socket());
+  std::vector<std::byte> a(1000, std::byte{0xaa}), b(3000, std::byte{0xbb});
+  c.submit(write_request(0, 4096, a, uapi::kIoFlagFua >> 8), Completion(owner, 0, 0));
+  ASSERT_EQ(t.sends, 1);
+  // The second request waits for the first send to finish: one sendmsg in flight at a time.
+  c.submit(write_request(1, 8192, b), Completion(owner, 1, 0));
+  EXPECT_EQ(t.sends, 1);
+  const auto first = t.take();
+  ASSERT_EQ(first.size(), kRequestHeaderSize + a.size());
+  const auto h = decode_request(std::span(first).first<kRequestHeaderSize>());
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->command, Command::kWrite);
+  EXPECT_EQ(h->flags, kCmdFlagFua);
+  EXPECT_EQ(h->offset, 4096U);
+  EXPECT_EQ(h->length, 1000U);
+  // The payload iovec is the request's own buffer: no staging copy.
+  EXPECT_EQ(t.pending_send->msg_iov[1].iov_base, a.data());
+
+  // A short send: 10 bytes, then the rest resumes exactly there.
+  c.on_sent(10);
+  ASSERT_EQ(t.sends, 2);
+  const auto rest = t.take();
+  EXPECT_EQ(rest.size(), first.size() - 10);
+  EXPECT_TRUE(std::equal(rest.begin(), rest.end(), first.begin() + 10));
+  c.on_sent(static_cast<int>(rest.size()));
+  // Now the second request goes out.
+  ASSERT_EQ(t.sends, 3);
+  const auto second = t.take();
+  ASSERT_EQ(second.size(), kRequestHeaderSize + b.size());
+  c.on_sent(static_cast<int>(second.size()));
+
+  // Replies in reverse order.
+  std::vector<std::byte> replies;
+  for (auto reply : {encode_simple_reply({0, cookie_at(second, 0)}), encode_simple_reply({0, h->cookie})}) {
+    replies.insert(replies.end(), reply.begin(), reply.end());
+  }
+  t.deliver(c, replies);
+  EXPECT_EQ(results.by_tag[0], std::vector<int>{1000});
+  EXPECT_EQ(results.by_tag[1], std::vector<int>{3000});
+  EXPECT_EQ(c.held(), 0U);
+}
+
+TEST(NbdConnection, AReplyMayOvertakeItsSendCompletion) {
+  ScriptedTransport t;
+  Results results;
+  test::CallbackOwner owner(&Results::record, &results);
+  Connection c(t, 8, shape(), {});
+  c.attach(dummy_socket());
+  std::vector<std::byte> a(512, std::byte{1});
+  c.submit(write_request(3, 0, a), Completion(owner, 3, 0));
+  const auto wire = t.take();
+  t.deliver(c, encode_simple_reply({0, cookie_at(wire, 0)}));
+  EXPECT_EQ(results.by_tag[3], std::vector<int>{512});
+  c.on_sent(static_cast<int>(wire.size()));  // late: must not resurrect the request
+  EXPECT_FALSE(c.broken());
+  EXPECT_EQ(c.held(), 0U);
+  EXPECT_EQ(results.by_tag[3].size(), 1U);
+}
+
+TEST(NbdConnection, ABrokenStreamResendsWhatWasHeldOldestFirst) {
+  ScriptedTransport t;
+  Results results;
+  test::CallbackOwner owner(&Results::record, &results);
+  Connection c(t, 8, shape(), {});
+  c.attach(dummy_socket());
+  std::vector<std::byte> a(512, std::byte{1}), b(512, std::byte{2});
+  c.submit(write_request(0, 0, a), Completion(owner, 0, 0));
+  const auto first = t.take();
+  c.on_sent(static_cast<int>(first.size()));
+  c.submit(write_request(1, 512, b), Completion(owner, 1, 0));
+  const auto second = t.take();
+  c.on_sent(static_cast<int>(second.size()));
+  // A reply with a wrong magic breaks the stream; nothing completes.
+  auto bad = encode_simple_reply({0, cookie_at(first, 0)});
+  bad[0] = std::byte{0};
+  t.deliver(c, bad);
+  ASSERT_TRUE(c.broken());
+  EXPECT_TRUE(results.by_tag.empty());
+  EXPECT_TRUE(c.quiet());
+  c.detach();
+  EXPECT_EQ(c.held(), 2U);
+
+  const int sends_before = t.sends;
+  c.attach(dummy_socket());
+  ASSERT_EQ(t.sends, sends_before + 1);
+  const auto again = t.take();
+  ASSERT_EQ(again.size(), 2 * (kRequestHeaderSize + 512));
+  const std::uint64_t c0 = cookie_at(again, 0), c1 = cookie_at(again, kRequestHeaderSize + 512);
+  // Oldest first, under the same cookies: a reply of the old socket cannot reach the new one.
+  EXPECT_EQ(c0, cookie_at(first, 0));
+  EXPECT_EQ(c1, cookie_at(second, 0));
+  c.on_sent(static_cast<int>(again.size()));
+  std::vector<std::byte> replies;
+  for (auto reply : {encode_simple_reply({0, c1}), encode_simple_reply({0, c0})}) {
+    replies.insert(replies.end(), reply.begin(), reply.end());
+  }
+  t.deliver(c, replies);
+  EXPECT_EQ(results.by_tag[0], std::vector<int>{512});
+  EXPECT_EQ(results.by_tag[1], std::vector<int>{512});
+}
+
+TEST(NbdConnection, FailAllCompletesEachHeldRequestOnce) {
+  ScriptedTransport t;
+  Results results;
+  test::CallbackOwner owner(&Results::record, &results);
+  Connection c(t, 8, shape(), {});
+  std::vector<std::byte> a(512);
+  c.submit(write_request(5, 0, a), Completion(owner, 5, 0));  // not attached: held
+  EXPECT_EQ(t.sends, 0);
+  c.fail_all(-EIO);
+  c.fail_all(-EIO);
+  EXPECT_EQ(results.by_tag[5], std::vector<int>{-EIO});
+}
+
+}  // namespace
+}  // namespace ublk::nbd

@@ -1,0 +1,417 @@
+// The NBD target on the host, against the fake server in this process: pipelining, replies in
+// any order, each kind of misbehaviour, reconnect and --timeout. No ublk kernel needed: the
+// test plays the queue (handle() + Completion).
+#include "nbd_target.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "callback_owner.hpp"
+#include "fake_server.hpp"
+
+namespace ublk {
+namespace {
+
+using namespace std::chrono_literals;
+using nbd::testing::FakeExport;
+using nbd::testing::FakeStore;
+using nbd::testing::Misbehaviour;
+using nbd::testing::Script;
+
+// The fake server on a unix socket, on threads of this process; stop() drops every connection.
+class Server {
+ public:
+  Server(FakeExport ex, std::uint64_t grow_per_connection = 0)
+      : ex_(std::move(ex)), grow_(grow_per_connection), store_(ex_.size + 64 * grow_per_connection) {
+    char tmpl[] = "/tmp/ublk-nbd-target-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    path_ = dir_ + "/s";
+    start();
+  }
+  ~Server() {
+    stop();
+    std::filesystem::remove_all(dir_);
+  }
+  void start() {
+    listener_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un sun{};
+    sun.sun_family = AF_UNIX;
+    std::strcpy(sun.sun_path, path_.c_str());
+    ::unlink(path_.c_str());
+    if (::bind(listener_, reinterpret_cast<sockaddr*>(&sun), sizeof sun) != 0 || ::listen(listener_, 16) != 0) {
+      throw std::runtime_error("fake server: bind");
+    }
+    acceptor_ = std::thread([this] {
+      for (unsigned count = 0;; ++count) {
+        const int fd = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (fd < 0) return;
+        std::lock_guard lock(mutex_);
+        fds_.push_back(fd);
+        FakeExport ex = ex_;
+        ex.size += grow_ * connections_++;
+        threads_.emplace_back([this, fd, ex] {
+          if (auto structured = nbd::testing::serve_handshake(fd, ex)) {
+            nbd::testing::serve_transmission(fd, store_, *structured, script);
+          }
+          ::shutdown(fd, SHUT_RDWR);
+        });
+      }
+    });
+  }
+  void stop() {
+    if (listener_ < 0) return;
+    ::shutdown(listener_, SHUT_RDWR);
+    acceptor_.join();
+    ::close(listener_);
+    listener_ = -1;
+    ::unlink(path_.c_str());
+    std::vector<std::thread> threads;
+    {
+      std::lock_guard lock(mutex_);
+      for (int fd : fds_) ::shutdown(fd, SHUT_RDWR);
+      threads.swap(threads_);
+    }
+    for (auto& t : threads) t.join();
+    std::lock_guard lock(mutex_);
+    for (int fd : fds_) ::close(fd);
+    fds_.clear();
+  }
+  [[nodiscard]] std::string address() const { return "unix:" + path_; }
+  FakeStore& store() { return store_; }
+  unsigned connections() {
+    std::lock_guard lock(mutex_);
+    return connections_;
+  }
+  Script script;
+
+ private:
+  FakeExport ex_;
+  std::uint64_t grow_;
+  FakeStore store_;
+  std::string dir_, path_;
+  int listener_ = -1;
+  std::thread acceptor_;
+  std::mutex mutex_;
+  std::vector<int> fds_;
+  std::vector<std::thread> threads_;
+  unsigned connections_ = 0;
+};
+
+// Plays the queue: records every completion, per tag.
+class Recorder {
+ public:
+  static void record(void* self, unsigned tag, int result, std::uint64_t) noexcept {
+    auto* r = static_cast<Recorder*>(self);
+    // Notified under the lock: a test that saw its results may destroy the recorder at once.
+    std::lock_guard lock(r->mutex_);
+    r->results_[tag].push_back(result);
+    r->cv_.notify_all();
+  }
+  Completion completion(unsigned tag) { return Completion(owner_, tag, 0); }
+  // Waits until `count` tags have a result; false on timeout.
+  bool wait(std::size_t count, std::chrono::milliseconds limit = 10s) {
+    std::unique_lock lock(mutex_);
+    return cv_.wait_for(lock, limit, [&] { return results_.size() >= count; });
+  }
+  std::map<unsigned, std::vector<int>> results() {
+    std::lock_guard lock(mutex_);
+    return results_;
+  }
+  void clear() {
+    std::lock_guard lock(mutex_);
+    results_.clear();
+  }
+
+ private:
+  test::CallbackOwner owner_{&Recorder::record, this};
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::map<unsigned, std::vector<int>> results_;
+};
+
+NbdTargetConfig config_for(const Server& server, std::chrono::milliseconds timeout = 5s, unsigned queues = 1) {
+  NbdTargetConfig c;
+  c.endpoint.address = std::get<nbd::Address>(nbd::parse_address(server.address()));
+  c.queues = queues;
+  c.depth = 64;
+  c.timeout = timeout;
+  c.log = [](std::string_view line) { std::fprintf(stderr, "nbd: %.*s\n", static_cast<int>(line.size()), line.data()); };
+  return c;
+}
+
+std::vector<std::byte> pattern(std::size_t n, unsigned seed) {
+  std::vector<std::byte> v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<std::byte>((i * 31 + seed * 7 + 1) & 0xff);
+  return v;
+}
+
+struct Io {
+  uapi::IoOp op;
+  std::uint64_t offset;
+  std::vector<std::byte> data;
+};
+
+Request request_for(Io& io, unsigned tag, unsigned queue = 0) {
+  Request r;
+  r.op = io.op;
+  r.offset = io.offset;
+  r.length = static_cast<std::uint32_t>(io.data.size());
+  r.data = io.data;
+  r.tag = tag;
+  r.queue = queue;
+  return r;
+}
+
+// `n` requests of various sizes at distinct offsets, all in flight at once.
+std::vector<Io> writes(unsigned n) {
+  std::vector<Io> ios;
+  for (unsigned i = 0; i < n; ++i) ios.push_back({uapi::IoOp::kWrite, i * (256ULL << 10), pattern(4096 << (i % 6), i)});
+  return ios;
+}
+std::vector<Io> reads_of(const std::vector<Io>& w) {
+  std::vector<Io> ios;
+  for (const auto& io : w) ios.push_back({uapi::IoOp::kRead, io.offset, std::vector<std::byte>(io.data.size())});
+  return ios;
+}
+
+void run_all(NbdTarget& target, Recorder& rec, std::vector<Io>& ios) {
+  rec.clear();
+  for (unsigned tag = 0; tag < ios.size(); ++tag) target.handle(request_for(ios[tag], tag), rec.completion(tag));
+  ASSERT_TRUE(rec.wait(ios.size())) << "requests did not complete";
+}
+
+void expect_all_ok_once(Recorder& rec, const std::vector<Io>& ios) {
+  const auto results = rec.results();
+  ASSERT_EQ(results.size(), ios.size());
+  for (const auto& [tag, list] : results) {
+    ASSERT_EQ(list.size(), 1U) << "tag " << tag << " completed " << list.size() << " times";
+    EXPECT_EQ(list[0], static_cast<int>(ios[tag].data.size())) << "tag " << tag;
+  }
+}
+
+class NbdTargetTest : public ::testing::TestWithParam<bool> {};  // structured replies?
+
+TEST_P(NbdTargetTest, PipelinedWritesAndReadsInAnyOrder) {
+  FakeExport ex;
+  ex.offer_structured = GetParam();
+  Server server(ex);
+  server.script.reorder = true;
+  NbdTarget target(config_for(server));
+  EXPECT_EQ(target.export_info().structured_replies, GetParam());
+  Recorder rec;
+  auto w = writes(64);
+  run_all(target, rec, w);
+  expect_all_ok_once(rec, w);
+  auto r = reads_of(w);
+  run_all(target, rec, r);
+  expect_all_ok_once(rec, r);
+  for (unsigned i = 0; i < w.size(); ++i) EXPECT_EQ(r[i].data, w[i].data) << "request " << i;
+}
+
+INSTANTIATE_TEST_SUITE_P(Replies, NbdTargetTest, ::testing::Values(true, false),
+                         [](const auto& info) { return info.param ? "structured" : "simple"; });
+
+struct Fault {
+  Misbehaviour kind;
+  bool recovers;  // true: the IO succeeds on the next connection; false: it fails with EIO
+};
+
+class NbdTargetFaults : public ::testing::TestWithParam<Fault> {};
+
+TEST_P(NbdTargetFaults, SurvivesAndNeverCompletesTwice) {
+  FakeExport ex;
+  Server server(ex);
+  NbdTarget target(config_for(server));
+  Recorder rec;
+  auto w = writes(16);
+  run_all(target, rec, w);
+  expect_all_ok_once(rec, w);
+
+  server.script.after = server.script.requests.load() + 5;  // the 6th READ goes wrong
+  server.script.misbehave = GetParam().kind;
+  auto r = reads_of(w);
+  run_all(target, rec, r);
+  const auto results = rec.results();
+  unsigned failed = 0;
+  for (const auto& [tag, list] : results) {
+    ASSERT_EQ(list.size(), 1U) << "tag " << tag << " completed " << list.size() << " times";
+    if (list[0] < 0) {
+      EXPECT_EQ(list[0], -EIO);
+      ++failed;
+    } else {
+      EXPECT_EQ(list[0], static_cast<int>(r[tag].data.size()));
+      EXPECT_EQ(r[tag].data, w[tag].data) << "tag " << tag << " handed back data it did not receive";
+    }
+  }
+  EXPECT_EQ(failed, GetParam().recovers ? 0U : 1U);
+  if (GetParam().recovers) {
+    EXPECT_GE(server.connections(), 2U) << "expected a reconnect";
+  }
+
+  // The target still works afterwards.
+  auto again = reads_of(w);
+  run_all(target, rec, again);
+  expect_all_ok_once(rec, again);
+}
+
+INSTANTIATE_TEST_SUITE_P(Kinds, NbdTargetFaults,
+                         ::testing::Values(Fault{Misbehaviour::kBadMagic, true}, Fault{Misbehaviour::kUnknownCookie, true},
+                                           Fault{Misbehaviour::kShortReply, true}, Fault{Misbehaviour::kDrop, true},
+                                           Fault{Misbehaviour::kErrorReply, false},
+                                           Fault{Misbehaviour::kIncompleteRead, false}),
+                         [](const auto& info) {
+                           switch (info.param.kind) {
+                             case Misbehaviour::kBadMagic: return "bad_magic";
+                             case Misbehaviour::kUnknownCookie: return "unknown_cookie";
+                             case Misbehaviour::kShortReply: return "short_reply";
+                             case Misbehaviour::kDrop: return "drop";
+                             case Misbehaviour::kErrorReply: return "error_reply";
+                             case Misbehaviour::kIncompleteRead: return "incomplete_read";
+                             default: return "other";
+                           }
+                         });
+
+TEST(NbdTarget, ServerGoneFailsAfterTimeoutAndRecoversWhenBack) {
+  Server server(FakeExport{});
+  NbdTarget target(config_for(server, 400ms));
+  Recorder rec;
+  server.stop();
+  std::vector<Io> one{{uapi::IoOp::kWrite, 0, pattern(4096, 1)}};
+  const auto start = std::chrono::steady_clock::now();
+  target.handle(request_for(one[0], 0), rec.completion(0));
+  ASSERT_TRUE(rec.wait(1, 5s));
+  const auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(rec.results()[0], std::vector<int>{-EIO});
+  EXPECT_GE(waited, 350ms);
+  EXPECT_LT(waited, 3s);
+
+  server.start();
+  // The worker retries on its backoff (at most 2 s apart); IO fails until it is back.
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  int result = -EIO;
+  while (result < 0 && std::chrono::steady_clock::now() < deadline) {
+    rec.clear();
+    target.handle(request_for(one[0], 0), rec.completion(0));
+    ASSERT_TRUE(rec.wait(1));
+    result = rec.results()[0][0];
+    if (result < 0) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(result, 4096);
+}
+
+TEST(NbdTarget, InFlightIoWaitsForTheServerToComeBack) {
+  Server server(FakeExport{});
+  NbdTarget target(config_for(server, 10s));
+  Recorder rec;
+  auto w = writes(8);
+  server.stop();
+  for (unsigned tag = 0; tag < w.size(); ++tag) target.handle(request_for(w[tag], tag), rec.completion(tag));
+  std::this_thread::sleep_for(300ms);
+  EXPECT_TRUE(rec.results().empty()) << "IO completed while the server was away";
+  server.start();
+  ASSERT_TRUE(rec.wait(w.size()));
+  expect_all_ok_once(rec, w);
+  auto r = reads_of(w);
+  run_all(target, rec, r);
+  for (unsigned i = 0; i < w.size(); ++i) EXPECT_EQ(r[i].data, w[i].data);
+}
+
+TEST(NbdTarget, TimeoutZeroFailsAtOnce) {
+  Server server(FakeExport{});
+  NbdTarget target(config_for(server, 0ms));
+  Recorder rec;
+  server.stop();
+  std::vector<Io> one{{uapi::IoOp::kRead, 0, std::vector<std::byte>(4096)}};
+  const auto start = std::chrono::steady_clock::now();
+  target.handle(request_for(one[0], 0), rec.completion(0));
+  ASSERT_TRUE(rec.wait(1, 5s));
+  EXPECT_EQ(rec.results()[0], std::vector<int>{-EIO});
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+}
+
+TEST(NbdTarget, AnExportThatChangedSizeIsNotTakenBack) {
+  Server server(FakeExport{}, /*grow_per_connection=*/1 << 20);
+  NbdTarget target(config_for(server, 600ms));
+  Recorder rec;
+  server.script.misbehave = Misbehaviour::kDrop;
+  server.script.after = 0;
+  std::vector<Io> one{{uapi::IoOp::kRead, 0, std::vector<std::byte>(4096)}};
+  target.handle(request_for(one[0], 0), rec.completion(0));
+  ASSERT_TRUE(rec.wait(1, 5s));
+  EXPECT_EQ(rec.results()[0], std::vector<int>{-EIO});
+  EXPECT_GE(server.connections(), 2U);
+}
+
+TEST(NbdTarget, ExportFlagsDecideTheOps) {
+  FakeExport ex;
+  ex.flags = nbd::tflag::kHasFlags | nbd::tflag::kReadOnly;
+  Server server(ex);
+  NbdTarget target(config_for(server, 1s, 4));
+  EXPECT_EQ(target.queues(), 1U);
+  EXPECT_NE(target.why_one_queue().find("multi"), std::string::npos);
+  Recorder rec;
+  std::vector<Io> ios{{uapi::IoOp::kWrite, 0, pattern(4096, 1)},
+                      {uapi::IoOp::kFlush, 0, {}},
+                      {uapi::IoOp::kDiscard, 0, {}},
+                      {uapi::IoOp::kRead, 0, std::vector<std::byte>(4096)}};
+  ios[2].data.clear();
+  rec.clear();
+  for (unsigned tag = 0; tag < ios.size(); ++tag) {
+    Request r = request_for(ios[tag], tag);
+    if (ios[tag].op == uapi::IoOp::kDiscard) r.length = 4096;
+    target.handle(r, rec.completion(tag));
+  }
+  ASSERT_TRUE(rec.wait(ios.size()));
+  auto results = rec.results();
+  EXPECT_EQ(results[0][0], -EROFS);
+  EXPECT_EQ(results[1][0], 0);  // no cache on the server: nothing to flush
+  EXPECT_EQ(results[2][0], -EROFS);
+  EXPECT_EQ(results[3][0], 4096);
+}
+
+TEST(NbdTarget, MultiConnGivesOneConnectionPerQueue) {
+  Server server(FakeExport{});
+  NbdTarget target(config_for(server, 1s, 3));
+  EXPECT_EQ(target.queues(), 3U);
+  EXPECT_EQ(server.connections(), 3U);
+  Recorder rec;
+  std::vector<Io> ios{{uapi::IoOp::kWrite, 0, pattern(8192, 3)}, {uapi::IoOp::kWrite, 65536, pattern(4096, 4)}};
+  target.handle(request_for(ios[0], 0, 2), rec.completion(0));
+  target.handle(request_for(ios[1], 1, 1), rec.completion(1));
+  ASSERT_TRUE(rec.wait(2));
+  expect_all_ok_once(rec, ios);
+  std::vector<std::byte> back(8192);
+  server.store().read(0, back.data(), back.size());
+  EXPECT_EQ(back, ios[0].data);
+}
+
+TEST(NbdTarget, SetupErrorsAreOneLine) {
+  NbdTargetConfig c;
+  c.endpoint.address = std::get<nbd::Address>(nbd::parse_address("unix:/nonexistent/nbd.sock"));
+  EXPECT_THROW(NbdTarget{c}, std::system_error);
+  FakeExport ex;
+  ex.name = "a";
+  Server server(ex);
+  NbdTargetConfig other = config_for(server);
+  other.endpoint.export_name = "b";
+  try {
+    NbdTarget target(other);
+    FAIL();
+  } catch (const nbd::NegotiationError& e) {
+    EXPECT_EQ(e.kind(), nbd::NegotiationError::Kind::kUnknownExport);
+  }
+}
+
+}  // namespace
+}  // namespace ublk

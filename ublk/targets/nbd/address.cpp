@@ -1,0 +1,96 @@
+#include "address.hpp"
+
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <system_error>
+
+namespace ublk::nbd {
+
+std::string Address::to_string() const {
+  if (kind == Kind::kUnix) return "unix:" + path;
+  const bool v6 = host.find(':') != std::string::npos;
+  return "tcp:" + (v6 ? "[" + host + "]" : host) + ":" + port;
+}
+
+std::variant<Address, AddressError> parse_address(std::string_view text) {
+  Address a;
+  if (text.starts_with("unix:")) {
+    a.kind = Address::Kind::kUnix;
+    a.path = std::string(text.substr(5));
+    if (a.path.empty()) return AddressError{"unix: needs a socket path"};
+    if (a.path.size() >= sizeof(sockaddr_un{}.sun_path)) return AddressError{"the socket path is too long"};
+    return a;
+  }
+  if (text.starts_with("tcp:")) {
+    std::string_view rest = text.substr(4);
+    a.kind = Address::Kind::kTcp;
+    std::size_t colon;
+    if (rest.starts_with("[")) {
+      const auto close = rest.find(']');
+      if (close == std::string_view::npos || close + 1 >= rest.size() || rest[close + 1] != ':') {
+        return AddressError{"want tcp:[IPV6]:PORT"};
+      }
+      a.host = std::string(rest.substr(1, close - 1));
+      colon = close + 1;
+    } else {
+      colon = rest.rfind(':');
+      if (colon == std::string_view::npos) return AddressError{"want tcp:HOST:PORT"};
+      a.host = std::string(rest.substr(0, colon));
+    }
+    a.port = std::string(rest.substr(colon + 1));
+    if (a.host.empty() || a.port.empty()) return AddressError{"want tcp:HOST:PORT"};
+    return a;
+  }
+  return AddressError{"want unix:PATH or tcp:HOST:PORT"};
+}
+
+namespace {
+[[noreturn]] void fail(int error, const Address& address) {
+  throw std::system_error(error, std::generic_category(), "cannot connect to " + address.to_string());
+}
+}  // namespace
+
+UniqueFd connect_to(const Address& address) {
+  if (address.kind == Address::Kind::kUnix) {
+    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd) fail(errno, address);
+    sockaddr_un sun{};
+    sun.sun_family = AF_UNIX;
+    std::memcpy(sun.sun_path, address.path.c_str(), address.path.size() + 1);
+    if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&sun), sizeof sun) < 0) fail(errno, address);
+    return fd;
+  }
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (const int rc = ::getaddrinfo(address.host.c_str(), address.port.c_str(), &hints, &found); rc != 0) {
+    throw std::runtime_error("cannot resolve " + address.to_string() + ": " + ::gai_strerror(rc));
+  }
+  std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> list(found, &::freeaddrinfo);
+  int last_error = EHOSTUNREACH;
+  for (addrinfo* ai = found; ai; ai = ai->ai_next) {
+    UniqueFd fd(::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol));
+    if (!fd) {
+      last_error = errno;
+      continue;
+    }
+    if (::connect(fd.get(), ai->ai_addr, ai->ai_addrlen) < 0) {
+      last_error = errno;
+      continue;
+    }
+    const int one = 1;
+    ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return fd;
+  }
+  fail(last_error, address);
+}
+
+}  // namespace ublk::nbd

@@ -1,0 +1,31 @@
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "ublk/unique_fd.hpp"
+
+namespace ublk::nbd {
+
+// Where an NBD server listens: `unix:PATH` or `tcp:HOST:PORT` (HOST may be a [bracketed] IPv6
+// literal).
+struct Address {
+  enum class Kind : std::uint8_t { kUnix, kTcp };
+  Kind kind = Kind::kUnix;
+  std::string path;  // kUnix
+  std::string host;  // kTcp
+  std::string port;  // kTcp
+  [[nodiscard]] std::string to_string() const;
+};
+
+struct AddressError {
+  std::string message;
+};
+std::variant<Address, AddressError> parse_address(std::string_view text);
+
+// A blocking, connected stream socket (TCP_NODELAY for TCP). Throws std::system_error naming
+// the address.
+UniqueFd connect_to(const Address& address);
+
+}  // namespace ublk::nbd

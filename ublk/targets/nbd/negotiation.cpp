@@ -1,0 +1,168 @@
+#include "negotiation.hpp"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <system_error>
+#include <vector>
+
+namespace ublk::nbd {
+
+namespace {
+
+using Kind = NegotiationError::Kind;
+
+void read_exact(int fd, std::span<std::byte> out) {
+  std::size_t done = 0;
+  while (done < out.size()) {
+    const ssize_t n = ::recv(fd, out.data() + done, out.size() - done, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw std::system_error(errno, std::generic_category(), "reading from the NBD server");
+    if (n == 0) throw NegotiationError(Kind::kClosed, "the NBD server closed the connection during the handshake");
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+void write_all(int fd, std::span<const std::byte> in) {
+  std::size_t done = 0;
+  while (done < in.size()) {
+    const ssize_t n = ::send(fd, in.data() + done, in.size() - done, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw std::system_error(errno, std::generic_category(), "writing to the NBD server");
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+template <std::size_t N>
+std::array<std::byte, N> read_array(int fd) {
+  std::array<std::byte, N> a{};
+  read_exact(fd, a);
+  return a;
+}
+
+struct OptReply {
+  OptReplyHeader header;
+  std::vector<std::byte> payload;
+  [[nodiscard]] bool is_error() const noexcept { return static_cast<std::uint32_t>(header.type) & kRepErrorBit; }
+  // Error replies may carry a human-readable message.
+  [[nodiscard]] std::string message() const {
+    std::string why(to_string(header.type));
+    if (is_error() && !payload.empty()) {
+      why += ": ";
+      why.append(reinterpret_cast<const char*>(payload.data()), payload.size());
+    }
+    return why;
+  }
+};
+
+// Servers send short replies; anything larger than this is not a reply we asked for.
+constexpr std::uint32_t kMaxOptReply = 64 * 1024;
+
+OptReply read_opt_reply(int fd, Option expected) {
+  OptReply r;
+  r.header = decode_opt_reply_header(read_array<kOptReplyHeaderSize>(fd));
+  if (r.header.magic != kOptReplyMagic) throw NegotiationError(Kind::kProtocol, "bad option reply magic from the NBD server");
+  if (r.header.option != static_cast<std::uint32_t>(expected)) {
+    throw NegotiationError(Kind::kProtocol, "the NBD server replied to option " + std::to_string(r.header.option) +
+                                                " instead of " + std::to_string(static_cast<unsigned>(expected)));
+  }
+  if (r.header.length > kMaxOptReply) throw NegotiationError(Kind::kProtocol, "oversized option reply from the NBD server");
+  r.payload.resize(r.header.length);
+  read_exact(fd, r.payload);
+  return r;
+}
+
+[[noreturn]] void refuse(const OptReply& reply, std::string_view what, std::string_view export_name) {
+  if (reply.header.type == OptReplyType::kErrTlsReqd) {
+    throw NegotiationError(Kind::kTlsRequired, "the NBD server requires TLS, which ublk-pool-nbd does not speak");
+  }
+  if (reply.header.type == OptReplyType::kErrUnknown) {
+    throw NegotiationError(Kind::kUnknownExport, "the NBD server has no export '" + std::string(export_name) + "'");
+  }
+  throw NegotiationError(Kind::kRefused, "the NBD server refused " + std::string(what) + ": " + reply.message());
+}
+
+bool ask_structured_replies(int fd, std::string_view export_name) {
+  write_all(fd, encode_option({Option::kStructuredReply, {}}));
+  const OptReply reply = read_opt_reply(fd, Option::kStructuredReply);
+  if (reply.header.type == OptReplyType::kAck) return true;
+  if (reply.header.type == OptReplyType::kErrTlsReqd) refuse(reply, "structured replies", export_name);
+  if (!reply.is_error()) throw NegotiationError(Kind::kProtocol, "unexpected reply to NBD_OPT_STRUCTURED_REPLY");
+  return false;  // an old server: simple replies only
+}
+
+// true: GO succeeded and `out` is filled. false: the server does not know GO.
+bool go(int fd, std::string_view export_name, Export& out) {
+  const std::array wanted{InfoType::kBlockSize};
+  write_all(fd, encode_option({Option::kGo, encode_go(export_name, wanted)}));
+  bool have_export = false;
+  for (;;) {
+    const OptReply reply = read_opt_reply(fd, Option::kGo);
+    if (reply.header.type == OptReplyType::kAck) break;
+    if (reply.header.type == OptReplyType::kErrUnsup) return false;
+    if (reply.is_error()) refuse(reply, "NBD_OPT_GO", export_name);
+    if (reply.header.type != OptReplyType::kInfo) continue;  // allowed to be ignored
+    const auto type = info_type(reply.payload);
+    if (!type) throw NegotiationError(Kind::kProtocol, "empty NBD_REP_INFO from the NBD server");
+    if (*type == static_cast<std::uint16_t>(InfoType::kExport)) {
+      const auto info = decode_info_export(reply.payload);
+      if (!info) throw NegotiationError(Kind::kProtocol, "malformed NBD_INFO_EXPORT from the NBD server");
+      out.size = info->size;
+      out.flags = info->flags;
+      have_export = true;
+    } else if (*type == static_cast<std::uint16_t>(InfoType::kBlockSize)) {
+      const auto info = decode_info_block_size(reply.payload);
+      if (!info) throw NegotiationError(Kind::kProtocol, "malformed NBD_INFO_BLOCK_SIZE from the NBD server");
+      out.block = *info;
+    }
+  }
+  if (!have_export) throw NegotiationError(Kind::kProtocol, "the NBD server ended NBD_OPT_GO without NBD_INFO_EXPORT");
+  out.used_go = true;
+  return true;
+}
+
+void export_name_option(int fd, std::string_view export_name, bool no_zeroes, Export& out) {
+  OptionRequest request{Option::kExportName, {}};
+  const auto name = std::as_bytes(std::span(export_name.data(), export_name.size()));
+  request.data.assign(name.begin(), name.end());
+  write_all(fd, encode_option(request));
+  try {
+    const auto reply = read_array<10>(fd);
+    out.size = get_be64(reply);
+    out.flags = get_be16(std::span(reply).subspan(8));
+    if (!no_zeroes) read_array<kExportNamePadding>(fd);
+  } catch (const NegotiationError& e) {
+    if (e.kind() != Kind::kClosed) throw;
+    throw NegotiationError(Kind::kUnknownExport, "the NBD server closed the connection on export '" +
+                                                     std::string(export_name) + "' (unknown export, or TLS required)");
+  }
+}
+
+}  // namespace
+
+Export negotiate(int fd, std::string_view export_name) {
+  if (get_be64(read_array<8>(fd)) != kNbdMagic) throw NegotiationError(Kind::kNotNbd, "not an NBD server (no NBDMAGIC)");
+  const std::uint64_t style = get_be64(read_array<8>(fd));
+  if (style == kOldstyleMagic) {
+    throw NegotiationError(Kind::kNotNbd, "the NBD server speaks only the oldstyle handshake, which is not supported");
+  }
+  if (style != kOptMagic) throw NegotiationError(Kind::kNotNbd, "not an NBD newstyle server (no IHAVEOPT)");
+  const std::uint16_t server_flags = get_be16(read_array<2>(fd));
+  const bool fixed = server_flags & kServerFixedNewstyle;
+  const bool no_zeroes = server_flags & kServerNoZeroes;
+  std::array<std::byte, 4> client{};
+  put_be32(client, (fixed ? kClientFixedNewstyle : 0) | (no_zeroes ? kClientNoZeroes : 0));
+  write_all(fd, client);
+
+  Export out;
+  if (fixed) {
+    out.structured_replies = ask_structured_replies(fd, export_name);
+    if (go(fd, export_name, out)) return out;
+  }
+  export_name_option(fd, export_name, no_zeroes, out);
+  return out;
+}
+
+}  // namespace ublk::nbd
