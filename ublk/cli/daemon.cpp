@@ -142,6 +142,11 @@ int run_daemon(int argc, char** argv, DaemonKind kind) {
     std::fprintf(stderr, "%s: mode %s: %s\n", prog.c_str(), std::string(to_string(choice.mode)).c_str(),
                  choice.reason.c_str());
 
+    // Made before the target: buffers the target still holds go back through it.
+    std::optional<PoisoningProvider> poisoning;
+    if (options.poison) poisoning.emplace(*provider.provider);
+    pool::BufferProvider& device_provider = poisoning ? static_cast<pool::BufferProvider&>(*poisoning)
+                                                      : *provider.provider;
     auto target = make_target(kind, options, *provider.provider);
 
     DeviceConfig config;
@@ -163,10 +168,6 @@ int run_daemon(int argc, char** argv, DaemonKind kind) {
       }
     }
     // The test aids wrap the provider and the target; the library never sees them.
-    std::optional<PoisoningProvider> poisoning;
-    if (options.poison) poisoning.emplace(*provider.provider);
-    pool::BufferProvider& device_provider = poisoning ? static_cast<pool::BufferProvider&>(*poisoning)
-                                                      : *provider.provider;
     std::optional<AppCopyTarget> app_copy;
     if (options.app_copy) app_copy.emplace(*target, options.queues, options.max_io);
     Target& device_target = app_copy ? static_cast<Target&>(*app_copy) : *target;
