@@ -47,12 +47,13 @@ sigset_t block_stop_signals() {
   return set;
 }
 
-// Buffers the mem target may keep instead of copying: a quarter of a limited pool (the rest
-// serves the requests in flight), else 256 MiB.
+// Buffers the mem target may keep instead of copying: 256 MiB of a pool without a byte limit.
+// A limited pool keeps all of its buffers for the requests in flight (held ones would make
+// requests wait, or fail, under --pool-limit).
 std::uint64_t hold_budget(const pool::BufferProvider& provider) {
   constexpr std::uint64_t kUnlimitedPoolHold = std::uint64_t{256} << 20;
   const auto stats = provider.stats();
-  if (stats && stats->bytes_limit) return stats->bytes_limit / 4;
+  if (stats && stats->bytes_limit) return 0;
   return kUnlimitedPoolHold;
 }
 
