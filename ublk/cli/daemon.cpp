@@ -87,12 +87,13 @@ class Log {
   Verbosity level_;
 };
 
-// Buffers the mem target may keep instead of copying: a quarter of a limited pool (the rest
-// serves the requests in flight), else 256 MiB.
+// Buffers the mem target may keep instead of copying: 256 MiB of a pool without a byte limit.
+// A limited pool keeps all of its buffers for the requests in flight (held ones would make
+// requests wait, or fail, under --pool-limit).
 std::uint64_t hold_budget(const pool::BufferProvider& provider) {
   constexpr std::uint64_t kUnlimitedPoolHold = std::uint64_t{256} << 20;
   const auto stats = provider.stats();
-  if (stats && stats->bytes_limit) return stats->bytes_limit / 4;
+  if (stats && stats->bytes_limit) return 0;
   return kUnlimitedPoolHold;
 }
 
@@ -200,6 +201,11 @@ int run_daemon(int argc, char** argv, DaemonKind kind) {
     if (options.recover) choice.reason = "the mode device " + std::to_string(*options.recover) + " was created with";
     log.info("mode " + std::string(to_string(choice.mode)) + ": " + choice.reason);
 
+    // Made before the target: buffers the target still holds go back through it.
+    std::optional<PoisoningProvider> poisoning;
+    if (options.poison) poisoning.emplace(*provider.provider);
+    pool::BufferProvider& device_provider = poisoning ? static_cast<pool::BufferProvider&>(*poisoning)
+                                                      : *provider.provider;
     // ublk-pool-nbd: the export decides the device's shape, so the target comes first.
     auto target = kind == DaemonKind::kNbd ? make_nbd_target(options, prog)
                                            : make_target(kind, options, *provider.provider);
@@ -223,10 +229,6 @@ int run_daemon(int argc, char** argv, DaemonKind kind) {
       }
     }
     // The test aids wrap the provider and the target; the library never sees them.
-    std::optional<PoisoningProvider> poisoning;
-    if (options.poison) poisoning.emplace(*provider.provider);
-    pool::BufferProvider& device_provider = poisoning ? static_cast<pool::BufferProvider&>(*poisoning)
-                                                      : *provider.provider;
     std::optional<AppCopyTarget> app_copy;
     if (options.app_copy) app_copy.emplace(*target, options.queues, options.max_io);
     Target& device_target = app_copy ? static_cast<Target&>(*app_copy) : *target;
