@@ -9,7 +9,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "ublk/uapi.hpp"
+#include "ublk/features.hpp"
 
 namespace ublk::cli {
 namespace {
@@ -109,7 +109,7 @@ TEST(Advice, NoEvidenceKeepsTheModeAndSaysWhy) {
 
 TEST(Advice, AModeTheKernelLacksFallsBackToCopy) {
   RunSummary stats = recorded("stats-seq1m.json");
-  stats.kernel_features &= ~uapi::kFeatureUserCopy;
+  stats.kernel_features &= ~(std::uint64_t{1} << *ublk::feature_bit("USER_COPY"));
   const Advice advice = advise(stats, load_mode_evidence(kFixtures / "bench-results"));
   EXPECT_EQ(line(advice, "mode").value, "copy");
   EXPECT_NE(line(advice, "mode").reason.find("lacks USER_COPY"), std::string::npos);
@@ -120,7 +120,7 @@ RunSummary made_up(std::uint64_t request, unsigned n) {
   s.device = "/dev/ublkb0";
   s.target = "null";
   s.mode = Mode::kGetData;
-  s.kernel_features = uapi::kFeatureNeedGetData | uapi::kFeatureUserCopy;
+  s.kernel_features = (std::uint64_t{1} << *ublk::feature_bit("NEED_GET_DATA")) | (std::uint64_t{1} << *ublk::feature_bit("USER_COPY"));
   s.shape = {0, 1, 128, 1U << 20, 1ULL << 30, 512, 1, 0};
   for (unsigned i = 0; i < n; ++i) s.io.sizes.add(request);
   s.io.writes = n;

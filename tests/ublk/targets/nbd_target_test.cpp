@@ -157,7 +157,7 @@ std::vector<std::byte> pattern(std::size_t n, unsigned seed) {
 }
 
 struct Io {
-  uapi::IoOp op;
+  ublk::IoOp op;
   std::uint64_t offset;
   std::vector<std::byte> data;
 };
@@ -176,12 +176,12 @@ Request request_for(Io& io, unsigned tag, unsigned queue = 0) {
 // `n` requests of various sizes at distinct offsets, all in flight at once.
 std::vector<Io> writes(unsigned n) {
   std::vector<Io> ios;
-  for (unsigned i = 0; i < n; ++i) ios.push_back({uapi::IoOp::kWrite, i * (256ULL << 10), pattern(4096 << (i % 6), i)});
+  for (unsigned i = 0; i < n; ++i) ios.push_back({ublk::IoOp::kWrite, i * (256ULL << 10), pattern(4096 << (i % 6), i)});
   return ios;
 }
 std::vector<Io> reads_of(const std::vector<Io>& w) {
   std::vector<Io> ios;
-  for (const auto& io : w) ios.push_back({uapi::IoOp::kRead, io.offset, std::vector<std::byte>(io.data.size())});
+  for (const auto& io : w) ios.push_back({ublk::IoOp::kRead, io.offset, std::vector<std::byte>(io.data.size())});
   return ios;
 }
 
@@ -287,7 +287,7 @@ TEST(NbdTarget, ServerGoneFailsAfterTimeoutAndRecoversWhenBack) {
   NbdTarget target(config_for(server, 400ms));
   Recorder rec;
   server.stop();
-  std::vector<Io> one{{uapi::IoOp::kWrite, 0, pattern(4096, 1)}};
+  std::vector<Io> one{{ublk::IoOp::kWrite, 0, pattern(4096, 1)}};
   const auto start = std::chrono::steady_clock::now();
   target.handle(request_for(one[0], 0), rec.completion(0));
   ASSERT_TRUE(rec.wait(1, 5s));
@@ -332,7 +332,7 @@ TEST(NbdTarget, TimeoutZeroFailsAtOnce) {
   NbdTarget target(config_for(server, 0ms));
   Recorder rec;
   server.stop();
-  std::vector<Io> one{{uapi::IoOp::kRead, 0, std::vector<std::byte>(4096)}};
+  std::vector<Io> one{{ublk::IoOp::kRead, 0, std::vector<std::byte>(4096)}};
   const auto start = std::chrono::steady_clock::now();
   target.handle(request_for(one[0], 0), rec.completion(0));
   ASSERT_TRUE(rec.wait(1, 5s));
@@ -346,7 +346,7 @@ TEST(NbdTarget, AnExportThatChangedSizeIsNotTakenBack) {
   Recorder rec;
   server.script.misbehave = Misbehaviour::kDrop;
   server.script.after = 0;
-  std::vector<Io> one{{uapi::IoOp::kRead, 0, std::vector<std::byte>(4096)}};
+  std::vector<Io> one{{ublk::IoOp::kRead, 0, std::vector<std::byte>(4096)}};
   target.handle(request_for(one[0], 0), rec.completion(0));
   ASSERT_TRUE(rec.wait(1, 5s));
   EXPECT_EQ(rec.results()[0], std::vector<int>{-EIO});
@@ -361,15 +361,15 @@ TEST(NbdTarget, ExportFlagsDecideTheOps) {
   EXPECT_EQ(target.queues(), 1U);
   EXPECT_NE(target.why_one_queue().find("multi"), std::string::npos);
   Recorder rec;
-  std::vector<Io> ios{{uapi::IoOp::kWrite, 0, pattern(4096, 1)},
-                      {uapi::IoOp::kFlush, 0, {}},
-                      {uapi::IoOp::kDiscard, 0, {}},
-                      {uapi::IoOp::kRead, 0, std::vector<std::byte>(4096)}};
+  std::vector<Io> ios{{ublk::IoOp::kWrite, 0, pattern(4096, 1)},
+                      {ublk::IoOp::kFlush, 0, {}},
+                      {ublk::IoOp::kDiscard, 0, {}},
+                      {ublk::IoOp::kRead, 0, std::vector<std::byte>(4096)}};
   ios[2].data.clear();
   rec.clear();
   for (unsigned tag = 0; tag < ios.size(); ++tag) {
     Request r = request_for(ios[tag], tag);
-    if (ios[tag].op == uapi::IoOp::kDiscard) r.length = 4096;
+    if (ios[tag].op == ublk::IoOp::kDiscard) r.length = 4096;
     target.handle(r, rec.completion(tag));
   }
   ASSERT_TRUE(rec.wait(ios.size()));
@@ -386,7 +386,7 @@ TEST(NbdTarget, MultiConnGivesOneConnectionPerQueue) {
   EXPECT_EQ(target.queues(), 3U);
   EXPECT_EQ(server.connections(), 3U);
   Recorder rec;
-  std::vector<Io> ios{{uapi::IoOp::kWrite, 0, pattern(8192, 3)}, {uapi::IoOp::kWrite, 65536, pattern(4096, 4)}};
+  std::vector<Io> ios{{ublk::IoOp::kWrite, 0, pattern(8192, 3)}, {ublk::IoOp::kWrite, 65536, pattern(4096, 4)}};
   target.handle(request_for(ios[0], 0, 2), rec.completion(0));
   target.handle(request_for(ios[1], 1, 1), rec.completion(1));
   ASSERT_TRUE(rec.wait(2));

@@ -13,7 +13,7 @@ namespace {
 constexpr unsigned kTagBits = 16;
 constexpr std::size_t kMaxIov = IOV_MAX;
 // Request::flags holds the descriptor's op_flags shifted right by 8 (see Queue).
-constexpr bool wants_fua(const Request& r) noexcept { return ((r.flags << 8) & uapi::kIoFlagFua) != 0; }
+constexpr bool wants_fua(const Request& r) noexcept { return (r.flags & kIoFlagFua) != 0; }
 }  // namespace
 
 Connection::Connection(Transport& transport, unsigned depth, const Export& shape, LogSink log)
@@ -61,18 +61,18 @@ std::optional<RequestHeader> Connection::translate(const Request& r, int& refusa
   RequestHeader h;
   h.offset = r.offset;
   h.length = r.length;
-  const bool writes = r.op == uapi::IoOp::kWrite || r.op == uapi::IoOp::kDiscard || r.op == uapi::IoOp::kWriteZeroes;
+  const bool writes = r.op == IoOp::kWrite || r.op == IoOp::kDiscard || r.op == IoOp::kWriteZeroes;
   if (writes && shape_.read_only()) {
     refusal = -EROFS;
     return std::nullopt;
   }
   switch (r.op) {
-    case uapi::IoOp::kRead: h.command = Command::kRead; break;
-    case uapi::IoOp::kWrite:
+    case IoOp::kRead: h.command = Command::kRead; break;
+    case IoOp::kWrite:
       h.command = Command::kWrite;
       if (wants_fua(r) && shape_.has(tflag::kSendFua)) h.flags |= kCmdFlagFua;
       break;
-    case uapi::IoOp::kFlush:
+    case IoOp::kFlush:
       // A server without a cache to flush has nothing to do.
       if (!shape_.has(tflag::kSendFlush)) {
         refusal = 0;
@@ -82,14 +82,14 @@ std::optional<RequestHeader> Connection::translate(const Request& r, int& refusa
       h.offset = 0;
       h.length = 0;
       break;
-    case uapi::IoOp::kDiscard:
+    case IoOp::kDiscard:
       if (!shape_.has(tflag::kSendTrim)) {
         refusal = -EOPNOTSUPP;
         return std::nullopt;
       }
       h.command = Command::kTrim;
       break;
-    case uapi::IoOp::kWriteZeroes:
+    case IoOp::kWriteZeroes:
       if (!shape_.has(tflag::kSendWriteZeroes)) {
         refusal = -EOPNOTSUPP;
         return std::nullopt;

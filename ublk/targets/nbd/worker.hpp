@@ -9,7 +9,7 @@
 
 #include "address.hpp"
 #include "connection.hpp"
-#include "ublk/ring.hpp"
+#include "ring.hpp"
 
 namespace ublk::nbd {
 

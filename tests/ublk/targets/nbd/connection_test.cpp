@@ -74,7 +74,7 @@ UniqueFd dummy_socket() {
 
 Request write_request(unsigned tag, std::uint64_t offset, std::vector<std::byte>& data, std::uint32_t flags = 0) {
   Request r;
-  r.op = uapi::IoOp::kWrite;
+  r.op = ublk::IoOp::kWrite;
   r.offset = offset;
   r.length = static_cast<std::uint32_t>(data.size());
   r.data = data;
@@ -94,7 +94,7 @@ TEST(NbdConnection, WritesGoOutAsHeaderPlusPayloadAndSurviveShortSends) {
   Connection c(t, 8, shape(), {});
   c.attach(dummy_socket());
   std::vector<std::byte> a(1000, std::byte{0xaa}), b(3000, std::byte{0xbb});
-  c.submit(write_request(0, 4096, a, uapi::kIoFlagFua >> 8), Completion(owner, 0, 0));
+  c.submit(write_request(0, 4096, a, ublk::kIoFlagFua), Completion(owner, 0, 0));
   ASSERT_EQ(t.sends, 1);
   // The second request waits for the first send to finish: one sendmsg in flight at a time.
   c.submit(write_request(1, 8192, b), Completion(owner, 1, 0));
