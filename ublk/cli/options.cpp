@@ -254,8 +254,15 @@ std::string nbd_usage(std::string_view program) {
          "  --pool-limit SIZE    the pool's byte limit, 0 for none (default 0)\n"
          "  --on-exhaustion P    wait | fail (default wait)\n"
          "  --id N               ask for /dev/ublkbN\n"
+         "  --list-providers     the provider names this daemon knows, one a line\n"
+         "  --log FILE           messages to FILE instead of stderr (SIGHUP reopens it)\n"
+         "  --quiet              errors only\n"
+         "  --verbose            also the stats socket and each stats request\n"
          "  --json               stats report as JSON on stdout\n"
-         "  --help               this text\n";
+         "  --help               this text\n"
+         "  --version            the version\n"
+         "Sizes take K, M, G, T suffixes (binary). Exit 0 after a clean run, 1 when the run failed,\n"
+         "2 for a bad command line (docs/cli.md).\n";
 }
 }  // namespace
 

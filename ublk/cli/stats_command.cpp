@@ -18,7 +18,13 @@ constexpr const char* kStatsUsage =
     "usage: ublk-pool stats -n N [--json | --prometheus] [--watch SECONDS [--count K]]\n"
     "Device N's statistics, read from its daemon's socket (/run/ublk-pool/ublkbN.sock, or\n"
     "$UBLK_POOL_RUN_DIR/ublkbN.sock): as text, as JSON (the daemons' stats schema) or in Prometheus'\n"
-    "text format. --watch prints the rates every SECONDS (K times, default until interrupted).\n";
+    "text format. --watch prints the rates every SECONDS (K times, default until interrupted).\n"
+    "  -n N              the device number (N of /dev/ublkbN)\n"
+    "  --json            the stats as one JSON document (the daemons' stats schema)\n"
+    "  --prometheus      the stats in Prometheus' text exposition format\n"
+    "  --watch SECONDS   print IOPS and MB/s every SECONDS, as iostat does\n"
+    "  --count K         with --watch: stop after K intervals\n"
+    "  --help            this text\n";
 
 enum class Format { kText, kJson, kPrometheus };
 

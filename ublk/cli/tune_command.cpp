@@ -21,7 +21,11 @@ constexpr const char* kTuneUsage =
     "Advice from what device N's daemon counted (or a saved --json report): buffer mode, pool size\n"
     "classes, pool limit, depth and queues, each with its reason, and the command line to restart\n"
     "with. The mode comes from memcpy_vs_getdata's results in DIR (default: the build's\n"
-    "bench-results/memcpy_vs_getdata): results.json, else cost_model.json. See docs/tuning.md.\n";
+    "bench-results/memcpy_vs_getdata): results.json, else cost_model.json. See docs/tuning.md.\n"
+    "  -n N                  the device number (N of /dev/ublkbN): ask its daemon\n"
+    "  --from FILE           a saved --json report instead of a live daemon\n"
+    "  --bench-results DIR   where memcpy_vs_getdata's results are\n"
+    "  --help                this text\n";
 
 int usage_error(const std::string& message) {
   std::fprintf(stderr, "ublk-pool: tune: %s (see --help)\n", message.c_str());
