@@ -120,7 +120,7 @@ std::string copies_text(const Results& results) {
     }
     if (!lo) continue;
     out += std::string(any ? "," : "") + " " + std::string(info(mode).label) + " " + fixed(*lo, 2);
-    if (fixed(*lo, 2) != fixed(*hi, 2)) out += "-" + fixed(*hi, 2);
+    if (fixed(*lo, 2) != fixed(*hi, 2)) out.append("-").append(fixed(*hi, 2));
     any = true;
   }
   return any ? out + ".\n" : out + " not reported.\n";
