@@ -120,7 +120,7 @@ std::string copies_text(const Results& results) {
     }
     if (!lo) continue;
     out += std::string(any ? "," : "") + " " + std::string(info(mode).label) + " " + fixed(*lo, 2);
-    if (fixed(*lo, 2) != fixed(*hi, 2)) out += "-" + fixed(*hi, 2);
+    if (fixed(*lo, 2) != fixed(*hi, 2)) out.append("-").append(fixed(*hi, 2));
     any = true;
   }
   return any ? out + ".\n" : out + " not reported.\n";
@@ -146,7 +146,9 @@ std::string model_text(const Report& report) {
   if (report.cost_model) {
     const auto& m = *report.cost_model;
     out += "Cost model (native, this host, build/bin/cost_model): memcpy with a working set >> L3:";
-    for (const auto& p : m.memcpy) out += " " + format_block_size(p.block_size) + " " + format_us(p.us) + " us;";
+    // Appends, not `" " + std::string`: GCC 12 -O2/-O3 flags that with a false -Wrestrict.
+    for (const auto& p : m.memcpy)
+      out.append(" ").append(format_block_size(p.block_size)).append(" ").append(format_us(p.us)).append(" us;");
     out += " io_uring NOP round trip " + format_us(m.round_trip_us) + " us.\n";
     out += "Predicted native crossover: " + describe(predict_crossover(m), m) +
            ". The seed's native crossover: between 4k and 64k.\n";
@@ -273,13 +275,16 @@ nlohmann::json report_json(const Report& report) {
 
 std::string plot_data(const Results& results) {
   std::string out = "# bs_kib";
-  for (auto mode : kTable2Modes) out += " " + std::string(info(mode).key) + "_p50 " + std::string(info(mode).key) + "_p99";
+  for (auto mode : kTable2Modes) out.append(" ").append(info(mode).key).append("_p50 ").append(info(mode).key).append("_p99");
   out += "\n";
   for (auto bs : kTable2BlockSizes) {
     out += std::to_string(bs / KiB);
     for (auto mode : kTable2Modes) {
       const auto* s = results.find({"randwrite", bs, mode});
-      out += s ? " " + fixed(s->p50_us, 3) + " " + fixed(s->p99_us, 3) : std::string(" NaN NaN");
+      if (s)
+        out.append(" ").append(fixed(s->p50_us, 3)).append(" ").append(fixed(s->p99_us, 3));
+      else
+        out += " NaN NaN";
     }
     out += "\n";
   }
