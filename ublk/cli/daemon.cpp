@@ -14,6 +14,7 @@
 #include "ublk/control.hpp"
 #include "ublk/device.hpp"
 #include "ublk/recovery.hpp"
+#include "loop_target.hpp"
 #include "target_table.hpp"
 
 namespace ublk::cli {
@@ -59,7 +60,14 @@ std::unique_ptr<Target> make_target(DaemonKind kind, const DaemonOptions& option
   params.no_data = options.no_data;
   params.async = options.async;
   params.hold_bytes = options.app_copy ? 0 : hold_budget(provider);
-  return find_target(kind == DaemonKind::kMem ? "mem" : "null")->make(params);
+  params.file = options.file;
+  params.size_given = options.size_given || options.recover.has_value();
+  params.logical_block = options.logical_block_given || options.recover ? options.logical_block : 0;
+  params.buffered = options.buffered;
+  params.queues = options.queues;
+  params.depth = options.depth;
+  const char* name = kind == DaemonKind::kMem ? "mem" : kind == DaemonKind::kLoop ? "loop" : "null";
+  return find_target(name)->make(params);
 }
 
 // --recover N: the device's own shape replaces the defaults.
@@ -120,6 +128,11 @@ int run_daemon(int argc, char** argv, DaemonKind kind) {
                  choice.reason.c_str());
 
     auto target = make_target(kind, options, *provider.provider);
+    if (const auto* loop = dynamic_cast<const LoopTarget*>(target.get())) {
+      options.size = loop->size();
+      options.logical_block = loop->logical_block();
+      std::fprintf(stderr, "%s: %s\n", prog.c_str(), loop->description().c_str());
+    }
 
     DeviceConfig config;
     config.id = options.id;
@@ -169,6 +182,7 @@ int run_daemon(int argc, char** argv, DaemonKind kind) {
     summary.no_data = options.no_data;
     summary.io = device.stats();
     summary.provider_stats = provider.provider->stats();
+    for (const auto& counter : target->counters()) summary.target_counters.emplace_back(counter.name, counter.value);
     std::fputs(report_text(summary).c_str(), stderr);
     if (options.json) {
       std::fputs(report_json(summary).c_str(), stdout);

@@ -20,7 +20,7 @@ std::string_view to_string(Hugepages policy) noexcept;
 // including overflow.
 std::optional<std::uint64_t> parse_size(std::string_view text) noexcept;
 
-enum class DaemonKind : std::uint8_t { kNull, kMem };
+enum class DaemonKind : std::uint8_t { kNull, kMem, kLoop };
 
 struct DaemonOptions {
   Mode mode = Mode::kAuto;
@@ -43,13 +43,18 @@ struct DaemonOptions {
   bool async = false;             // null target only: complete from a worker thread
   bool poison = false;            // --poison-released: a test aid for the buffer release points
   bool help = false;
+  // loop only: the backing file or block device; --size and --logical-block override what it says
+  std::string file;
+  bool buffered = false;  // --buffered: the page cache instead of O_DIRECT
+  bool size_given = false;
+  bool logical_block_given = false;
 };
 
 struct ParseError {
   std::string message;  // one line, without the program name
 };
 
-// Parses argv[1..] of ublk-pool-null / ublk-pool-mem ("--opt value" and "--opt=value").
+// Parses argv[1..] of ublk-pool-null / ublk-pool-mem / ublk-pool-loop ("--opt value" and "--opt=value").
 std::variant<DaemonOptions, ParseError> parse_daemon_options(std::span<const std::string_view> args,
                                                              DaemonKind kind);
 std::string daemon_usage(std::string_view program, DaemonKind kind);

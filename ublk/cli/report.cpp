@@ -55,6 +55,11 @@ std::string report_text(const RunSummary& s) {
                 (unsigned long long)io.kernel_copy_bytes, (unsigned long long)io.userspace_copy_bytes,
                 io.userspace_copies_per_write_byte());
   out += line;
+  if (!s.target_counters.empty()) {
+    out += "  target " + s.target + ":";
+    for (const auto& [name, value] : s.target_counters) out += " " + name + " " + std::to_string(value);
+    out += "\n";
+  }
   return out;
 }
 
@@ -87,6 +92,10 @@ std::string report_json(const RunSummary& s) {
   j["copies"] = {{"kernel_bytes", io.kernel_copy_bytes},
                  {"userspace_bytes", io.userspace_copy_bytes},
                  {"userspace_per_write_byte", io.userspace_copies_per_write_byte()}};
+  if (!s.target_counters.empty()) {
+    auto& counters = j["target_stats"] = nlohmann::json::object();
+    for (const auto& [name, value] : s.target_counters) counters[name] = value;
+  }
   return j.dump() + "\n";
 }
 

@@ -1,6 +1,8 @@
 #pragma once
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "pool/stats.hpp"
 #include "ublk/mode.hpp"
@@ -17,6 +19,7 @@ struct RunSummary {
   bool no_data = false;
   IoStats io;
   std::optional<pool::ProviderStats> provider_stats;
+  std::vector<std::pair<std::string, std::uint64_t>> target_counters;  // the target's own (loop: fdatasyncs)
 };
 
 std::string report_text(const RunSummary& summary);
