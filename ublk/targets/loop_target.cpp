@@ -185,7 +185,9 @@ RingIo LoopTarget::file_io(const QueueState& q, RingIo io) const noexcept {
 
 void LoopTarget::handle(const Request& request, Completion done) noexcept {
   if (request.queue >= queues_.size() || request.tag >= queues_[request.queue].tags.size()) return done(-EIO);
-  if (request.offset > size_ || request.length > size_ - request.offset) return done(-EIO);
+  // A FLUSH carries no range (the block layer leaves its sector at -1).
+  const bool ranged = request.op != uapi::IoOp::kFlush;
+  if (ranged && (request.offset > size_ || request.length > size_ - request.offset)) return done(-EIO);
   QueueContext& queue = done.queue();
   QueueState& q = queues_[request.queue];
   TagIo& io = q.tags[request.tag];
@@ -198,7 +200,7 @@ void LoopTarget::handle(const Request& request, Completion done) noexcept {
       io.offset = request.offset;
       io.fixed_buffer = request.fixed_buffer;
       io.write = request.op == uapi::IoOp::kWrite;
-      io.fua = io.write && (request.flags & UBLK_IO_F_FUA);
+      io.fua = io.write && (request.flags & UBLK_IO_F_FUA) != 0;
       if (request.length == 0) return done(0);
       return issue_transfer(queue, q, request.tag);
     case uapi::IoOp::kFlush:
