@@ -29,7 +29,7 @@ expect_usage_error() {
   echo "[cli] $name $*: $(cat "$work/err")"
 }
 
-for name in ublk-pool ublk-pool-null ublk-pool-mem ublk-pool-nbd memcpy_vs_getdata cost_model pool_bench adapter_bench \
+for name in ublk-pool ublk-pool-null ublk-pool-mem ublk-pool-nbd ublk-pool-loop memcpy_vs_getdata cost_model pool_bench adapter_bench \
             ublk-adopt-example soak; do
   program="$bin/$name"
   [ -x "$program" ] || fail "$program is missing"

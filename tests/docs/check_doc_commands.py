@@ -17,7 +17,7 @@ import sys
 
 # Our user-facing binaries (in BUILD/bin) and scripts (relative to the source tree). Not
 # tests/fuzz/run.sh: it hands any further flag to libFuzzer, whose flags its --help does not list.
-BINARIES = ["ublk-pool", "ublk-pool-null", "ublk-pool-mem", "ublk-pool-nbd", "memcpy_vs_getdata", "cost_model",
+BINARIES = ["ublk-pool", "ublk-pool-null", "ublk-pool-mem", "ublk-pool-nbd", "ublk-pool-loop", "memcpy_vs_getdata", "cost_model",
             "pool_bench", "adapter_bench", "ublk-adopt-example", "soak"]
 SCRIPTS = ["scripts/bench.sh", "scripts/build.sh", "scripts/hugepages.sh", "scripts/setup.sh",
            "scripts/test.sh", "tests/vm/run-in-vm.sh"]

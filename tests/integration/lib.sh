@@ -75,7 +75,7 @@ daemon_processes() {
   for comm in /proc/[0-9]*/comm; do
     name=""
     { read -r name <"$comm"; } 2>/dev/null || true
-    case "$name" in ublk-pool-mem | ublk-pool-null | ublk-pool-nbd) comm="${comm#/proc/}"; echo "${comm%/comm}" ;; esac
+    case "$name" in ublk-pool-mem | ublk-pool-null | ublk-pool-nbd | ublk-pool-loop) comm="${comm#/proc/}"; echo "${comm%/comm}" ;; esac
   done
 }
 

@@ -83,6 +83,22 @@ TEST(DaemonOptions, NoDataBelongsToTheNullTargetOnly) {
   EXPECT_NE(error({"--no-data"}, DaemonKind::kMem).find("unknown option '--no-data'"), std::string::npos);
 }
 
+TEST(DaemonOptions, LoopNeedsAFileAndKnowsWhatWasGiven) {
+  const DaemonOptions o = ok({"--file", "/tmp/x.img", "--buffered"}, DaemonKind::kLoop);
+  EXPECT_EQ(o.file, "/tmp/x.img");
+  EXPECT_TRUE(o.buffered);
+  EXPECT_FALSE(o.size_given);
+  EXPECT_FALSE(o.logical_block_given);
+  const DaemonOptions sized = ok({"--file=/dev/sdb", "--size", "1G", "--logical-block", "4096"}, DaemonKind::kLoop);
+  EXPECT_TRUE(sized.size_given);
+  EXPECT_TRUE(sized.logical_block_given);
+  EXPECT_NE(error({"--size", "1G"}, DaemonKind::kLoop).find("--file PATH is required"), std::string::npos);
+  EXPECT_NE(error({"--file", "x"}, DaemonKind::kMem).find("unknown option '--file'"), std::string::npos);
+  EXPECT_NE(error({"--buffered"}, DaemonKind::kNull).find("unknown option"), std::string::npos);
+  EXPECT_NE(error({"--file", "x", "--mode", "zero_copy"}, DaemonKind::kLoop).find("not implemented"), std::string::npos);
+  EXPECT_TRUE(ok({"--help"}, DaemonKind::kLoop).help);
+}
+
 TEST(DaemonOptions, BadInputGivesOneLineNamingTheOption) {
   EXPECT_NE(error({"--frobnicate"}).find("unknown option '--frobnicate'"), std::string::npos);
   EXPECT_NE(error({"--mode", "zero_copy"}).find("--mode"), std::string::npos);

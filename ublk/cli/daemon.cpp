@@ -30,6 +30,7 @@
 #include "ublk/control.hpp"
 #include "ublk/device.hpp"
 #include "ublk/recovery.hpp"
+#include "loop_target.hpp"
 #include "target_table.hpp"
 
 namespace ublk::cli {
@@ -106,7 +107,14 @@ std::unique_ptr<Target> make_target(DaemonKind kind, const DaemonOptions& option
   params.no_data = options.no_data;
   params.async = options.async;
   params.hold_bytes = options.app_copy ? 0 : hold_budget(provider);
-  return find_target(kind == DaemonKind::kMem ? "mem" : "null")->make(params);
+  params.file = options.file;
+  params.size_given = options.size_given || options.recover.has_value();
+  params.logical_block = options.logical_block_given || options.recover ? options.logical_block : 0;
+  params.buffered = options.buffered;
+  params.queues = options.queues;
+  params.depth = options.depth;
+  const char* name = kind == DaemonKind::kMem ? "mem" : kind == DaemonKind::kLoop ? "loop" : "null";
+  return find_target(name)->make(params);
 }
 
 // The library names its API's fields; the user typed flags.
@@ -209,6 +217,11 @@ int run_daemon(int argc, char** argv, DaemonKind kind) {
     // ublk-pool-nbd: the export decides the device's shape, so the target comes first.
     auto target = kind == DaemonKind::kNbd ? make_nbd_target(options, prog)
                                            : make_target(kind, options, *provider.provider);
+    if (const auto* loop = dynamic_cast<const LoopTarget*>(target.get())) {
+      options.size = loop->size();
+      options.logical_block = loop->logical_block();
+      log.info(loop->description());
+    }
 
     DeviceConfig config;
     config.id = options.id;
@@ -260,6 +273,7 @@ int run_daemon(int argc, char** argv, DaemonKind kind) {
       // stale figure at worst, never a stop of the queues.
       summary.io = device.stats();
       summary.pool = pool_figures(provider.provider->stats());
+      for (const auto& counter : target->counters()) summary.target_counters.emplace_back(counter.name, counter.value);
       return summary;
     };
 

@@ -112,6 +112,12 @@ std::variant<DaemonOptions, ParseError> parse_daemon_options(std::span<const std
       if (auto e = flag(o.no_data)) return *e;
     } else if (name == "--async" && kind == DaemonKind::kNull) {
       if (auto e = flag(o.async)) return *e;
+    } else if (name == "--file" && kind == DaemonKind::kLoop) {
+      if (auto e = need_value()) return *e;
+      if (value->empty()) return bad("want the path of a file or block device");
+      o.file = std::string(*value);
+    } else if (name == "--buffered" && kind == DaemonKind::kLoop) {
+      if (auto e = flag(o.buffered)) return *e;
     } else if (name == "--recovery" || name == "--recovery-reissue" || name == "--recovery-fail-io") {
       bool on = false;
       if (auto e = flag(on)) return *e;
@@ -127,6 +133,9 @@ std::variant<DaemonOptions, ParseError> parse_daemon_options(std::span<const std
     } else if (name == "--mode") {
       if (auto e = need_value()) return *e;
       auto mode = parse_mode(*value);
+      if (!mode && *value == "zero_copy") {
+        return bad("zero_copy (UBLK_F_AUTO_BUF_REG) is not implemented yet; use get_data, user_copy, copy or auto");
+      }
       if (!mode) return bad("want copy, get_data, user_copy or auto");
       o.mode = *mode;
       note_fixed(name);
@@ -149,6 +158,7 @@ std::variant<DaemonOptions, ParseError> parse_daemon_options(std::span<const std
       if (!n) return bad_size({});
       if (*n == 0) return bad_size("above 0");
       o.size = *n;
+      o.size_given = true;
     } else if (name == "--max-io") {
       if (auto e = need_value()) return *e;
       note_fixed(name);
@@ -162,6 +172,7 @@ std::variant<DaemonOptions, ParseError> parse_daemon_options(std::span<const std
       auto n = parse_size(*value);
       if (!n || (*n != 512 && *n != 4096)) return bad("want 512 or 4096 (4K)");
       o.logical_block = static_cast<std::uint32_t>(*n);
+      o.logical_block_given = true;
     } else if (name == "--provider") {
       if (auto e = need_value()) return *e;
       if (value->empty()) return bad("want a provider name (--list-providers lists them)");
@@ -226,6 +237,7 @@ std::variant<DaemonOptions, ParseError> parse_daemon_options(std::span<const std
   if (o.recover_or_create && o.recovery == RecoveryPolicy::kNone) {
     return ParseError{"--recover-or-create needs --recovery, --recovery-reissue or --recovery-fail-io"};
   }
+  if (kind == DaemonKind::kLoop && o.file.empty() && !o.help) return ParseError{"--file PATH is required"};
   if (o.size % o.logical_block) {
     return ParseError{"--size " + std::to_string(o.size) + " is not a multiple of --logical-block " +
                       std::to_string(o.logical_block)};
@@ -269,8 +281,10 @@ std::string nbd_usage(std::string_view program) {
 std::string daemon_usage(std::string_view program, DaemonKind kind) {
   if (kind == DaemonKind::kNbd) return nbd_usage(program);
   std::string text = "usage: " + std::string(program) + " [options]\n";
-  text += kind == DaemonKind::kNull
-              ? "Serves a ublk null device: WRITE data reaches a provider buffer, then is dropped.\n"
+  text += kind == DaemonKind::kNull ? "Serves a ublk null device: WRITE data reaches a provider buffer, then is dropped.\n"
+          : kind == DaemonKind::kLoop
+              ? "Serves a regular file or block device (--file) as a ublk device, IO on each queue's io_uring.\n"
+                "O_DIRECT unless the backing refuses it or --buffered; --size creates or extends the file.\n"
               : "Serves a ublk RAM disk. Its data is kept in a memfd mapping; with a --recovery option in\n"
                 "/dev/shm/ublk-pool-mem-N instead, so that it survives a crash for --recover N.\n";
   text +=
@@ -307,6 +321,11 @@ std::string daemon_usage(std::string_view program, DaemonKind kind) {
   if (kind == DaemonKind::kNull) {
     text += "  --no-data            skip buffers and copies where the mode allows (frontend overhead only)\n";
     text += "  --async              complete every request from a worker thread (through the queue's eventfd)\n";
+  }
+  if (kind == DaemonKind::kLoop) {
+    text += "  --file PATH          the backing file or block device (required); size and logical\n"
+            "                       block from it unless --size / --logical-block say otherwise\n";
+    text += "  --buffered           use the page cache (default: O_DIRECT where the backing allows it)\n";
   }
   text +=
       "  --poison-released    overwrite every buffer as it goes back to the provider (a test aid:\n"

@@ -21,7 +21,7 @@ std::string_view to_string(Hugepages policy) noexcept;
 // including overflow. The convention every binary shares: cli::parse_size.
 std::optional<std::uint64_t> parse_size(std::string_view text) noexcept;
 
-enum class DaemonKind : std::uint8_t { kNull, kMem, kNbd };
+enum class DaemonKind : std::uint8_t { kNull, kMem, kNbd, kLoop };
 
 enum class Verbosity : std::uint8_t { kQuiet, kNormal, kVerbose };
 
@@ -59,13 +59,18 @@ struct DaemonOptions {
   std::string connect;            // --connect unix:PATH | tcp:HOST:PORT
   std::string export_name;        // --export NAME (default: the server's default export, "")
   unsigned timeout_s = 30;        // --timeout S: reconnecting before IO fails; 0: fail at once
+  // loop only: the backing file or block device; --size and --logical-block override what it says
+  std::string file;
+  bool buffered = false;  // --buffered: the page cache instead of O_DIRECT
+  bool size_given = false;
+  bool logical_block_given = false;
 };
 
 struct ParseError {
   std::string message;  // one line, without the program name
 };
 
-// Parses argv[1..] of ublk-pool-null / ublk-pool-mem ("--opt value" and "--opt=value").
+// Parses argv[1..] of ublk-pool-null / ublk-pool-mem / ublk-pool-loop ("--opt value" and "--opt=value").
 std::variant<DaemonOptions, ParseError> parse_daemon_options(std::span<const std::string_view> args,
                                                              DaemonKind kind);
 std::string daemon_usage(std::string_view program, DaemonKind kind);

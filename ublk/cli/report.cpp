@@ -165,6 +165,11 @@ std::string report_text(const RunSummary& s) {
                   (unsigned long long)qs.write_bytes, (unsigned long long)qs.exhaustion_waits);
     out += line;
   }
+  if (!s.target_counters.empty()) {
+    out += "  target " + s.target + ":";
+    for (const auto& [name, value] : s.target_counters) out += " " + name + " " + std::to_string(value);
+    out += "\n";
+  }
   return out;
 }
 
@@ -207,6 +212,10 @@ json report_json_value(const RunSummary& s) {
   json queues = json::array();
   for (const auto& q : s.queues) queues.push_back(io_json(q));
   j["queues"] = queues;
+  if (!s.target_counters.empty()) {
+    auto& counters = j["target_stats"] = json::object();
+    for (const auto& [name, value] : s.target_counters) counters[name] = value;
+  }
   return j;
 }
 

@@ -2,6 +2,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -59,6 +60,7 @@ struct RunSummary {
   std::vector<IoStats> queues;        // per queue, when the library exposes them (else empty)
   std::uint64_t handed_off = 0;       // buffers a target holds after completing (hand-off)
   PoolFigures pool;
+  std::vector<std::pair<std::string, std::uint64_t>> target_counters;  // the target's own (loop: fdatasyncs)
 };
 
 // Bytes the kernel copied per byte read or written (0 when nothing was).

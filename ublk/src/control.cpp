@@ -140,6 +140,14 @@ void Control::set_params(unsigned dev_id, const BasicParams& p) {
   params.basic.io_opt_shift = shift(p.io_opt ? p.io_opt : p.max_io_bytes);
   params.basic.max_sectors = p.max_io_bytes >> 9;
   params.basic.dev_sectors = p.capacity_bytes >> 9;
+  params.basic.attrs = p.attrs;
+  if (p.max_discard_bytes || p.max_write_zeroes_bytes) {
+    params.types |= uapi::kParamTypeDiscard;
+    params.discard.discard_granularity = std::max(p.discard_granularity, p.logical_block);
+    params.discard.max_discard_sectors = p.max_discard_bytes >> 9;
+    params.discard.max_write_zeroes_sectors = p.max_write_zeroes_bytes >> 9;
+    params.discard.max_discard_segments = 1;
+  }
   ublksrv_ctrl_cmd cmd = header_for(dev_id);
   cmd.addr = reinterpret_cast<std::uintptr_t>(&params);
   cmd.len = sizeof params;

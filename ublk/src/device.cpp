@@ -72,6 +72,12 @@ void Device::add_and_start() {
     params.io_min = params.physical_block;
     params.max_io_bytes = config_.max_io_bytes;
     params.capacity_bytes = config_.size_bytes;
+    const TargetTraits traits = target_.traits();
+    if (traits.volatile_cache) params.attrs |= uapi::kAttrVolatileCache;
+    if (traits.fua) params.attrs |= uapi::kAttrFua;
+    params.max_discard_bytes = traits.max_discard_bytes;
+    params.max_write_zeroes_bytes = traits.max_write_zeroes_bytes;
+    params.discard_granularity = traits.discard_granularity;
     control_.set_params(dev_id_, params);
     target_.on_device_added(dev_id_);
     start_queues();

@@ -273,7 +273,7 @@ void Queue::start_request(TagSlot& slot) {
   }
   Request request;
   request.op = slot.op();
-  request.flags = slot.desc.op_flags >> 8;
+  request.flags = slot.desc.op_flags & ~0xffU;  // UBLK_IO_F_*, as Request::flags says
   request.offset = slot.desc.start_sector << 9;
   request.length = slot.length();
   request.data = data;

@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "loop_target.hpp"
 #include "mem_target.hpp"
 #include "null_target.hpp"
 
@@ -15,9 +16,16 @@ std::unique_ptr<Target> make_mem(const TargetParams& p) {
   return std::make_unique<MemTarget>(p.size_bytes, store, kDefaultMemStoreDir, p.hold_bytes);
 }
 
+std::unique_ptr<Target> make_loop(const TargetParams& p) {
+  LoopConfig config{p.file, std::nullopt, p.logical_block, p.buffered, p.queues, p.depth};
+  if (p.size_given) config.size = p.size_bytes;
+  return std::make_unique<LoopTarget>(std::move(config));
+}
+
 constexpr std::array kTargets{
     TargetEntry{"null", &make_null},
     TargetEntry{"mem", &make_mem},
+    TargetEntry{"loop", &make_loop},
 };
 }  // namespace
 

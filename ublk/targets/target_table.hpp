@@ -18,6 +18,11 @@ struct TargetParams {
   bool async = false;             // null: complete from a worker thread
   std::uint64_t hold_bytes = 0;   // mem: request buffers it may keep instead of copying
   std::string file;               // a backing file, for targets that have one
+  bool size_given = false;        // loop: size_bytes sizes the file; else the file sizes the device
+  std::uint32_t logical_block = 0;  // loop: 0 for the backing's own
+  bool buffered = false;          // loop: the page cache instead of O_DIRECT
+  unsigned queues = 1;
+  unsigned depth = 128;
 };
 
 struct TargetEntry {

@@ -72,6 +72,11 @@ struct BasicParams {
   std::uint32_t io_opt = 0;  // 0: max IO size
   std::uint32_t max_io_bytes = 1U << 20;
   std::uint64_t capacity_bytes = 0;
+  std::uint32_t attrs = 0;  // uapi::kAttrVolatileCache, uapi::kAttrFua
+  // 0: no such requests (the discard parameters are sent only when one is set)
+  std::uint32_t max_discard_bytes = 0;
+  std::uint32_t max_write_zeroes_bytes = 0;
+  std::uint32_t discard_granularity = 0;
 };
 
 // The ublk control device: one SQE128 io_uring carrying URING_CMDs to /dev/ublk-control.

@@ -1,11 +1,27 @@
 #pragma once
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 #include "ublk/completion.hpp"
 #include "ublk/request.hpp"
 
 namespace ublk {
+
+// What a target tells the device about itself before ADD_DEV's parameters are set.
+struct TargetTraits {
+  bool volatile_cache = false;  // the backing has a write cache: the kernel sends FLUSH (and FUA)
+  bool fua = false;             // the target honours UBLK_IO_F_FUA on WRITEs
+  std::uint32_t max_discard_bytes = 0;       // 0: no DISCARD
+  std::uint32_t max_write_zeroes_bytes = 0;  // 0: no WRITE_ZEROES
+  std::uint32_t discard_granularity = 0;     // bytes; 0: the logical block
+};
+
+// A counter of the target's own, for the daemon's report.
+struct TargetCounter {
+  std::string_view name;
+  std::uint64_t value = 0;
+};
 
 // What serves the requests. Small on purpose, like the kernel selftest server's ops table.
 // A simple target implements handle() and completes there or from any thread; a target with
@@ -20,6 +36,10 @@ class Target {
   // Called on the queue's thread. The request's data span stays valid until `done` is called
   // (or, after done.take_buffer(), as long as the target keeps the handle).
   virtual void handle(const Request& request, Completion done) noexcept = 0;
+  // Device parameters the target needs (cache, FUA, discard); the defaults ask for none.
+  [[nodiscard]] virtual TargetTraits traits() const noexcept { return {}; }
+  // The target's own counters, for the report; safe from any thread while the queues run.
+  [[nodiscard]] virtual std::vector<TargetCounter> counters() const { return {}; }
   // A CQE of an IO the target queued with QueueContext::submit, on the queue's thread.
   virtual void on_io_complete(QueueContext& /*queue*/, unsigned /*tag*/, std::uint32_t /*cookie*/,
                               int /*result*/) noexcept {}
