@@ -108,7 +108,7 @@ class LoopTargetTest : public ::testing::Test {
     return LoopTarget(config);
   }
   // Runs one request to its completion; returns its one result.
-  int run(LoopTarget& target, uapi::IoOp op, std::uint64_t offset, std::span<std::byte> data, unsigned tag = 0,
+  int run(LoopTarget& target, ublk::IoOp op, std::uint64_t offset, std::span<std::byte> data, unsigned tag = 0,
           std::uint32_t flags = 0) {
     Request r;
     r.op = op;
@@ -154,8 +154,8 @@ TEST_F(LoopTargetTest, WritesReachTheFileAndReadBack) {
   ASSERT_EQ(queue_.files.size(), 1u);
   std::vector<std::byte> out(8192), in(8192);
   for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<std::byte>(i * 7 + 1);
-  EXPECT_EQ(run(target, uapi::IoOp::kWrite, 4096, out), 8192);
-  EXPECT_EQ(run(target, uapi::IoOp::kRead, 4096, in), 8192);
+  EXPECT_EQ(run(target, ublk::IoOp::kWrite, 4096, out), 8192);
+  EXPECT_EQ(run(target, ublk::IoOp::kRead, 4096, in), 8192);
   EXPECT_EQ(in, out);
   ASSERT_FALSE(queue_.submitted.empty());
   EXPECT_TRUE(queue_.submitted.front().io.fixed_file);
@@ -172,9 +172,9 @@ TEST_F(LoopTargetTest, ShortTransfersAreIssuedAgainForTheRest) {
   target.on_queue_start(queue_);
   queue_.short_every = 1000;
   std::vector<std::byte> out(4096, std::byte{0x5a}), in(4096);
-  EXPECT_EQ(run(target, uapi::IoOp::kWrite, 0, out), 4096);
+  EXPECT_EQ(run(target, ublk::IoOp::kWrite, 0, out), 4096);
   EXPECT_EQ(queue_.submitted.size(), 5u);  // 1000 + 1000 + 1000 + 1000 + 96
-  EXPECT_EQ(run(target, uapi::IoOp::kRead, 0, in), 4096);
+  EXPECT_EQ(run(target, ublk::IoOp::kRead, 0, in), 4096);
   EXPECT_EQ(in, out);
 }
 
@@ -182,7 +182,7 @@ TEST_F(LoopTargetTest, FuaWriteIsFollowedByALinkedFdatasync) {
   LoopTarget target = make(1 << 20);
   target.on_queue_start(queue_);
   std::vector<std::byte> out(4096, std::byte{1});
-  EXPECT_EQ(run(target, uapi::IoOp::kWrite, 0, out, 3, UBLK_IO_F_FUA), 4096);
+  EXPECT_EQ(run(target, ublk::IoOp::kWrite, 0, out, 3, ublk::kIoFlagFua), 4096);
   ASSERT_EQ(queue_.submitted.size(), 2u);
   EXPECT_TRUE(queue_.submitted[0].io.link);
   EXPECT_EQ(queue_.submitted[1].io.op, RingIo::Op::kFsync);
@@ -192,7 +192,7 @@ TEST_F(LoopTargetTest, FuaWriteIsFollowedByALinkedFdatasync) {
   // A short FUA write: the linked sync is cancelled, the rest is written and synced again.
   queue_.submitted.clear();
   queue_.short_every = 3000;
-  EXPECT_EQ(run(target, uapi::IoOp::kWrite, 0, out, 3, UBLK_IO_F_FUA), 4096);
+  EXPECT_EQ(run(target, ublk::IoOp::kWrite, 0, out, 3, ublk::kIoFlagFua), 4096);
   EXPECT_EQ(queue_.submitted.size(), 4u);
   EXPECT_EQ(counter(target, "fdatasyncs"), 2u);
 }
@@ -200,8 +200,8 @@ TEST_F(LoopTargetTest, FuaWriteIsFollowedByALinkedFdatasync) {
 TEST_F(LoopTargetTest, FlushIsOneFdatasync) {
   LoopTarget target = make(1 << 20);
   target.on_queue_start(queue_);
-  EXPECT_EQ(run(target, uapi::IoOp::kFlush, ~std::uint64_t{0} << 9, {}), 0);  // the block layer's sector -1
-  EXPECT_EQ(run(target, uapi::IoOp::kFlush, 0, {}), 0);
+  EXPECT_EQ(run(target, ublk::IoOp::kFlush, ~std::uint64_t{0} << 9, {}), 0);  // the block layer's sector -1
+  EXPECT_EQ(run(target, ublk::IoOp::kFlush, 0, {}), 0);
   EXPECT_EQ(counter(target, "fdatasyncs"), 2u);
   EXPECT_TRUE(target.traits().volatile_cache);
   EXPECT_TRUE(target.traits().fua);
@@ -211,9 +211,9 @@ TEST_F(LoopTargetTest, DiscardReadsBackZeroesWhereOffered) {
   LoopTarget target = make(1 << 20);
   target.on_queue_start(queue_);
   std::vector<std::byte> out(65536, std::byte{0x77}), in(65536, std::byte{1});
-  ASSERT_EQ(run(target, uapi::IoOp::kWrite, 0, out), 65536);
+  ASSERT_EQ(run(target, ublk::IoOp::kWrite, 0, out), 65536);
   Request r;
-  r.op = uapi::IoOp::kDiscard;
+  r.op = ublk::IoOp::kDiscard;
   r.offset = 0;
   r.length = 65536;
   r.tag = 1;
@@ -225,7 +225,7 @@ TEST_F(LoopTargetTest, DiscardReadsBackZeroesWhereOffered) {
     return;
   }
   EXPECT_EQ(queue_.results[1][0], 0);
-  ASSERT_EQ(run(target, uapi::IoOp::kRead, 0, in), 65536);
+  ASSERT_EQ(run(target, ublk::IoOp::kRead, 0, in), 65536);
   EXPECT_EQ(in, std::vector<std::byte>(65536, std::byte{0}));
 }
 
@@ -233,7 +233,7 @@ TEST_F(LoopTargetTest, OutOfRangeFailsWithoutIo) {
   LoopTarget target = make(1 << 20);
   target.on_queue_start(queue_);
   std::vector<std::byte> data(4096);
-  EXPECT_EQ(run(target, uapi::IoOp::kRead, (1 << 20) - 2048, data), -EIO);
+  EXPECT_EQ(run(target, ublk::IoOp::kRead, (1 << 20) - 2048, data), -EIO);
   EXPECT_TRUE(queue_.submitted.empty());
 }
 

@@ -186,30 +186,30 @@ RingIo LoopTarget::file_io(const QueueState& q, RingIo io) const noexcept {
 void LoopTarget::handle(const Request& request, Completion done) noexcept {
   if (request.queue >= queues_.size() || request.tag >= queues_[request.queue].tags.size()) return done(-EIO);
   // A FLUSH carries no range (the block layer leaves its sector at -1).
-  const bool ranged = request.op != uapi::IoOp::kFlush;
+  const bool ranged = request.op != IoOp::kFlush;
   if (ranged && (request.offset > size_ || request.length > size_ - request.offset)) return done(-EIO);
   QueueContext& queue = done.queue();
   QueueState& q = queues_[request.queue];
   TagIo& io = q.tags[request.tag];
   io = TagIo{};
   switch (request.op) {
-    case uapi::IoOp::kRead:
-    case uapi::IoOp::kWrite:
+    case IoOp::kRead:
+    case IoOp::kWrite:
       if (request.data.size() < request.length) return done(-EIO);
       io.data = request.data.first(request.length);
       io.offset = request.offset;
       io.fixed_buffer = request.fixed_buffer;
-      io.write = request.op == uapi::IoOp::kWrite;
-      io.fua = io.write && (request.flags & UBLK_IO_F_FUA) != 0;
+      io.write = request.op == IoOp::kWrite;
+      io.fua = io.write && (request.flags & kIoFlagFua) != 0;
       if (request.length == 0) return done(0);
       return issue_transfer(queue, q, request.tag);
-    case uapi::IoOp::kFlush:
+    case IoOp::kFlush:
       return issue_single(queue, q, request.tag, kSync, RingIo::fdatasync(0));
-    case uapi::IoOp::kDiscard:
+    case IoOp::kDiscard:
       if (discard_mode_ < 0) return done(-EOPNOTSUPP);
       return issue_single(queue, q, request.tag, kData,
                           RingIo::fallocate(0, discard_mode_, request.offset, request.length));
-    case uapi::IoOp::kWriteZeroes:
+    case IoOp::kWriteZeroes:
       if (write_zeroes_mode_ < 0) return done(-EOPNOTSUPP);
       return issue_single(queue, q, request.tag, kData,
                           RingIo::fallocate(0, write_zeroes_mode_, request.offset, request.length));
