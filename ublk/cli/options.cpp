@@ -237,7 +237,7 @@ std::variant<DaemonOptions, ParseError> parse_daemon_options(std::span<const std
   if (o.recover_or_create && o.recovery == RecoveryPolicy::kNone) {
     return ParseError{"--recover-or-create needs --recovery, --recovery-reissue or --recovery-fail-io"};
   }
-  if (kind == DaemonKind::kLoop && o.file.empty() && !o.help) return ParseError{"--file PATH is required"};
+  if (kind == DaemonKind::kLoop && o.file.empty() && !o.help && !o.version && !o.list_providers) return ParseError{"--file PATH is required"};
   if (o.size % o.logical_block) {
     return ParseError{"--size " + std::to_string(o.size) + " is not a multiple of --logical-block " +
                       std::to_string(o.logical_block)};
