@@ -269,8 +269,7 @@ int run_daemon(int argc, char** argv, DaemonKind kind) {
       summary.kernel_features = kf.features.bits();
       summary.granted_flags = device.granted_flags().bits();
       summary.uptime_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - live_since).count();
-      // Live, this reads counters the queue threads write without synchronisation: a torn or
-      // stale figure at worst, never a stop of the queues.
+      // Live: the queues' own counters (relaxed atomics), a moment old at worst.
       summary.io = device.stats();
       summary.pool = pool_figures(provider.provider->stats());
       for (const auto& counter : target->counters()) summary.target_counters.emplace_back(counter.name, counter.value);
