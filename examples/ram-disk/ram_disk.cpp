@@ -35,7 +35,7 @@ class RamDisk final : public ublk::Target {
   void handle(const ublk::Request& request, ublk::Completion done) noexcept override {
     if (request.offset + request.length > store_.size()) return done(-EIO);
     std::byte* at = store_.data() + request.offset;
-    using ublk::uapi::IoOp;
+    using ublk::IoOp;
     if (request.op == IoOp::kRead) std::memcpy(request.data.data(), at, request.length);
     else if (request.op == IoOp::kWrite) std::memcpy(at, request.data.data(), request.length);
     else if (request.op != IoOp::kFlush) return done(-EOPNOTSUPP);
