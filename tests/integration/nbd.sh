@@ -2,6 +2,7 @@
 # nbd.sh: ublk-pool-nbd against real NBD servers from Debian's packages, in one boot:
 #  1. fio crc32c verify (randrw, 512 B to 1 MiB, iodepth 64, 2 queues) against `nbdkit memory`
 #     over a unix socket, in every buffer mode the kernel offers;
+#  1b. the export's FLUSH/TRIM/WRITE_ZEROES and read-only flag reach the device;
 #  2. mkfs.ext4 + copy a tree + remount + checksums + fsck on a qcow2 image served by qemu-nbd;
 #  3. qemu-nbd (on a raw file, so the data persists) killed and restarted mid-IO: fio verify
 #     completes with zero errors;
@@ -56,6 +57,29 @@ for mode in $(kernel_modes); do
   expect_report "[^0-9]0 errors"
   stop_server
 done
+
+# ---- 1b. the ops the export advertises reach the device: nbdkit memory takes FLUSH, FUA, TRIM
+# and WRITE_ZEROES; `nbdkit -r` is read-only ----
+start_server "$sock" nbdkit -f -U "$sock" memory 16M
+daemon_start "$nbd_bin" --connect "unix:$sock"
+queue_dir="/sys/block/${daemon_dev#/dev/}/queue"
+[ "$(cat "$queue_dir/write_cache")" = "write back" ] || fail "the device has no volatile cache: FLUSH never reaches the server"
+(($(cat "$queue_dir/discard_max_bytes") > 0)) || fail "the device advertises no DISCARD"
+head -c 2M /dev/urandom | dd of="$daemon_dev" bs=1M oflag=direct status=none || fail "pattern write failed"
+blkdiscard -o 0 -l 1M "$daemon_dev" || fail "blkdiscard failed"
+blkdiscard -z -o 1M -l 1M "$daemon_dev" || fail "blkdiscard -z (WRITE_ZEROES) failed"
+cmp -n 2M "$daemon_dev" /dev/zero || fail "the trimmed / zeroed range does not read back as zeroes"
+run_fio nbd_flush --filename="$daemon_dev" --direct=1 --ioengine=io_uring --rw=write --bs=4k --size=256k --fsync=1
+daemon_stop
+expect_report "[1-9][0-9]* flushes, [1-9][0-9]* discards" "[^0-9]0 errors"
+stop_server
+start_server "$sock" nbdkit -f -r -U "$sock" memory 16M
+daemon_start "$nbd_bin" --connect "unix:$sock"
+[ "$(cat "/sys/block/${daemon_dev#/dev/}/ro")" = 1 ] || fail "a read-only export gave a writable device"
+dd if="$daemon_dev" of=/dev/null bs=1M count=1 iflag=direct status=none || fail "reading a read-only export failed"
+daemon_stop
+stop_server
+log "the export's FLUSH, TRIM, WRITE_ZEROES and read-only flag reach the device"
 
 # ---- 2. a filesystem on a qcow2 image behind qemu-nbd ----
 img="$work_dir/disk.qcow2"

@@ -6,6 +6,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -30,7 +31,6 @@
 #include "ublk/control.hpp"
 #include "ublk/device.hpp"
 #include "ublk/recovery.hpp"
-#include "loop_target.hpp"
 #include "target_table.hpp"
 
 namespace ublk::cli {
@@ -115,6 +115,15 @@ std::unique_ptr<Target> make_target(DaemonKind kind, const DaemonOptions& option
   params.depth = options.depth;
   const char* name = kind == DaemonKind::kMem ? "mem" : kind == DaemonKind::kLoop ? "loop" : "null";
   return find_target(name)->make(params);
+}
+
+// A backend that decides the device's shape (a file's size, an export's block size and its
+// server's limits) overrides the daemon's defaults.
+void take_target_shape(const TargetTraits& traits, DaemonOptions& options) {
+  if (traits.size_bytes) options.size = traits.size_bytes;
+  if (traits.logical_block) options.logical_block = traits.logical_block;
+  if (traits.max_queues) options.queues = std::min(options.queues, traits.max_queues);
+  if (traits.max_io_bytes) options.max_io = std::min(options.max_io, traits.max_io_bytes);
 }
 
 // The library names its API's fields; the user typed flags.
@@ -217,11 +226,8 @@ int run_daemon(int argc, char** argv, DaemonKind kind) {
     // ublk-pool-nbd: the export decides the device's shape, so the target comes first.
     auto target = kind == DaemonKind::kNbd ? make_nbd_target(options, prog)
                                            : make_target(kind, options, *provider.provider);
-    if (const auto* loop = dynamic_cast<const LoopTarget*>(target.get())) {
-      options.size = loop->size();
-      options.logical_block = loop->logical_block();
-      log.info(loop->description());
-    }
+    if (const std::string line = target->describe(); !line.empty()) log.info(line);
+    take_target_shape(target->traits(), options);
 
     DeviceConfig config;
     config.id = options.id;

@@ -10,6 +10,6 @@ namespace ublk::cli {
 // ublk-pool-nbd: connects to the server and negotiates, says what it found, and fits the
 // device's shape (size, block size, max IO, queues) in `options` to the export. Throws with a
 // one-line message (unreachable server, unknown export, TLS-only server, ...).
-std::unique_ptr<Target> make_nbd_target(DaemonOptions& options, const std::string& prog);
+std::unique_ptr<Target> make_nbd_target(const DaemonOptions& options, const std::string& prog);
 
 }  // namespace ublk::cli

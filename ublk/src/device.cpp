@@ -73,6 +73,7 @@ void Device::add_and_start() {
     params.max_io_bytes = config_.max_io_bytes;
     params.capacity_bytes = config_.size_bytes;
     const TargetTraits traits = target_.traits();
+    if (traits.read_only) params.attrs |= uapi::kAttrReadOnly;
     if (traits.volatile_cache) params.attrs |= uapi::kAttrVolatileCache;
     if (traits.fua) params.attrs |= uapi::kAttrFua;
     params.max_discard_bytes = traits.max_discard_bytes;
@@ -115,13 +116,14 @@ void Device::take_over() {
   wait_for_block_device();
 }
 
-// The pool's regions become io_uring fixed buffers of every queue, so that a target can use
-// READ_FIXED/WRITE_FIXED on a request's buffer. Only libpool's own pool says where its memory
+// For a target that asks (TargetTraits::fixed_buffers), the pool's regions become io_uring fixed
+// buffers of every queue, so that it can use READ_FIXED/WRITE_FIXED on a request's buffer. Only libpool's own pool says where its memory
 // is, and only regions mapped now are registered: a pool without a byte limit maps a few max-IO
 // buffers first. (Under a limit that would take memory from the other size classes, whose
 // requests would then wait for buffers that never come.)
 void Device::register_fixed_buffers() {
   constexpr std::size_t kFixedReserve = 8;
+  if (!target_.traits().fixed_buffers) return;
   auto* pool = dynamic_cast<pool::SizeClassPool*>(&provider_);
   if (!pool) return;
   if (pool->config().byte_limit == 0) (void)pool->reserve(config_.max_io_bytes, kFixedReserve);

@@ -136,6 +136,7 @@ constexpr std::uint64_t desc_array_offset(unsigned queue, std::size_t page = 409
 // ---- params ----
 inline constexpr std::uint32_t kParamTypeBasic = 1U << 0;
 inline constexpr std::uint32_t kParamTypeDiscard = 1U << 1;
+inline constexpr std::uint32_t kAttrReadOnly = 1U << 0;
 inline constexpr std::uint32_t kAttrVolatileCache = 1U << 2;
 inline constexpr std::uint32_t kAttrFua = 1U << 3;
 

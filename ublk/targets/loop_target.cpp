@@ -155,8 +155,11 @@ void LoopTarget::probe_fallocate(const std::string& path, bool block_device) {
 
 TargetTraits LoopTarget::traits() const noexcept {
   TargetTraits t;
+  t.size_bytes = size_;
+  t.logical_block = logical_block_;
   t.volatile_cache = true;  // the page cache, or the backing device's own cache
   t.fua = true;
+  t.fixed_buffers = true;
   if (discard_mode_ >= 0) t.max_discard_bytes = kMaxDiscardBytes;
   if (write_zeroes_mode_ >= 0) t.max_write_zeroes_bytes = kMaxDiscardBytes;
   t.discard_granularity = logical_block_;

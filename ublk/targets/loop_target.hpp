@@ -39,7 +39,7 @@ class LoopTarget final : public Target {
   [[nodiscard]] std::uint32_t logical_block() const noexcept { return logical_block_; }
   [[nodiscard]] bool direct() const noexcept { return direct_; }
   // One line: the backing, O_DIRECT or buffered and why, what DISCARD / WRITE_ZEROES map to.
-  [[nodiscard]] const std::string& description() const noexcept { return description_; }
+  [[nodiscard]] std::string describe() const override { return description_; }
 
  private:
   // The request of one tag while its IO is on the ring.

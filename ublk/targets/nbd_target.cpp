@@ -3,13 +3,16 @@
 #include <algorithm>
 #include <cerrno>
 #include <stdexcept>
+#include <string>
 
 namespace ublk {
 
 NbdTarget::NbdTarget(NbdTargetConfig config) {
   UniqueFd first = nbd::connect_to(config.endpoint.address);
   export_ = nbd::negotiate(first.get(), config.endpoint.export_name);
-  if (export_.size == 0) throw std::runtime_error("the NBD export is empty (size 0)");
+  export_name_ = config.endpoint.export_name;
+  address_ = config.address_text;
+  if (export_.size < logical_block()) throw std::runtime_error("the NBD export is smaller than one block");
   if (export_.block.minimum > 4096) {
     throw std::runtime_error("the NBD server's minimum block size " + std::to_string(export_.block.minimum) +
                              " is larger than 4096, which ublk cannot offer");
@@ -43,9 +46,35 @@ void NbdTarget::handle(const Request& request, Completion done) noexcept {
   workers_[request.queue]->post(request, done);
 }
 
-std::uint32_t NbdTarget::max_io(std::uint32_t wanted) const noexcept {
-  const std::uint32_t server = export_.block.maximum ? export_.block.maximum : wanted;
-  return std::max<std::uint32_t>(4096, std::min(wanted, server) / 4096 * 4096);
+TargetTraits NbdTarget::traits() const noexcept {
+  // Big enough for any request; the kernel splits what is larger.
+  constexpr std::uint32_t kMaxTrimBytes = 1U << 30;
+  TargetTraits t;
+  t.logical_block = logical_block();
+  t.size_bytes = export_.size / t.logical_block * t.logical_block;
+  t.max_queues = queues();
+  if (export_.block.maximum) t.max_io_bytes = std::max<std::uint32_t>(4096, export_.block.maximum / 4096 * 4096);
+  t.read_only = export_.has(nbd::tflag::kReadOnly);
+  t.volatile_cache = export_.has(nbd::tflag::kSendFlush);
+  t.fua = export_.has(nbd::tflag::kSendFua);
+  if (export_.has(nbd::tflag::kSendTrim)) t.max_discard_bytes = kMaxTrimBytes;
+  if (export_.has(nbd::tflag::kSendWriteZeroes)) t.max_write_zeroes_bytes = kMaxTrimBytes;
+  t.discard_granularity = t.logical_block;
+  return t;
+}
+
+std::string NbdTarget::describe() const {
+  const nbd::Export& ex = export_;
+  std::string line = "export '" + export_name_ + "' on " + address_ + ": " + std::to_string(ex.size) + " bytes, flags " +
+                     nbd::describe_transmission_flags(ex.flags) + ", block sizes " + std::to_string(ex.block.minimum) +
+                     "/" + std::to_string(ex.block.preferred) + "/" + std::to_string(ex.block.maximum) + ", " +
+                     (ex.structured_replies ? "structured" : "simple") + " replies" +
+                     (ex.used_go ? "" : " (old server: NBD_OPT_EXPORT_NAME)");
+  if (const std::uint64_t tail = ex.size % logical_block()) {
+    line += "; its last " + std::to_string(tail) + " byte(s) are not a whole block: not served";
+  }
+  if (!why_one_queue_.empty()) line += "; one queue: " + why_one_queue_;
+  return line;
 }
 
 std::uint32_t NbdTarget::logical_block() const noexcept { return export_.block.minimum > 512 ? 4096 : 512; }

@@ -12,6 +12,7 @@ namespace ublk {
 
 struct NbdTargetConfig {
   nbd::Endpoint endpoint;
+  std::string address_text;  // the endpoint as the user wrote it, for messages
   unsigned queues = 1;     // wanted; one connection each when the server allows multi-conn
   unsigned depth = 128;
   std::chrono::milliseconds timeout{30'000};  // reconnecting; 0: fail at once
@@ -28,17 +29,22 @@ class NbdTarget final : public Target {
   [[nodiscard]] std::string_view name() const noexcept override { return "nbd"; }
   void handle(const Request& request, Completion done) noexcept override;
 
+  // The device's shape and the ops it advertises, from the export: size (whole blocks), block
+  // size, read-only, FLUSH/FUA/TRIM/WRITE_ZEROES, the largest request, one queue without
+  // multi-conn.
+  [[nodiscard]] TargetTraits traits() const noexcept override;
+  // The export as negotiated, and why there is one queue where more were asked for.
+  [[nodiscard]] std::string describe() const override;
+
   [[nodiscard]] const nbd::Export& export_info() const noexcept { return export_; }
-  // The queues to create: the configured number, or 1 (and why_one_queue() says why).
   [[nodiscard]] unsigned queues() const noexcept { return static_cast<unsigned>(workers_.size()); }
-  [[nodiscard]] const std::string& why_one_queue() const noexcept { return why_one_queue_; }
-  // The largest request the server accepts, within `wanted`, a multiple of 4K.
-  [[nodiscard]] std::uint32_t max_io(std::uint32_t wanted) const noexcept;
-  // 512 or 4096, from the server's minimum block size.
-  [[nodiscard]] std::uint32_t logical_block() const noexcept;
 
  private:
+  [[nodiscard]] std::uint32_t logical_block() const noexcept;
+
   nbd::Export export_;
+  std::string export_name_;
+  std::string address_;
   std::string why_one_queue_;
   std::vector<std::unique_ptr<nbd::ConnectionWorker>> workers_;
 };

@@ -353,13 +353,38 @@ TEST(NbdTarget, AnExportThatChangedSizeIsNotTakenBack) {
   EXPECT_GE(server.connections(), 2U);
 }
 
+TEST(NbdTarget, TheExportDecidesTheDeviceShapeAndOps) {
+  FakeExport ex;
+  ex.flags = nbd::tflag::kHasFlags | nbd::tflag::kSendFlush | nbd::tflag::kSendFua | nbd::tflag::kSendTrim |
+             nbd::tflag::kSendWriteZeroes | nbd::tflag::kCanMultiConn;
+  Server server(ex);
+  NbdTarget target(config_for(server, 1s, 4));
+  const TargetTraits t = target.traits();
+  EXPECT_EQ(t.size_bytes, ex.size / t.logical_block * t.logical_block);
+  EXPECT_FALSE(t.read_only);
+  EXPECT_TRUE(t.volatile_cache);
+  EXPECT_TRUE(t.fua);
+  EXPECT_GT(t.max_discard_bytes, 0U);
+  EXPECT_GT(t.max_write_zeroes_bytes, 0U);
+  EXPECT_EQ(t.max_queues, target.queues());
+  EXPECT_EQ(t.max_io_bytes, ex.block.maximum);
+  EXPECT_EQ(target.describe().find("one queue"), std::string::npos);
+}
+
 TEST(NbdTarget, ExportFlagsDecideTheOps) {
   FakeExport ex;
   ex.flags = nbd::tflag::kHasFlags | nbd::tflag::kReadOnly;
   Server server(ex);
   NbdTarget target(config_for(server, 1s, 4));
   EXPECT_EQ(target.queues(), 1U);
-  EXPECT_NE(target.why_one_queue().find("multi"), std::string::npos);
+  EXPECT_NE(target.describe().find("one queue"), std::string::npos);
+  const TargetTraits t = target.traits();
+  EXPECT_TRUE(t.read_only);
+  EXPECT_EQ(t.max_queues, 1U);
+  EXPECT_FALSE(t.volatile_cache);  // no NBD_FLAG_SEND_FLUSH: the kernel sends no FLUSH
+  EXPECT_FALSE(t.fua);
+  EXPECT_EQ(t.max_discard_bytes, 0U);
+  EXPECT_EQ(t.max_write_zeroes_bytes, 0U);
   Recorder rec;
   std::vector<Io> ios{{ublk::IoOp::kWrite, 0, pattern(4096, 1)},
                       {ublk::IoOp::kFlush, 0, {}},

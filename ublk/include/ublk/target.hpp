@@ -1,5 +1,6 @@
 #pragma once
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -10,11 +11,21 @@ namespace ublk {
 
 // What a target tells the device about itself before ADD_DEV's parameters are set.
 struct TargetTraits {
+  // What the backend imposes on the device's shape (a file's size, an export's block size, a
+  // server's connection limit); 0 leaves the daemon's setting as it is.
+  std::uint64_t size_bytes = 0;
+  std::uint32_t logical_block = 0;
+  unsigned max_queues = 0;
+  std::uint32_t max_io_bytes = 0;
+  bool read_only = false;
   bool volatile_cache = false;  // the backing has a write cache: the kernel sends FLUSH (and FUA)
   bool fua = false;             // the target honours UBLK_IO_F_FUA on WRITEs
   std::uint32_t max_discard_bytes = 0;       // 0: no DISCARD
   std::uint32_t max_write_zeroes_bytes = 0;  // 0: no WRITE_ZEROES
   std::uint32_t discard_granularity = 0;     // bytes; 0: the logical block
+  // The target does READ_FIXED/WRITE_FIXED on request buffers (Request::fixed_buffer): only then
+  // are the pool's regions registered with each queue's ring and looked up per request.
+  bool fixed_buffers = false;
 };
 
 // A counter of the target's own, for the daemon's report.
@@ -38,6 +49,9 @@ class Target {
   virtual void handle(const Request& request, Completion done) noexcept = 0;
   // Device parameters the target needs (cache, FUA, discard); the defaults ask for none.
   [[nodiscard]] virtual TargetTraits traits() const noexcept { return {}; }
+  // One line about the backend for the daemon's log (a file and how it is opened, an export);
+  // empty: nothing to say.
+  [[nodiscard]] virtual std::string describe() const { return {}; }
   // The target's own counters, for the report; safe from any thread while the queues run.
   [[nodiscard]] virtual std::vector<TargetCounter> counters() const { return {}; }
   // A CQE of an IO the target queued with QueueContext::submit, on the queue's thread.
