@@ -77,7 +77,7 @@ TEST_F(StrategyTest, GetDataWriteGetsExactlyItsLengthAndReturnsItBeforeTheCommit
   EXPECT_EQ(s->fetch_address(slot), sink_addr());  // non-NULL, yet no buffer is committed
   EXPECT_TRUE(provider.out.empty());
   slot.desc = desc(uapi::IoOp::kWrite, 12288);
-  const std::uint64_t addr = s->need_data_address(slot);
+  const std::uint64_t addr = s->need_data_address(slot, false);
   ASSERT_TRUE(slot.buffer);
   EXPECT_EQ(addr, reinterpret_cast<std::uintptr_t>(slot.buffer.data));
   EXPECT_EQ(slot.buffer.length, 12288u);
@@ -108,19 +108,36 @@ TEST_F(StrategyTest, GetDataReadBufferIsReleasedOnlyAfterTheSubmit) {
   EXPECT_TRUE(provider.out.empty());
 }
 
+TEST_F(StrategyTest, GetDataExhaustionOfARequestThatMayWaitAsksToParkIt) {
+  auto s = make_strategy(Mode::kGetData, res);
+  TagSlot slot;
+  slot.desc = desc(uapi::IoOp::kWrite, 65536);
+  provider.fail_next = true;
+  EXPECT_EQ(s->need_data_address(slot, true), 0u);  // park: no NEED_GET_DATA yet
+  EXPECT_EQ(slot.pending_error, 0);
+  EXPECT_EQ(stats.get_data, 0u);  // nothing issued, nothing counted
+  // Once a buffer is there, the same request gets it.
+  EXPECT_NE(s->need_data_address(slot, true), 0u);
+  EXPECT_TRUE(slot.buffer);
+  EXPECT_EQ(stats.get_data, 1u);
+  int result = 65536;
+  s->on_done(slot, result);
+  EXPECT_TRUE(provider.out.empty());
+}
+
 TEST_F(StrategyTest, GetDataExhaustionSendsTheDataToTheSinkAndFailsWithEnomem) {
   auto s = make_strategy(Mode::kGetData, res);
   TagSlot slot;
   slot.desc = desc(uapi::IoOp::kWrite, 65536);
   provider.fail_next = true;
-  EXPECT_EQ(s->need_data_address(slot), sink_addr());
+  EXPECT_EQ(s->need_data_address(slot, false), sink_addr());
   EXPECT_EQ(slot.pending_error, -ENOMEM);
   EXPECT_FALSE(slot.buffer);
   EXPECT_EQ(stats.acquire_failures, 1u);
   // The next WRITE is served again.
   TagSlot next;
   next.desc = desc(uapi::IoOp::kWrite, 4096);
-  EXPECT_NE(s->need_data_address(next), sink_addr());
+  EXPECT_NE(s->need_data_address(next, false), sink_addr());
   EXPECT_EQ(next.pending_error, 0);
   int result = 4096;
   s->on_done(next, result);
@@ -144,7 +161,7 @@ TEST_F(StrategyTest, NoDataTargetsGetNoBuffers) {
   auto s = make_strategy(Mode::kGetData, res);
   TagSlot slot;
   slot.desc = desc(uapi::IoOp::kWrite, 4096);
-  EXPECT_EQ(s->need_data_address(slot), sink_addr());
+  EXPECT_EQ(s->need_data_address(slot, false), sink_addr());
   EXPECT_EQ(slot.pending_error, 0);
   slot.desc = desc(uapi::IoOp::kRead, 4096);
   std::span<std::byte> data;
@@ -160,7 +177,7 @@ TEST_F(StrategyTest, APoisoningProviderScribblesOverEveryReleasedBuffer) {
   auto s = make_strategy(Mode::kGetData, res);
   TagSlot slot;
   slot.desc = desc(uapi::IoOp::kWrite, 4096);
-  s->need_data_address(slot);
+  s->need_data_address(slot, false);
   std::memset(slot.buffer.data, 0x11, 4096);
   int result = 4096;
   s->on_done(slot, result);

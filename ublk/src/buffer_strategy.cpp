@@ -10,7 +10,7 @@
 
 namespace ublk {
 
-std::uint64_t BufferStrategy::need_data_address(TagSlot& slot) noexcept {
+std::uint64_t BufferStrategy::need_data_address(TagSlot& slot, bool /*may_wait*/) noexcept {
   // Only get_data devices see UBLK_IO_RES_NEED_GET_DATA; anything else is a kernel surprise.
   slot.pending_error = -EIO;
   return sink_address();

@@ -51,9 +51,6 @@ struct QueueResources {
   BufferReturn* returns = nullptr;
   // Buffers whose address rides on an SQE not yet submitted: released once it is.
   std::vector<pool::Buffer>* release_after_submit = nullptr;
-  // On provider exhaustion, report "park this tag" (need_data_address returns 0, on_request
-  // returns -ENOMEM without counting an error) instead of failing the IO.
-  bool park_on_exhaustion = false;
 };
 
 // How one buffer mode gets request data between the kernel and provider buffers. One object
@@ -68,9 +65,9 @@ class BufferStrategy {
   virtual std::uint64_t fetch_address(TagSlot& slot) = 0;
 
   // get_data only: a WRITE waits for its buffer. Returns the address NEED_GET_DATA carries; on
-  // provider failure sets slot.pending_error and returns the sink, or returns 0 (nothing
-  // counted) when res_.park_on_exhaustion asks for the tag to wait.
-  virtual std::uint64_t need_data_address(TagSlot& slot) noexcept;
+  // provider failure returns 0 (nothing counted) when the request `may_wait` for a buffer, else
+  // sets slot.pending_error and returns the sink.
+  virtual std::uint64_t need_data_address(TagSlot& slot, bool may_wait) noexcept;
 
   // The request is ours (a WRITE's data is in the kernel's hands or already ours). Make the
   // span the target sees. Returns 0, or -errno to commit at once.

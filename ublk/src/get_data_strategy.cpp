@@ -6,7 +6,7 @@ namespace ublk {
 
 std::uint64_t GetDataStrategy::fetch_address(TagSlot&) { return sink_address(); }
 
-std::uint64_t GetDataStrategy::need_data_address(TagSlot& slot) noexcept {
+std::uint64_t GetDataStrategy::need_data_address(TagSlot& slot, bool may_wait) noexcept {
   // The kernel accepts nothing but NEED_GET_DATA for this tag now (a COMMIT is refused while
   // it waits), and it copies the whole request wherever we point it. Without a buffer (no-data
   // target, or provider exhaustion) the data goes to the sink and is never read.
@@ -14,7 +14,7 @@ std::uint64_t GetDataStrategy::need_data_address(TagSlot& slot) noexcept {
   if (res_.wants_data) {
     if (acquire(slot, slot.length())) {
       addr = reinterpret_cast<std::uintptr_t>(slot.buffer.data);
-    } else if (res_.park_on_exhaustion) {
+    } else if (may_wait) {
       return 0;  // the queue retries once buffers come back
     } else {
       slot.pending_error = -ENOMEM;

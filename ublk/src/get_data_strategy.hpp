@@ -26,7 +26,7 @@ class GetDataStrategy final : public BufferStrategy {
   // The sink: some kernels (6.1) insist on a non-NULL FETCH address even with NEED_GET_DATA,
   // and with NEED_GET_DATA neither a WRITE nor a READ is ever copied through it.
   std::uint64_t fetch_address(TagSlot& slot) override;
-  std::uint64_t need_data_address(TagSlot& slot) noexcept override;
+  std::uint64_t need_data_address(TagSlot& slot, bool may_wait) noexcept override;
   int on_request(TagSlot& slot, std::span<std::byte>& data) noexcept override;
   std::uint64_t on_done(TagSlot& slot, int& result) noexcept override;
 };

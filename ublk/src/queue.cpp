@@ -153,7 +153,6 @@ void Queue::setup() {
   resources_.stats = &stats_;
   resources_.returns = this;
   resources_.release_after_submit = &release_after_submit_;
-  resources_.park_on_exhaustion = config_.on_exhaustion == ExhaustionPolicy::kWait;
   strategy_ = make_strategy(config_.mode, resources_);
   // Every tag's command, the eventfd read and the deadline, and room for the target's IO.
   if (!ring_) ring_ = make_uring_queue_ring(2 * config_.depth + 8);
@@ -246,12 +245,12 @@ void Queue::on_io_cqe(TagSlot& slot, int res) {
   ++slot.generation;
   count_request(slot);
   if (res == uapi::kIoResNeedGetData) {
-    const std::uint64_t addr = strategy_->need_data_address(slot);
+    const std::uint64_t addr = strategy_->need_data_address(slot, waits_on_exhaustion());
     if (addr == 0) return park(slot, ParkedTags::Step::kNeedData);
     return send_need_data(slot, addr);
   }
   apply(slot, TagEvent::kRequest);
-  start_request(slot);
+  start_request(slot, waits_on_exhaustion());
 }
 
 // NEED_GET_DATA completed: the WRITE data is in the buffer we gave (or in the sink).
@@ -262,13 +261,13 @@ void Queue::on_data_cqe(TagSlot& slot, int res) {
     const int error = std::exchange(slot.pending_error, 0);
     return commit(slot, error);
   }
-  start_request(slot);
+  start_request(slot, waits_on_exhaustion());
 }
 
-void Queue::start_request(TagSlot& slot) {
+void Queue::start_request(TagSlot& slot, bool may_wait) {
   std::span<std::byte> data;
   if (const int error = strategy_->on_request(slot, data); error < 0) {
-    if (error == -ENOMEM && resources_.park_on_exhaustion) return park(slot, ParkedTags::Step::kRequest);
+    if (error == -ENOMEM && may_wait) return park(slot, ParkedTags::Step::kRequest);
     return commit(slot, error);
   }
   Request request;
@@ -359,20 +358,18 @@ void Queue::retry_parked() {
   for (const auto [tag, step] : parked_.take()) {
     TagSlot& slot = slots_.at(tag);
     // A wait past the bound fails the IO as the fail policy would.
-    const bool give_up = parked_.expired(tag, now);
-    if (give_up) resources_.park_on_exhaustion = false;
+    const bool may_wait = !parked_.expired(tag, now);
     if (step == ParkedTags::Step::kNeedData) {
       // Still no buffer: wait on. (Dropping the tag here would leave its WRITE hanging.)
-      const std::uint64_t addr = strategy_->need_data_address(slot);
+      const std::uint64_t addr = strategy_->need_data_address(slot, may_wait);
       if (addr == 0) {
         park(slot, step);
       } else {
         send_need_data(slot, addr);
       }
     } else {
-      start_request(slot);
+      start_request(slot, may_wait);
     }
-    resources_.park_on_exhaustion = config_.on_exhaustion == ExhaustionPolicy::kWait;
     if (!parked_.is_waiting_last(tag)) parked_.resolved(tag);
   }
   if (parked_.empty()) {

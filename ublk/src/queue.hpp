@@ -143,7 +143,10 @@ class Queue final : public RequestOwner, private QueueContext, private BufferRet
   void apply(TagSlot& slot, TagEvent event);
   void on_io_cqe(TagSlot& slot, int res);
   void on_data_cqe(TagSlot& slot, int res);
-  void start_request(TagSlot& slot);
+  // may_wait: on provider exhaustion the request waits for a buffer (ExhaustionPolicy::kWait,
+  // within its deadline) instead of failing with -ENOMEM.
+  void start_request(TagSlot& slot, bool may_wait);
+  [[nodiscard]] bool waits_on_exhaustion() const noexcept { return config_.on_exhaustion == ExhaustionPolicy::kWait; }
   void commit(TagSlot& slot, int result);
   void retire(TagSlot& slot, int res);
   void count_request(const TagSlot& slot);
