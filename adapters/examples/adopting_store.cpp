@@ -12,28 +12,6 @@
 
 namespace example {
 
-void AdoptingStore::punch(std::uint64_t offset, std::uint64_t length) {
-  const std::uint64_t end = offset + length;
-  auto it = segments_.lower_bound(offset);
-  if (it != segments_.begin()) {
-    auto prev = std::prev(it);
-    if (prev->first + prev->second.length > offset) it = prev;
-  }
-  while (it != segments_.end() && it->first < end) {
-    const std::uint64_t seg_start = it->first;
-    const std::uint64_t seg_end = seg_start + it->second.length;
-    Segment seg = std::move(it->second);
-    it = segments_.erase(it);
-    if (seg_start < offset) {  // the part before stays, sharing the buffer
-      segments_.emplace(seg_start, Segment{offset - seg_start, seg.data, seg.ref.share()});
-    }
-    if (seg_end > end) {  // the part after stays
-      it = segments_.emplace(end, Segment{seg_end - end, seg.data + (end - seg_start), seg.ref.share()}).first;
-      ++it;
-    }
-  }
-}
-
 int AdoptingStore::write(std::uint64_t offset, std::span<std::byte> data) noexcept {
   // The adoption: a reference on the buffer the kernel wrote into. If the data is not in one
   // of our buffers (a copy-mode device), copy it into one, and count it.
@@ -51,8 +29,7 @@ int AdoptingStore::write(std::uint64_t offset, std::span<std::byte> data) noexce
   }
   try {
     std::lock_guard lock(mutex_);
-    punch(offset, data.size());
-    segments_.emplace(offset, Segment{data.size(), bytes, std::move(ref)});
+    held_.put(offset, data.size(), bytes, std::move(ref));
     copied_writes_ += copied;
   } catch (...) {
     return -ENOMEM;
@@ -62,16 +39,8 @@ int AdoptingStore::write(std::uint64_t offset, std::span<std::byte> data) noexce
 
 void AdoptingStore::read(std::uint64_t offset, std::span<std::byte> out) const noexcept {
   std::memset(out.data(), 0, out.size());
-  const std::uint64_t end = offset + out.size();
   std::lock_guard lock(mutex_);
-  auto it = segments_.lower_bound(offset);
-  if (it != segments_.begin()) --it;
-  for (; it != segments_.end() && it->first < end; ++it) {
-    const std::uint64_t from = std::max(offset, it->first);
-    const std::uint64_t to = std::min(end, it->first + it->second.length);
-    if (from >= to) continue;
-    std::memcpy(out.data() + (from - offset), it->second.data + (from - it->first), to - from);
-  }
+  held_.overlay(offset, out);
 }
 
 void AdoptingStore::handle(const ublk::Request& request, ublk::Completion done) noexcept {
@@ -92,7 +61,7 @@ void AdoptingStore::handle(const ublk::Request& request, ublk::Completion done) 
     case IoOp::kWriteZeroes:
       try {
         std::lock_guard lock(mutex_);
-        punch(request.offset, request.length);
+        held_.punch(request.offset, request.length);
       } catch (...) {
         return done(-ENOMEM);
       }
@@ -106,7 +75,7 @@ AdoptingStore::Audit AdoptingStore::audit() const {
   std::lock_guard lock(mutex_);
   Audit a;
   a.copied_writes = copied_writes_;
-  for (const auto& [offset, seg] : segments_) {
+  for (const auto& [offset, seg] : held_.extents()) {
     ++a.segments;
     a.bytes += seg.length;
     const bool inside = seg.ref && pool_.owns(seg.data) && pool_.owns(seg.data + seg.length - 1) &&

@@ -3,11 +3,11 @@
 // message buffer the kernel wrote it into (it takes a reference; nothing is copied), and serves
 // READs from those buffers.
 #include <cstdint>
-#include <map>
 #include <mutex>
 #include <string>
 
 #include "message_buffer_pool.hpp"
+#include "ublk/held_extents.hpp"
 #include "ublk/target.hpp"
 
 namespace example {
@@ -31,20 +31,13 @@ class AdoptingStore final : public ublk::Target {
   [[nodiscard]] std::string dump(const std::string& path) const;
 
  private:
-  // A run of device bytes held in (part of) a message buffer.
-  struct Segment {
-    std::uint64_t length = 0;
-    const std::byte* data = nullptr;
-    MessageRef ref;
-  };
   int write(std::uint64_t offset, std::span<std::byte> data) noexcept;
   void read(std::uint64_t offset, std::span<std::byte> out) const noexcept;
-  void punch(std::uint64_t offset, std::uint64_t length);  // drops [offset, offset+length)
 
   MessageBufferPool& pool_;
   std::uint64_t size_;
   mutable std::mutex mutex_;
-  std::map<std::uint64_t, Segment> segments_;  // by device offset, never overlapping
+  ublk::HeldExtents<MessageRef> held_;  // by device offset; guarded by mutex_
   std::uint64_t copied_writes_ = 0;
 };
 

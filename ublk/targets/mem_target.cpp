@@ -31,8 +31,8 @@ MemTarget::MemTarget(std::uint64_t size_bytes, MemStore store, std::string dir, 
 }
 
 MemTarget::~MemTarget() {
-  std::lock_guard lock(segments_mutex_);
-  segments_.clear();  // the held buffers go back to their queues or providers
+  std::lock_guard lock(held_mutex_);
+  held_.clear();  // the held buffers go back to their queues or providers
 }
 
 void MemTarget::on_device_added(unsigned dev_id) {
@@ -61,8 +61,8 @@ void MemTarget::on_device_added(unsigned dev_id) {
 void MemTarget::on_device_deleted() noexcept {
   if (!path_.empty()) ::unlink(path_.c_str());
   path_.clear();
-  std::lock_guard lock(segments_mutex_);
-  segments_.clear();  // the data died with the device: the held buffers go back now
+  std::lock_guard lock(held_mutex_);
+  held_.clear();  // the data died with the device: the held buffers go back now
 }
 
 void MemTarget::map_store() {
@@ -70,31 +70,11 @@ void MemTarget::map_store() {
                        "of the mem target's store");
 }
 
-void MemTarget::punch(std::uint64_t offset, std::uint64_t length) {
-  const std::uint64_t end = offset + length;
-  auto it = segments_.lower_bound(offset);
-  if (it != segments_.begin()) {
-    auto prev = std::prev(it);
-    if (prev->first + prev->second.length > offset) it = prev;
-  }
-  while (it != segments_.end() && it->first < end) {
-    const std::uint64_t seg_start = it->first;
-    const std::uint64_t seg_end = seg_start + it->second.length;
-    Segment seg = std::move(it->second);
-    it = segments_.erase(it);
-    if (seg_start < offset) segments_.emplace(seg_start, Segment{offset - seg_start, seg.data, seg.buffer});
-    if (seg_end > end) {
-      it = segments_.emplace(end, Segment{seg_end - end, seg.data + (end - seg_start), seg.buffer}).first;
-      ++it;
-    }
-  }
-}
-
 int MemTarget::discard(std::uint64_t offset, std::uint64_t length) noexcept {
   if (hold_budget_) {
     try {
-      std::lock_guard lock(segments_mutex_);
-      punch(offset, length);
+      std::lock_guard lock(held_mutex_);
+      held_.punch(offset, length);
     } catch (...) {
       return -ENOMEM;
     }
@@ -117,9 +97,8 @@ void MemTarget::write(const Request& request, Completion& done) noexcept {
       held_bytes_.fetch_add(buffer.size(), std::memory_order_relaxed);
       try {
         auto held = std::make_shared<Held>(std::move(buffer), held_bytes_);
-        std::lock_guard lock(segments_mutex_);
-        punch(request.offset, length);
-        segments_.emplace(request.offset, Segment{length, bytes, std::move(held)});
+        std::lock_guard lock(held_mutex_);
+        held_.put(request.offset, length, bytes, std::move(held));
       } catch (...) {
         return done(-ENOMEM);
       }
@@ -128,8 +107,8 @@ void MemTarget::write(const Request& request, Completion& done) noexcept {
   }
   if (hold_budget_) {
     try {
-      std::lock_guard lock(segments_mutex_);
-      punch(request.offset, length);
+      std::lock_guard lock(held_mutex_);
+      held_.punch(request.offset, length);
     } catch (...) {
       return done(-ENOMEM);
     }
@@ -141,16 +120,8 @@ void MemTarget::write(const Request& request, Completion& done) noexcept {
 void MemTarget::read(const Request& request) noexcept {
   std::memcpy(request.data.data(), data_.bytes() + request.offset, request.length);
   if (!hold_budget_) return;
-  const std::uint64_t offset = request.offset;
-  const std::uint64_t end = offset + request.length;
-  std::lock_guard lock(segments_mutex_);
-  auto it = segments_.lower_bound(offset);
-  if (it != segments_.begin()) --it;
-  for (; it != segments_.end() && it->first < end; ++it) {
-    const std::uint64_t from = std::max(offset, it->first);
-    const std::uint64_t to = std::min(end, it->first + it->second.length);
-    if (from < to) std::memcpy(request.data.data() + (from - offset), it->second.data + (from - it->first), to - from);
-  }
+  std::lock_guard lock(held_mutex_);
+  held_.overlay(request.offset, request.data.first(request.length));
 }
 
 void MemTarget::handle(const Request& request, Completion done) noexcept {

@@ -1,12 +1,12 @@
 #pragma once
 #include <atomic>
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 
 #include "pool/owned_buffer.hpp"
+#include "ublk/held_extents.hpp"
 #include "ublk/mapping.hpp"
 #include "ublk/target.hpp"
 #include "ublk/unique_fd.hpp"
@@ -57,18 +57,11 @@ class MemTarget final : public Target {
     pool::OwnedBuffer buffer;
     std::atomic<std::uint64_t>& held;
   };
-  // A run of device bytes that lives in (part of) a held buffer instead of the store.
-  struct Segment {
-    std::uint64_t length = 0;
-    const std::byte* data = nullptr;
-    std::shared_ptr<Held> buffer;
-  };
 
   void map_store();
   int discard(std::uint64_t offset, std::uint64_t length) noexcept;
   void write(const Request& request, Completion& done) noexcept;
   void read(const Request& request) noexcept;
-  void punch(std::uint64_t offset, std::uint64_t length);  // drops held data of the range; segments_mutex_
 
   std::uint64_t size_;
   MemStore store_;
@@ -78,8 +71,8 @@ class MemTarget final : public Target {
   Mapping data_;
   std::uint64_t hold_budget_;
   std::atomic<std::uint64_t> held_bytes_{0};
-  std::mutex segments_mutex_;
-  std::map<std::uint64_t, Segment> segments_;  // by device offset, never overlapping
+  std::mutex held_mutex_;
+  HeldExtents<std::shared_ptr<Held>> held_;  // by device offset; guarded by held_mutex_
 };
 
 }  // namespace ublk
