@@ -64,6 +64,15 @@ q=/sys/block/ublkb$id/queue
 log "  between the reads: $fio_sizes of $total requests in the 4K and 64K buckets; others:${others:- none}" \
   "(max_segments $(<$q/max_segments), max_segment_size $(<$q/max_segment_size), nomerges $(<$q/nomerges))"
 [ -z "$others" ] || fail "requests of sizes fio did not ask for:$others"
+python3 - "$work_dir/s2.json" <<'PY' || fail "the per-queue counters do not add up to the device's"
+import json, sys
+doc = json.load(open(sys.argv[1]))
+queues = doc["queues"]
+assert len(queues) == 2, f"{len(queues)} queues in the stats"
+for key in ("reads", "writes", "read_bytes", "write_bytes"):
+    assert sum(q["ios"][key] for q in queues) == doc["ios"][key], key
+PY
+log "  the two queues' counters add up to the device's"
 admin stats -n "$id" --prometheus >"$work_dir/metrics.txt"
 python3 "$check_prometheus" "$work_dir/metrics.txt" || { show metrics "$work_dir/metrics.txt"; fail "the Prometheus output is not valid"; }
 grep -q '^ublkpool_request_size_bytes_bucket{device="/dev/ublkb'"$id"'",le="4096"} [1-9]' "$work_dir/metrics.txt" ||

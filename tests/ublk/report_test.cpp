@@ -112,6 +112,19 @@ TEST(ReportSchema, ReadsBackWhatItWrote) {
   EXPECT_EQ(report_json(out), report_json(in));
 }
 
+TEST(ReportSchema, HandedOffBuffersAreCountedAndThoseStillHeldShown) {
+  RunSummary in = sample();
+  in.io.handed_off = 5;
+  in.io.handed_back = 3;
+  const auto j = report_json_value(in);
+  EXPECT_EQ(j["buffers"]["handed_off"], 5);
+  EXPECT_EQ(j["provider_stats"]["handed_off"], 2);  // still held
+  EXPECT_NE(report_text(in).find("5 handed off, 2 still held"), std::string::npos);
+  const RunSummary out = summary_from_json(j);
+  EXPECT_EQ(out.io.handed_off, 5u);
+  EXPECT_EQ(out.io.buffers_held(), 2u);
+}
+
 TEST(ReportSchema, LargeCountsReadBackExactly) {
   RunSummary s = sample();
   auto j = report_json_value(s);

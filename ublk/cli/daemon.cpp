@@ -276,7 +276,8 @@ int run_daemon(int argc, char** argv, DaemonKind kind) {
       summary.granted_flags = device.granted_flags().bits();
       summary.uptime_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - live_since).count();
       // Live: the queues' own counters (relaxed atomics), a moment old at worst.
-      summary.io = device.stats();
+      summary.queues = device.queue_stats();
+      for (const IoStats& queue : summary.queues) summary.io.merge(queue);
       summary.pool = pool_figures(provider.provider->stats());
       for (const auto& counter : target->counters()) summary.target_counters.emplace_back(counter.name, counter.value);
       return summary;

@@ -30,7 +30,9 @@ json io_json(const IoStats& io) {
           {"buffers",
            {{"acquires", io.acquires},
             {"acquire_failures", io.acquire_failures},
-            {"exhaustion_waits", io.exhaustion_waits}}},
+            {"exhaustion_waits", io.exhaustion_waits},
+            {"handed_off", io.handed_off},
+            {"handed_back", io.handed_back}}},
           {"copies",
            {{"kernel_bytes", io.kernel_copy_bytes},
             {"userspace_bytes", io.userspace_copy_bytes},
@@ -90,6 +92,9 @@ IoStats io_from_json(const json& doc) {
   io.acquires = get<std::uint64_t>(buffers, "acquires");
   io.acquire_failures = get<std::uint64_t>(buffers, "acquire_failures");
   io.exhaustion_waits = get<std::uint64_t>(buffers, "exhaustion_waits");
+  // Added in schema version 1 after its first release: absent from older reports.
+  if (buffers.contains("handed_off")) io.handed_off = get<std::uint64_t>(buffers, "handed_off");
+  if (buffers.contains("handed_back")) io.handed_back = get<std::uint64_t>(buffers, "handed_back");
   const json& copies = member(doc, "copies");
   io.kernel_copy_bytes = get<std::uint64_t>(copies, "kernel_bytes");
   io.userspace_copy_bytes = get<std::uint64_t>(copies, "userspace_bytes");
@@ -146,11 +151,12 @@ std::string report_text(const RunSummary& s) {
   const std::uint64_t peak = hm.bytes_peak;
   std::snprintf(line, sizeof line,
                 "  provider %s: %llu acquires, %llu failed; pool hits %llu, misses %llu; %llu IOs waited for a "
-                "buffer; %llu B still in use, peak <= %llu B; %llu handed off\n",
+                "buffer; %llu B still in use, peak <= %llu B; %llu handed off, %llu still held\n",
                 s.provider.c_str(), (unsigned long long)io.acquires, (unsigned long long)io.acquire_failures,
                 (unsigned long long)hm.hits, (unsigned long long)hm.misses, (unsigned long long)io.exhaustion_waits,
                 (unsigned long long)hm.bytes_in_use,
-                (unsigned long long)peak, (unsigned long long)s.handed_off);
+                (unsigned long long)peak, (unsigned long long)io.handed_off,
+                (unsigned long long)io.buffers_held());
   out += line;
   std::snprintf(line, sizeof line,
                 "  copies: kernel %llu B (%.3f per byte), userspace %llu B; userspace bytes copied per WRITE "
@@ -206,7 +212,7 @@ json report_json_value(const RunSummary& s) {
                          {"bytes_peak", hm.bytes_peak},
                          {"buffers_peak", hm.buffers_peak},
                          {"bytes_limit", hm.bytes_limit},
-                         {"handed_off", s.handed_off}};
+                         {"handed_off", io.buffers_held()}};
   // No zero-copy mode in this version: the key is there, null, so that readers need not change.
   j["zero_copy"] = nullptr;
   json queues = json::array();
@@ -256,7 +262,6 @@ RunSummary summary_from_json(const json& doc) {
   s.io = io_from_json(doc);
   for (const auto& q : member(doc, "queues")) s.queues.push_back(io_from_json(q));
   const json& ps = member(doc, "provider_stats");
-  s.handed_off = get<std::uint64_t>(ps, "handed_off");
   s.pool.hits = get<std::uint64_t>(ps, "hits");
   s.pool.misses = get<std::uint64_t>(ps, "misses");
   s.pool.bytes_in_use = get<std::uint64_t>(ps, "bytes_in_use");
@@ -283,6 +288,12 @@ class Exposition {
   void sample(const std::string& name, const std::string& labels, std::uint64_t value) {
     out_ += "ublkpool_" + name + "{device=\"" + device_ + "\"" + (labels.empty() ? "" : "," + labels) + "} " +
             std::to_string(value) + "\n";
+  }
+  // A family with one unlabelled sample.
+  template <class Value>
+  void single(const char* name, const char* type, const char* help, Value value) {
+    family(name, type, help);
+    sample(name, "", value);
   }
   std::string take() { return std::move(out_); }
 
@@ -316,8 +327,7 @@ std::string report_prometheus(const RunSummary& s) {
            "target=\"" + label_value(s.target) + "\",mode=\"" + std::string(to_string(s.mode)) + "\",provider=\"" +
                label_value(s.provider) + "\"",
            std::uint64_t{1});
-  e.family("uptime_seconds", "gauge", "Seconds since the device went live.");
-  e.sample("uptime_seconds", "", s.uptime_s);
+  e.single("uptime_seconds", "gauge", "Seconds since the device went live.", s.uptime_s);
   e.family("requests_total", "counter", "Requests served, by operation.");
   const std::pair<const char*, std::uint64_t> ops[] = {{"read", io.reads},        {"write", io.writes},
                                                        {"flush", io.flushes},     {"discard", io.discards},
@@ -326,12 +336,9 @@ std::string report_prometheus(const RunSummary& s) {
   e.family("bytes_total", "counter", "Bytes read and written by the requests.");
   e.sample("bytes_total", "op=\"read\"", io.read_bytes);
   e.sample("bytes_total", "op=\"write\"", io.write_bytes);
-  e.family("errors_total", "counter", "Requests completed with an error.");
-  e.sample("errors_total", "", io.errors);
-  e.family("enomem_total", "counter", "Requests failed because the provider had no buffer.");
-  e.sample("enomem_total", "", io.enomem);
-  e.family("get_data_total", "counter", "NEED_GET_DATA commands issued.");
-  e.sample("get_data_total", "", io.get_data);
+  e.single("errors_total", "counter", "Requests completed with an error.", io.errors);
+  e.single("enomem_total", "counter", "Requests failed because the provider had no buffer.", io.enomem);
+  e.single("get_data_total", "counter", "NEED_GET_DATA commands issued.", io.get_data);
   e.family("request_size_bytes", "histogram", "Read and write request sizes.");
   std::uint64_t cumulative = 0;
   for (unsigned b = 0; b + 1 < SizeHistogram::kBuckets; ++b) {
@@ -344,24 +351,16 @@ std::string report_prometheus(const RunSummary& s) {
   e.family("copy_bytes_total", "counter", "Request data copied, by who copied it.");
   e.sample("copy_bytes_total", "by=\"kernel\"", io.kernel_copy_bytes);
   e.sample("copy_bytes_total", "by=\"userspace\"", io.userspace_copy_bytes);
-  e.family("buffer_acquires_total", "counter", "Buffers asked of the provider.");
-  e.sample("buffer_acquires_total", "", io.acquires);
-  e.family("buffer_acquire_failures_total", "counter", "Buffer requests the provider refused.");
-  e.sample("buffer_acquire_failures_total", "", io.acquire_failures);
-  e.family("buffer_waits_total", "counter", "Requests that waited for a buffer to come back.");
-  e.sample("buffer_waits_total", "", io.exhaustion_waits);
-  e.family("pool_hits_total", "counter", "Pool acquisitions served from its free lists.");
-  e.sample("pool_hits_total", "", hm.hits);
-  e.family("pool_misses_total", "counter", "Pool acquisitions that had to refill.");
-  e.sample("pool_misses_total", "", hm.misses);
-  e.family("pool_bytes_in_use", "gauge", "Capacity of the provider's buffers out now.");
-  e.sample("pool_bytes_in_use", "", hm.bytes_in_use);
-  e.family("pool_bytes_peak", "gauge", "Sum of each size class's peak buffers out times its size.");
-  e.sample("pool_bytes_peak", "", hm.bytes_peak);
-  e.family("pool_bytes_limit", "gauge", "The provider's byte limit, 0 for none.");
-  e.sample("pool_bytes_limit", "", hm.bytes_limit);
-  e.family("handed_off_buffers", "gauge", "Buffers a target holds after completing its request.");
-  e.sample("handed_off_buffers", "", s.handed_off);
+  e.single("buffer_acquires_total", "counter", "Buffers asked of the provider.", io.acquires);
+  e.single("buffer_acquire_failures_total", "counter", "Buffer requests the provider refused.", io.acquire_failures);
+  e.single("buffer_waits_total", "counter", "Requests that waited for a buffer to come back.", io.exhaustion_waits);
+  e.single("pool_hits_total", "counter", "Pool acquisitions served from its free lists.", hm.hits);
+  e.single("pool_misses_total", "counter", "Pool acquisitions that had to refill.", hm.misses);
+  e.single("pool_bytes_in_use", "gauge", "Capacity of the provider's buffers out now.", hm.bytes_in_use);
+  e.single("pool_bytes_peak", "gauge", "Sum of each size class's peak buffers out times its size.", hm.bytes_peak);
+  e.single("pool_bytes_limit", "gauge", "The provider's byte limit, 0 for none.", hm.bytes_limit);
+  e.single("handed_off_buffers", "gauge", "Buffers a target holds after completing its request.", io.buffers_held());
+  e.single("buffers_handed_off_total", "counter", "Request buffers a target took ownership of.", io.handed_off);
   if (!s.queues.empty()) {
     e.family("queue_requests_total", "counter", "Requests served by one queue, by operation.");
     for (std::size_t q = 0; q < s.queues.size(); ++q) {

@@ -57,8 +57,7 @@ struct RunSummary {
   std::uint64_t granted_flags = 0;    // what the device got at ADD_DEV
   double uptime_s = 0;                // since the device went live
   IoStats io;                         // all queues
-  std::vector<IoStats> queues;        // per queue, when the library exposes them (else empty)
-  std::uint64_t handed_off = 0;       // buffers a target holds after completing (hand-off)
+  std::vector<IoStats> queues;        // per queue
   PoolFigures pool;
   std::vector<std::pair<std::string, std::uint64_t>> target_counters;  // the target's own (loop: fdatasyncs)
 };

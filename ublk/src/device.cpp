@@ -233,7 +233,10 @@ void Device::tear_down() noexcept {
   for (auto& queue : queues_) queue->join();
   {
     std::lock_guard lock(queues_mutex_);
-    for (auto& queue : queues_) stats_.merge(queue->stats());
+    if (!queues_.empty()) {
+      kept_.clear();
+      for (auto& queue : queues_) kept_.push_back(queue->stats());
+    }
     // DEL_DEV waits until nothing holds /dev/ublkcN: neither our fd nor the queues' descriptor
     // mappings (a mapping keeps the file open).
     queues_.clear();
@@ -256,13 +259,24 @@ void Device::tear_down() noexcept {
   }
 }
 
-IoStats Device::stats() const {
+std::vector<IoStats> Device::queue_stats() const {
   std::lock_guard lock(queues_mutex_);
-  IoStats all = stats_;
-  for (const auto& queue : queues_) all.merge(queue->stats());
-  std::uint64_t back = 0;
-  for (const auto& home : homes_) back += home->handed_back();
-  all.handed_back = back;
+  std::vector<IoStats> per_queue;
+  if (queues_.empty()) {
+    per_queue = kept_;
+  } else {
+    for (const auto& queue : queues_) per_queue.push_back(queue->stats());
+  }
+  // A buffer a target still holds may come back after its queue is gone: its home counts it.
+  for (std::size_t q = 0; q < per_queue.size() && q < homes_.size(); ++q) {
+    per_queue[q].handed_back = homes_[q]->handed_back();
+  }
+  return per_queue;
+}
+
+IoStats Device::stats() const {
+  IoStats all;
+  for (const IoStats& queue : queue_stats()) all.merge(queue);
   return all;
 }
 

@@ -19,7 +19,8 @@ NbdTarget::NbdTarget(NbdTargetConfig config) {
   }
   unsigned queues = config.queues;
   if (queues > 1 && !export_.has(nbd::tflag::kCanMultiConn)) {
-    why_one_queue_ = "the server does not allow multiple connections (no NBD_FLAG_CAN_MULTI_CONN)";
+    why_one_queue_ = "not " + std::to_string(queues) +
+                     ": the server does not allow multiple connections (no NBD_FLAG_CAN_MULTI_CONN)";
     queues = 1;
   }
   std::vector<std::pair<UniqueFd, nbd::Export>> sockets;
@@ -73,7 +74,7 @@ std::string NbdTarget::describe() const {
   if (const std::uint64_t tail = ex.size % logical_block()) {
     line += "; its last " + std::to_string(tail) + " byte(s) are not a whole block: not served";
   }
-  if (!why_one_queue_.empty()) line += "; one queue: " + why_one_queue_;
+  if (!why_one_queue_.empty()) line += "; one queue, " + why_one_queue_;
   return line;
 }
 

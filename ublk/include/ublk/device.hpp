@@ -77,6 +77,8 @@ class Device {
   // All queues' counters merged. Safe from any thread while the queues run; complete after
   // stop() (buffers a target still holds are counted until it drops them).
   [[nodiscard]] IoStats stats() const;
+  // The same, queue by queue (index = queue id). Safe while the queues run; kept after stop().
+  [[nodiscard]] std::vector<IoStats> queue_stats() const;
 
  private:
   void add_and_start();
@@ -103,7 +105,7 @@ class Device {
   mutable std::mutex queues_mutex_;  // queues_, stats_ and homes_ against stats() from elsewhere
   std::vector<std::unique_ptr<Queue>> queues_;
   std::vector<std::shared_ptr<HandOffHome>> homes_;  // every queue's, for buffers still held
-  IoStats stats_;  // the queues' counters, kept when they are gone
+  std::vector<IoStats> kept_;  // each queue's counters, kept when the queues are gone
 };
 
 }  // namespace ublk
