@@ -51,7 +51,7 @@ foreach(pc ublkpool ublkpool-ublk)
   install(FILES ${PROJECT_BINARY_DIR}/pkgconfig/${pc}.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 endforeach()
 
-foreach(binary ublk-pool ublk-pool-null ublk-pool-mem)
+foreach(binary ublk-pool ublk-pool-null ublk-pool-mem ublk-pool-loop ublk-pool-nbd)
   if(TARGET ${binary})
     install(TARGETS ${binary} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
   endif()
