@@ -5,6 +5,8 @@
 #      between the two reads are all in the 4K and 64K buckets, both of them. `stats --prometheus`
 #      passes a strict format check (prometheus_check.py), `stats --watch 1 --count 2` prints two
 #      rate lines with writes, `tune` prints its advice and a restart line. SIGTERM removes the socket.
+#   1b. ublk-pool-loop on a tmpfs file: every request it served was timed (backend_latency), and
+#      its Prometheus output has the latency histogram; the null target's has none.
 #   2. The two workloads of the advice test, recorded: 4k random and 1m sequential on
 #      ublk-pool-null; each exit report (--json) is printed after "recorded <name>:".
 #   3. The service path: `ublk-pool-mem --id 6 --recover-or-create --recovery-reissue ...` creates
@@ -15,7 +17,7 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/../reliability/rel-lib.sh"
 check_prometheus="$(dirname "$0")/prometheus_check.py"
 require_ublk
-require_binaries "$null_bin" "$mem_bin" "$admin_bin"
+require_binaries "$null_bin" "$mem_bin" "$loop_bin" "$admin_bin"
 assert_clean "before the test"
 
 # stats_json FILE: the live JSON of $daemon_dev into FILE.
@@ -73,6 +75,8 @@ for key in ("reads", "writes", "read_bytes", "write_bytes"):
     assert sum(q["ios"][key] for q in queues) == doc["ios"][key], key
 PY
 log "  the two queues' counters add up to the device's"
+python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["backend_latency"]["requests"] == 0' "$work_dir/s2.json" ||
+  fail "the null target has no backend, yet its requests were timed"
 admin stats -n "$id" --prometheus >"$work_dir/metrics.txt"
 python3 "$check_prometheus" "$work_dir/metrics.txt" || { show metrics "$work_dir/metrics.txt"; fail "the Prometheus output is not valid"; }
 grep -q '^ublkpool_request_size_bytes_bucket{device="/dev/ublkb'"$id"'",le="4096"} [1-9]' "$work_dir/metrics.txt" ||
@@ -95,6 +99,30 @@ grep -q "^restart with:" "$work_dir/tune.txt" || fail "tune printed no restart l
 grep -q "^  ublk-pool-null --mode " "$work_dir/tune.txt" || fail "tune's restart line does not name the daemon"
 daemon_stop
 [ ! -e "$socket" ] || fail "$socket is left after the daemon stopped"
+
+# -- 1b. a target with a backend is timed: ublk-pool-loop on a file in this VM's tmpfs
+mkdir -p "$work_dir/tmpfs"
+mount -t tmpfs -o size=80M tmpfs "$work_dir/tmpfs" || fail "mount a tmpfs"
+truncate -s 64M "$work_dir/tmpfs/backing.img"
+daemon_start "$loop_bin" --file "$work_dir/tmpfs/backing.img" --mode get_data --queues 1 --depth 32
+run_fio timed --filename="$daemon_dev" --direct=1 --ioengine=io_uring --rw=randrw --bs=4k --iodepth=8 --size=16M
+stats_json "$work_dir/loop.json"
+admin stats -n "$(dev_id)" --prometheus >"$work_dir/loop-metrics.txt"
+python3 "$check_prometheus" "$work_dir/loop-metrics.txt" || { show metrics "$work_dir/loop-metrics.txt"; fail "the Prometheus output of loop is not valid"; }
+grep -q '^ublkpool_backend_latency_seconds_count{device="/dev/ublkb[0-9]*"} [1-9]' "$work_dir/loop-metrics.txt" ||
+  fail "no backend latency histogram in the loop daemon's Prometheus output"
+python3 - "$work_dir/loop.json" <<'PY' || { show stats "$work_dir/loop.json"; fail "the loop target's backend latency does not match its requests"; }
+import json, sys
+doc = json.load(open(sys.argv[1]))
+b, ios = doc["backend_latency"], doc["ios"]
+served = sum(ios[k] for k in ("reads", "writes", "flushes", "discards", "other"))
+assert served > 0 and b["requests"] == served, f"{b['requests']} timed of {served} served"
+assert sum(x["count"] for x in b["buckets"]) == served
+assert 0 < b["mean_us"] < 10_000_000 and b["p50_le_us"] <= b["p99_le_us"], b
+print(f"  loop backend latency: {b['requests']} requests, mean {b['mean_us']:.0f} us, p50 <= {b['p50_le_us']} us, p99 <= {b['p99_le_us']} us")
+PY
+daemon_stop
+umount "$work_dir/tmpfs"
 
 # -- 2. the recorded workloads
 record() {

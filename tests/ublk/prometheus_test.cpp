@@ -111,6 +111,23 @@ TEST(Prometheus, TheHistogramIsCumulativeAndEndsAtItsCount) {
   }
 }
 
+TEST(Prometheus, BackendLatencyIsAHistogramInSecondsOnlyWhereTimed) {
+  RunSummary s = workload();
+  EXPECT_EQ(report_prometheus(s).find("backend_latency"), std::string::npos);  // the null target: none
+  for (int i = 0; i < 3; ++i) s.io.backend_latency_us.add(100);  // <= 128 us
+  s.io.backend_latency_us.add(3000);                              // <= 4096 us
+  s.io.backend_latency_ns = 3 * 100'000 + 3'000'000;
+  const Parsed p = parse(report_prometheus(s));
+  EXPECT_EQ(p.types.at("ublkpool_backend_latency_seconds"), "histogram");
+  const std::string dev = "device=\"/dev/ublkb0\"";
+  EXPECT_EQ(value_of(p, "ublkpool_backend_latency_seconds_bucket{" + dev + ",le=\"6.4e-05\"}"), 0);
+  EXPECT_EQ(value_of(p, "ublkpool_backend_latency_seconds_bucket{" + dev + ",le=\"0.000128\"}"), 3);
+  EXPECT_EQ(value_of(p, "ublkpool_backend_latency_seconds_bucket{" + dev + ",le=\"0.004096\"}"), 4);
+  EXPECT_EQ(value_of(p, "ublkpool_backend_latency_seconds_bucket{" + dev + ",le=\"+Inf\"}"), 4);
+  EXPECT_EQ(value_of(p, "ublkpool_backend_latency_seconds_count{" + dev + "}"), 4);
+  EXPECT_DOUBLE_EQ(value_of(p, "ublkpool_backend_latency_seconds_sum{" + dev + "}"), 0.0033);
+}
+
 TEST(Prometheus, CountersByOpAndEscapedLabels) {
   const std::string text = report_prometheus(workload());
   const Parsed p = parse(text);

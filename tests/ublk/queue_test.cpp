@@ -455,6 +455,46 @@ TEST(Queue, ADoubleCompletionIsCountedAndTheQueueGoesOn) {
   EXPECT_EQ(stats.errors, 0u);
 }
 
+TEST(Queue, ATargetWithABackendIsTimedFromHandleToCompletion) {
+  Harness h(Mode::kGetData);
+  h.config.time_backend = true;
+  std::mutex mutex;
+  std::vector<Completion> later;
+  h.target.on_handle = [&](const Request&, Completion done) {
+    std::lock_guard lock(mutex);
+    later.push_back(std::move(done));
+  };
+  h.start();
+  h.send_request(1, uapi::IoOp::kRead, 4096);
+  for (int i = 0; i < 500; ++i) {
+    {
+      std::lock_guard lock(mutex);
+      if (!later.empty()) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));  // the backend takes its time
+  {
+    std::lock_guard lock(mutex);
+    ASSERT_EQ(later.size(), 1u);
+    later[0](4096);  // from this thread, as a backend's own thread would
+  }
+  ASSERT_TRUE(h.wait_command(1, uapi::IoCmd::kCommitAndFetchReq));
+  const auto stats = h.queue->stats();
+  EXPECT_EQ(stats.backend_latency_us.total(), 1u);
+  EXPECT_GE(stats.backend_latency_ns, 5'000'000u);
+  EXPECT_GE(LatencyHistogram::upper_bound(stats.backend_latency_us.quantile_bucket(1.0)), 5000u);
+}
+
+TEST(Queue, AnUntimedTargetPaysNoClock) {
+  Harness h(Mode::kGetData);  // time_backend off, as for null and mem
+  h.start();
+  h.send_request(1, uapi::IoOp::kRead, 4096);
+  ASSERT_TRUE(h.wait_command(1, uapi::IoCmd::kCommitAndFetchReq));
+  EXPECT_EQ(h.queue->stats().backend_latency_us.total(), 0u);
+  EXPECT_EQ(h.queue->stats().reads, 1u);
+}
+
 TEST(Queue, AThreadThatDiesSaysWhy) {
   Harness h(Mode::kGetData);
   h.start();

@@ -125,6 +125,28 @@ TEST(ReportSchema, HandedOffBuffersAreCountedAndThoseStillHeldShown) {
   EXPECT_EQ(out.io.buffers_held(), 2u);
 }
 
+TEST(ReportSchema, BackendLatencyReadsBackAndTheTextGivesItsQuantiles) {
+  RunSummary in = sample();
+  EXPECT_EQ(report_text(in).find("backend latency"), std::string::npos);  // nothing timed: no line
+  EXPECT_EQ(report_json_value(in)["backend_latency"]["p99_le_us"], 0);
+  for (int i = 0; i < 98; ++i) in.io.backend_latency_us.add(30);  // <= 32 us
+  for (int i = 0; i < 2; ++i) in.io.backend_latency_us.add(900);  // <= 1024 us
+  in.io.backend_latency_ns = 98 * 30'000 + 2 * 900'000;
+  const auto j = report_json_value(in);
+  EXPECT_EQ(j["backend_latency"]["requests"], 100);
+  EXPECT_EQ(j["backend_latency"]["p50_le_us"], 32);
+  EXPECT_EQ(j["backend_latency"]["p99_le_us"], 1024);
+  EXPECT_DOUBLE_EQ(j["backend_latency"]["mean_us"].get<double>(), 47.4);
+  EXPECT_NE(report_text(in).find("backend latency: 100 requests, mean 47.4 us, p50 <= 32 us, p99 <= 1024 us"),
+            std::string::npos)
+      << report_text(in);
+  const RunSummary out = summary_from_json(j);
+  for (unsigned b = 0; b < LatencyHistogram::kBuckets; ++b) {
+    EXPECT_EQ(out.io.backend_latency_us.count(b), in.io.backend_latency_us.count(b)) << b;
+  }
+  EXPECT_EQ(out.io.backend_latency_ns, in.io.backend_latency_ns);
+}
+
 TEST(ReportSchema, LargeCountsReadBackExactly) {
   RunSummary s = sample();
   auto j = report_json_value(s);

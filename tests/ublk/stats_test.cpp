@@ -36,6 +36,22 @@ TEST(SizeHistogram, CountsAndMerges) {
   EXPECT_EQ(a.total(), 5u);
 }
 
+TEST(LatencyHistogram, MicrosecondBucketsAndQuantiles) {
+  EXPECT_EQ(LatencyHistogram::upper_bound(0), 1u);
+  EXPECT_EQ(LatencyHistogram::upper_bound(10), 1024u);
+  EXPECT_EQ(LatencyHistogram::label(10), "1024us");
+  EXPECT_EQ(LatencyHistogram::label(LatencyHistogram::kBuckets - 1), ">1048576us");
+  LatencyHistogram h;
+  EXPECT_EQ(h.quantile_bucket(0.5), 0u);  // empty
+  for (int i = 0; i < 9; ++i) h.add(3);   // <= 4 us
+  h.add(5'000'000);                       // over a second: the last bucket
+  EXPECT_EQ(h.quantile_bucket(0.5), LatencyHistogram::bucket_of(4));
+  EXPECT_EQ(h.quantile_bucket(0.9), LatencyHistogram::bucket_of(4));
+  EXPECT_EQ(h.quantile_bucket(0.99), LatencyHistogram::kBuckets - 1);
+  h.add_count(0, 5);
+  EXPECT_EQ(h.total(), 15u);
+}
+
 TEST(IoStats, MergeAddsEveryCounterAndTheRatioFollows) {
   IoStats a, b;
   a.writes = 2;
@@ -46,7 +62,11 @@ TEST(IoStats, MergeAddsEveryCounterAndTheRatioFollows) {
   b.enomem = 1;
   b.errors = 1;
   b.sizes.add(8192);
+  b.backend_latency_us.add(10);
+  b.backend_latency_ns = 10'000;
   a.merge(b);
+  EXPECT_EQ(a.backend_latency_us.total(), 1u);
+  EXPECT_EQ(a.backend_latency_ns, 10'000u);
   EXPECT_EQ(a.writes, 3u);
   EXPECT_EQ(a.write_bytes, 16384u);
   EXPECT_EQ(a.errors, 1u);

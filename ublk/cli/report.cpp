@@ -8,13 +8,27 @@ namespace ublk::cli {
 namespace {
 using nlohmann::json;
 
-json io_json(const IoStats& io) {
-  json sizes = json::array();
-  for (unsigned b = 0; b < SizeHistogram::kBuckets; ++b) {
-    json bucket = {{"le", SizeHistogram::label(b)}, {"count", io.sizes.count(b)}};
-    if (b + 1 < SizeHistogram::kBuckets) bucket["le_bytes"] = SizeHistogram::upper_bound(b);
-    sizes.push_back(bucket);
+// A histogram as [{"le": label, "count": n, "le_<unit>": bound}, ...], the last bucket unbounded.
+template <class Histogram>
+json histogram_json(const Histogram& h, const char* bound_key) {
+  json buckets = json::array();
+  for (unsigned b = 0; b < Histogram::kBuckets; ++b) {
+    json bucket = {{"le", Histogram::label(b)}, {"count", h.count(b)}};
+    if (b + 1 < Histogram::kBuckets) bucket[bound_key] = Histogram::upper_bound(b);
+    buckets.push_back(bucket);
   }
+  return buckets;
+}
+
+json io_json(const IoStats& io) {
+  json sizes = histogram_json(io.sizes, "le_bytes");
+  const std::uint64_t timed = io.backend_latency_us.total();
+  json backend = {{"requests", timed},
+                  {"mean_us", timed ? static_cast<double>(io.backend_latency_ns) / 1e3 / static_cast<double>(timed) : 0.0},
+                  {"p50_le_us", timed ? LatencyHistogram::upper_bound(io.backend_latency_us.quantile_bucket(0.5)) : 0},
+                  {"p99_le_us", timed ? LatencyHistogram::upper_bound(io.backend_latency_us.quantile_bucket(0.99)) : 0},
+                  {"sum_ns", io.backend_latency_ns},
+                  {"buckets", histogram_json(io.backend_latency_us, "le_us")}};
   return {{"ios",
            {{"reads", io.reads},
             {"writes", io.writes},
@@ -27,6 +41,7 @@ json io_json(const IoStats& io) {
             {"enomem", io.enomem},
             {"get_data", io.get_data}}},
           {"request_sizes", sizes},
+          {"backend_latency", backend},
           {"buffers",
            {{"acquires", io.acquires},
             {"acquire_failures", io.acquire_failures},
@@ -55,6 +70,21 @@ T get(const json& object, const char* key) {
   }
 }
 
+template <class Histogram>
+void read_histogram(const json& buckets, const std::string& name, Histogram& h) {
+  if (!buckets.is_array() || buckets.size() != Histogram::kBuckets) {
+    throw std::invalid_argument("stats JSON: '" + name + "' is not the " + std::to_string(Histogram::kBuckets) +
+                                " buckets of this version");
+  }
+  for (unsigned b = 0; b < Histogram::kBuckets; ++b) {
+    if (get<std::string>(buckets[b], "le") != Histogram::label(b)) {
+      throw std::invalid_argument("stats JSON: " + name + " bucket " + std::to_string(b) + " is not <=" +
+                                  Histogram::label(b));
+    }
+    h.add_count(b, get<std::uint64_t>(buckets[b], "count"));
+  }
+}
+
 IoStats io_from_json(const json& doc) {
   IoStats io;
   const json& ios = member(doc, "ios");
@@ -68,25 +98,12 @@ IoStats io_from_json(const json& doc) {
   io.errors = get<std::uint64_t>(ios, "errors");
   io.enomem = get<std::uint64_t>(ios, "enomem");
   io.get_data = get<std::uint64_t>(ios, "get_data");
-  const json& sizes = member(doc, "request_sizes");
-  if (!sizes.is_array() || sizes.size() != SizeHistogram::kBuckets) {
-    throw std::invalid_argument("stats JSON: 'request_sizes' is not the " + std::to_string(SizeHistogram::kBuckets) +
-                                " buckets of this version");
-  }
-  for (unsigned b = 0; b < SizeHistogram::kBuckets; ++b) {
-    if (get<std::string>(sizes[b], "le") != SizeHistogram::label(b)) {
-      throw std::invalid_argument("stats JSON: request_sizes bucket " + std::to_string(b) + " is not <=" +
-                                  SizeHistogram::label(b));
-    }
-    const auto count = get<std::uint64_t>(sizes[b], "count");
-    // The histogram only counts up: add `count` requests of the bucket's top size by doubling.
-    SizeHistogram unit;
-    unit.add(b + 1 < SizeHistogram::kBuckets ? SizeHistogram::upper_bound(b) : UINT64_MAX);
-    for (std::uint64_t rest = count; rest; rest >>= 1) {
-      if (rest & 1) io.sizes.merge(unit);
-      const SizeHistogram twice = unit;
-      unit.merge(twice);
-    }
+  read_histogram(member(doc, "request_sizes"), "request_sizes", io.sizes);
+  // Added in schema version 1 after its first release: absent from older reports.
+  if (doc.contains("backend_latency")) {
+    const json& backend = member(doc, "backend_latency");
+    read_histogram(member(backend, "buckets"), "backend_latency.buckets", io.backend_latency_us);
+    io.backend_latency_ns = get<std::uint64_t>(backend, "sum_ns");
   }
   const json& buffers = member(doc, "buffers");
   io.acquires = get<std::uint64_t>(buffers, "acquires");
@@ -148,6 +165,14 @@ std::string report_text(const RunSummary& s) {
   }
   if (io.sizes.total() == 0) out += " none";
   out += "\n";
+  if (const std::uint64_t timed = io.backend_latency_us.total()) {
+    std::snprintf(line, sizeof line, "  backend latency: %llu requests, mean %.1f us, p50 <= %llu us, p99 <= %llu us\n",
+                  (unsigned long long)timed,
+                  static_cast<double>(io.backend_latency_ns) / 1e3 / static_cast<double>(timed),
+                  (unsigned long long)LatencyHistogram::upper_bound(io.backend_latency_us.quantile_bucket(0.5)),
+                  (unsigned long long)LatencyHistogram::upper_bound(io.backend_latency_us.quantile_bucket(0.99)));
+    out += line;
+  }
   const std::uint64_t peak = hm.bytes_peak;
   std::snprintf(line, sizeof line,
                 "  provider %s: %llu acquires, %llu failed; pool hits %llu, misses %llu; %llu IOs waited for a "
@@ -348,6 +373,20 @@ std::string report_prometheus(const RunSummary& s) {
   e.sample("request_size_bytes_bucket", "le=\"+Inf\"", io.sizes.total());
   e.sample("request_size_bytes_sum", "", io.read_bytes + io.write_bytes);
   e.sample("request_size_bytes_count", "", io.sizes.total());
+  if (io.backend_latency_us.total()) {
+    e.family("backend_latency_seconds", "histogram",
+             "Time from the target taking a request to its completion: the backend's own latency.");
+    cumulative = 0;
+    for (unsigned b = 0; b + 1 < LatencyHistogram::kBuckets; ++b) {
+      cumulative += io.backend_latency_us.count(b);
+      char le[32];
+      std::snprintf(le, sizeof le, "le=\"%g\"", static_cast<double>(LatencyHistogram::upper_bound(b)) / 1e6);
+      e.sample("backend_latency_seconds_bucket", le, cumulative);
+    }
+    e.sample("backend_latency_seconds_bucket", "le=\"+Inf\"", io.backend_latency_us.total());
+    e.sample("backend_latency_seconds_sum", "", static_cast<double>(io.backend_latency_ns) / 1e9);
+    e.sample("backend_latency_seconds_count", "", io.backend_latency_us.total());
+  }
   e.family("copy_bytes_total", "counter", "Request data copied, by who copied it.");
   e.sample("copy_bytes_total", "by=\"kernel\"", io.kernel_copy_bytes);
   e.sample("copy_bytes_total", "by=\"userspace\"", io.userspace_copy_bytes);

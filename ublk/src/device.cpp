@@ -148,6 +148,7 @@ void Device::start_queues() {
       qc.on_exhaustion = config_.on_exhaustion;
       qc.fixed_pool = fixed_pool_;
       qc.fixed_buffers = fixed_buffers_;
+      qc.time_backend = target_.traits().time_backend;
       queues_.push_back(std::make_unique<Queue>(qc, provider_, target_, group_.get()));
       group_->add(queues_.back().get());
       homes_.push_back(queues_.back()->home());

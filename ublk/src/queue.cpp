@@ -282,6 +282,7 @@ void Queue::start_request(TagSlot& slot, bool may_wait) {
   request.queue = config_.q_id;
   request.tag = slot.tag;
   slot.with_target = true;
+  if (config_.time_backend) slot.handed_at_ns = monotonic_ns();
   target_.handle(request, Completion(*this, slot.tag, slot.generation));
 }
 
@@ -307,6 +308,18 @@ void Queue::retire(TagSlot& slot, int res) {
   }
   apply(slot, TagEvent::kAborted);
   --live_tags_;
+}
+
+std::uint64_t Queue::monotonic_ns() noexcept {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+}
+
+void Queue::count_backend_time(const TagSlot& slot) noexcept {
+  const std::uint64_t now = monotonic_ns();
+  const std::uint64_t spent = now > slot.handed_at_ns ? now - slot.handed_at_ns : 0;
+  stats_.backend_latency_us.add((spent + 999) / 1000);
+  stats_.backend_latency_ns += spent;
 }
 
 void Queue::count_request(const TagSlot& slot) {
@@ -494,6 +507,7 @@ void Queue::drain_done() {
       continue;
     }
     if (slot.op() == uapi::IoOp::kWrite) stats_.userspace_copy_bytes += done.copied;
+    if (config_.time_backend) count_backend_time(slot);
     commit(slot, done.result);
   }
   local_done_.clear();

@@ -42,6 +42,7 @@ struct QueueConfig {
   // The pool whose regions are registered as the ring's fixed buffers (nullptr: none).
   pool::SizeClassPool* fixed_pool = nullptr;
   std::span<const iovec> fixed_buffers;
+  bool time_backend = false;  // TargetTraits::time_backend
 };
 
 // The queues of one device: a buffer freed on one queue wakes requests waiting on another.
@@ -150,6 +151,8 @@ class Queue final : public RequestOwner, private QueueContext, private BufferRet
   void commit(TagSlot& slot, int result);
   void retire(TagSlot& slot, int res);
   void count_request(const TagSlot& slot);
+  static std::uint64_t monotonic_ns() noexcept;
+  void count_backend_time(const TagSlot& slot) noexcept;
 
   // Provider exhaustion: requests wait until a buffer comes back (or the deadline).
   void park(TagSlot& slot, ParkedTags::Step step);

@@ -10,6 +10,11 @@ std::string SizeHistogram::label(unsigned bucket) {
   return std::to_string(bound);
 }
 
+std::string LatencyHistogram::label(unsigned bucket) {
+  if (bucket + 1 >= kBuckets) return ">" + label(kBuckets - 2);
+  return std::to_string(upper_bound(bucket)) + "us";
+}
+
 void IoStats::merge(const IoStats& o) noexcept {
   reads += o.reads;
   writes += o.writes;
@@ -31,6 +36,8 @@ void IoStats::merge(const IoStats& o) noexcept {
   double_completions += o.double_completions;
   target_ios += o.target_ios;
   sizes.merge(o.sizes);
+  backend_latency_us.merge(o.backend_latency_us);
+  backend_latency_ns += o.backend_latency_ns;
 }
 
 }  // namespace ublk

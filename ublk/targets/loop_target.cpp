@@ -160,6 +160,7 @@ TargetTraits LoopTarget::traits() const noexcept {
   t.volatile_cache = true;  // the page cache, or the backing device's own cache
   t.fua = true;
   t.fixed_buffers = true;
+  t.time_backend = true;
   if (discard_mode_ >= 0) t.max_discard_bytes = kMaxDiscardBytes;
   if (write_zeroes_mode_ >= 0) t.max_write_zeroes_bytes = kMaxDiscardBytes;
   t.discard_granularity = logical_block_;

@@ -51,6 +51,7 @@ TargetTraits NbdTarget::traits() const noexcept {
   // Big enough for any request; the kernel splits what is larger.
   constexpr std::uint32_t kMaxTrimBytes = 1U << 30;
   TargetTraits t;
+  t.time_backend = true;
   t.logical_block = logical_block();
   t.size_bytes = export_.size / t.logical_block * t.logical_block;
   t.max_queues = queues();

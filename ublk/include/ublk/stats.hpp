@@ -41,20 +41,23 @@ void to_json(Json& json, const Counter& counter) {
   json = counter.load();
 }
 
-// Request sizes in power-of-two buckets: <=512 B, <=1 KiB, ..., <=1 MiB, > 1 MiB.
-class SizeHistogram {
+// Counts in power-of-two buckets: <= kFirst, <= 2 kFirst, ..., then one bucket for the rest.
+// One writer thread (Counter); add_count() lets a reader rebuild one from a saved report.
+template <unsigned Buckets, std::uint64_t kFirst>
+class Log2Histogram {
  public:
-  static constexpr unsigned kBuckets = 13;  // 2^9 .. 2^20, then the rest
+  static constexpr unsigned kBuckets = Buckets;
   static constexpr std::uint64_t upper_bound(unsigned bucket) noexcept {
-    return bucket + 1 < kBuckets ? std::uint64_t{512} << bucket : UINT64_MAX;
+    return bucket + 1 < kBuckets ? kFirst << bucket : UINT64_MAX;
   }
-  static constexpr unsigned bucket_of(std::uint64_t bytes) noexcept {
+  static constexpr unsigned bucket_of(std::uint64_t value) noexcept {
     unsigned bucket = 0;
-    while (bucket + 1 < kBuckets && bytes > upper_bound(bucket)) ++bucket;
+    while (bucket + 1 < kBuckets && value > upper_bound(bucket)) ++bucket;
     return bucket;
   }
-  void add(std::uint64_t bytes) noexcept { ++counts_[bucket_of(bytes)]; }
-  void merge(const SizeHistogram& other) noexcept {
+  void add(std::uint64_t value) noexcept { ++counts_[bucket_of(value)]; }
+  void add_count(unsigned bucket, std::uint64_t n) noexcept { counts_[bucket] += n; }
+  void merge(const Log2Histogram& other) noexcept {
     for (unsigned i = 0; i < kBuckets; ++i) counts_[i] += other.counts_[i];
   }
   [[nodiscard]] std::uint64_t count(unsigned bucket) const noexcept { return counts_[bucket]; }
@@ -63,11 +66,33 @@ class SizeHistogram {
     for (const auto& c : counts_) sum += c;
     return sum;
   }
-  // "512", "1K", ..., "1M", ">1M"
-  static std::string label(unsigned bucket);
+  // The bucket that holds the q-quantile (0 < q <= 1) of the values counted; 0 when none were.
+  [[nodiscard]] unsigned quantile_bucket(double q) const noexcept {
+    const std::uint64_t all = total();
+    std::uint64_t seen = 0;
+    for (unsigned b = 0; b < kBuckets; ++b) {
+      seen += counts_[b];
+      if (all && static_cast<double>(seen) >= q * static_cast<double>(all)) return b;
+    }
+    return 0;
+  }
 
  private:
   std::array<Counter, kBuckets> counts_{};
+};
+
+// Request sizes: <=512 B, <=1 KiB, ..., <=1 MiB, > 1 MiB.
+class SizeHistogram : public Log2Histogram<13, 512> {
+ public:
+  // "512", "1K", ..., "1M", ">1M"
+  static std::string label(unsigned bucket);
+};
+
+// Microseconds: <=1 us, <=2 us, ..., <=2^20 us (about 1 s), more.
+class LatencyHistogram : public Log2Histogram<22, 1> {
+ public:
+  // "1us", "2us", ..., "1048576us", ">1048576us"
+  static std::string label(unsigned bucket);
 };
 
 // One queue's counters, or a device's sum. A queue's are written by its thread only (Counter),
@@ -87,6 +112,10 @@ struct IoStats {
   Counter double_completions;  // a target completed a request that was no longer its own
   Counter target_ios;          // SQEs a target queued on the queue's ring
   SizeHistogram sizes;
+  // For a target with a backend (TargetTraits::time_backend): each request's time from the
+  // target's handle() to its completion reaching the queue, the backend's own latency.
+  LatencyHistogram backend_latency_us;
+  Counter backend_latency_ns;  // the sum of those times
 
   void merge(const IoStats& other) noexcept;
   // Buffers targets still hold.

@@ -26,6 +26,10 @@ struct TargetTraits {
   // The target does READ_FIXED/WRITE_FIXED on request buffers (Request::fixed_buffer): only then
   // are the pool's regions registered with each queue's ring and looked up per request.
   bool fixed_buffers = false;
+  // The target waits on a backend (a file, a server): the queue times each request from
+  // handle() to its completion (IoStats::backend_latency_us). Two clock reads per request, so
+  // only where there is a backend to time.
+  bool time_backend = false;
 };
 
 // A counter of the target's own, for the daemon's report.
