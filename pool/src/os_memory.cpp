@@ -1,6 +1,7 @@
 #include "os_memory.hpp"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -13,15 +14,18 @@ namespace pool::os {
 MappedRegion& MappedRegion::operator=(MappedRegion&& other) noexcept {
   if (this != &other) {
     if (data_) ::munmap(data_, bytes_);
+    if (fd_ >= 0) ::close(fd_);
     data_ = std::exchange(other.data_, nullptr);
     bytes_ = std::exchange(other.bytes_, 0);
     backing_ = other.backing_;
+    fd_ = std::exchange(other.fd_, -1);
   }
   return *this;
 }
 
 MappedRegion::~MappedRegion() {
   if (data_) ::munmap(data_, bytes_);
+  if (fd_ >= 0) ::close(fd_);
 }
 
 namespace {
@@ -80,6 +84,30 @@ Expected<MappedRegion> map_thp(std::size_t bytes) noexcept {
 
 Expected<MappedRegion> map_small_pages(std::size_t bytes) noexcept {
   return map_advised(bytes, MADV_NOHUGEPAGE, Backing::small_pages);
+}
+
+Expected<MappedRegion> map_shared(std::size_t bytes, bool hugetlb) noexcept {
+  // MFD_HUGE_2MB has MAP_HUGE_2MB's value (both HUGETLB_FLAG_ENCODE_2MB); glibc lacks the former.
+  const unsigned flags = MFD_CLOEXEC | (hugetlb ? MFD_HUGETLB | unsigned{MAP_HUGE_2MB} : 0U);
+  const int fd = ::memfd_create(hugetlb ? "ublkpool-hugetlb" : "ublkpool-shmem", flags);
+  if (fd < 0) return last_error();
+  // A 2 MiB-aligned anonymous reservation that the memfd's mapping replaces in place.
+  std::byte* at = ::ftruncate(fd, static_cast<off_t>(bytes)) == 0 ? map_aligned(bytes) : nullptr;
+  if (!at) {
+    const std::error_code error = last_error();
+    ::close(fd);
+    return error;
+  }
+  // The region owns both from here: a failure below unmaps and closes.
+  MappedRegion region(at, bytes, hugetlb ? Backing::shared_hugetlb : Backing::shmem, fd);
+  // For hugetlb, mmap reserves the huge pages (no MAP_NORESERVE) and MAP_POPULATE faults them
+  // in, so an empty hugetlb pool fails here, not by SIGBUS at first touch.
+  if (::mmap(at, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED | MAP_POPULATE, fd, 0) == MAP_FAILED) {
+    return last_error();
+  }
+  // MAP_POPULATE reports nothing: shmem past its limit would SIGBUS at first touch instead.
+  if (!hugetlb && !populate(at, bytes)) return last_error();
+  return region;
 }
 
 bool thp_available() noexcept {

@@ -23,6 +23,14 @@ void add_backing(BackingStats& stats, os::Backing backing, std::int64_t bytes) {
     case os::Backing::hugetlb_2m: add(stats.hugetlb_bytes); break;
     case os::Backing::thp: add(stats.thp_bytes); break;
     case os::Backing::small_pages: add(stats.small_page_bytes); break;
+    case os::Backing::shared_hugetlb:
+      add(stats.hugetlb_bytes);
+      add(stats.shared_bytes);
+      break;
+    case os::Backing::shmem:
+      add(stats.shmem_bytes);
+      add(stats.shared_bytes);
+      break;
   }
 }
 }  // namespace
@@ -68,16 +76,20 @@ Region* PoolCore::map_region(std::size_t granules) noexcept {
   };
 
   Expected<os::MappedRegion> mapping = std::errc::not_enough_memory;
-  if (try_hugetlb && config.hugetlb_1g) {
-    const std::size_t big = (bytes + os::kHugePage1G - 1) / os::kHugePage1G * os::kHugePage1G;
-    if (fits(big)) mapping = os::map_hugetlb(big, true);
-  }
-  if (!fits(bytes)) {
-    if (!mapping) return nullptr;
+  if (config.shared) {
+    // Memfds, so that another process can map them; THP does not apply to them here.
+    if (fits(bytes) && try_hugetlb) mapping = os::map_shared(bytes, true);
+    if (!mapping && fits(bytes) && policy != BackingPolicy::hugetlb) mapping = os::map_shared(bytes, false);
   } else {
-    if (!mapping && try_hugetlb) mapping = os::map_hugetlb(bytes, false);
-    if (!mapping && try_thp) mapping = os::map_thp(bytes);
-    if (!mapping && try_small) mapping = os::map_small_pages(bytes);
+    if (try_hugetlb && config.hugetlb_1g) {
+      const std::size_t big = (bytes + os::kHugePage1G - 1) / os::kHugePage1G * os::kHugePage1G;
+      if (fits(big)) mapping = os::map_hugetlb(big, true);
+    }
+    if (fits(bytes)) {
+      if (!mapping && try_hugetlb) mapping = os::map_hugetlb(bytes, false);
+      if (!mapping && try_thp) mapping = os::map_thp(bytes);
+      if (!mapping && try_small) mapping = os::map_small_pages(bytes);
+    }
   }
   if (!mapping) return nullptr;
 
@@ -124,7 +136,7 @@ std::size_t PoolCore::release_span(Region* region, std::size_t first, std::size_
   std::fill(region->granule_used.begin() + static_cast<std::ptrdiff_t>(first),
             region->granule_used.begin() + static_cast<std::ptrdiff_t>(first + granules), false);
   region->granules_used -= granules;
-  if (region->granules_used != 0 || region->fixed_index.load(std::memory_order_relaxed) >= 0) return 0;
+  if (region->granules_used != 0 || region->fixed_index.load(std::memory_order_relaxed) >= 0 || config.shared) return 0;
   const std::size_t bytes = region->mapping.bytes();
   os::Backing backing = region->mapping.backing();
   if (backing == os::Backing::thp && !os::thp_available()) backing = os::Backing::small_pages;
@@ -377,6 +389,16 @@ std::optional<FixedBufferRef> PoolCore::fixed_buffer(const void* p) const noexce
   const int index = chunk->region->fixed_index.load(std::memory_order_relaxed);
   if (index < 0) return std::nullopt;
   return FixedBufferRef{static_cast<unsigned>(index), static_cast<std::size_t>(byte - chunk->region->mapping.data())};
+}
+
+std::vector<SharedRegion> PoolCore::shared_regions() const {
+  std::lock_guard lock(region_mutex_);
+  std::vector<SharedRegion> out;
+  for (const auto& region : regions_) {
+    const os::MappedRegion& m = region->mapping;
+    if (m.fd() >= 0) out.push_back({m.fd(), m.data(), m.bytes(), m.backing() == os::Backing::shared_hugetlb});
+  }
+  return out;
 }
 
 void PoolCore::attach(Cache& cache) {

@@ -94,6 +94,7 @@ class PoolCore {
   std::vector<iovec> register_fixed_buffers();
   void unregister_fixed_buffers() noexcept;
   [[nodiscard]] std::optional<FixedBufferRef> fixed_buffer(const void* p) const noexcept;
+  std::vector<SharedRegion> shared_regions() const;
 
   void attach(Cache& cache);
   void detach(Cache& cache) noexcept;

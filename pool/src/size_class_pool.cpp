@@ -53,6 +53,8 @@ std::vector<iovec> SizeClassPool::register_fixed_buffers() { return core_->regis
 
 void SizeClassPool::unregister_fixed_buffers() noexcept { core_->unregister_fixed_buffers(); }
 
+std::vector<SharedRegion> SizeClassPool::shared_regions() const { return core_->shared_regions(); }
+
 std::optional<FixedBufferRef> SizeClassPool::fixed_buffer(const void* data) const noexcept {
   return core_->fixed_buffer(data);
 }

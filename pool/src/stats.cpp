@@ -46,6 +46,8 @@ std::string ProviderStats::to_json() const {
   append_field(out, "hugetlb_bytes", backing.hugetlb_bytes);
   append_field(out, "thp_bytes", backing.thp_bytes);
   append_field(out, "small_page_bytes", backing.small_page_bytes);
+  append_field(out, "shmem_bytes", backing.shmem_bytes);
+  append_field(out, "shared_bytes", backing.shared_bytes);
   append_field(out, "other_bytes", backing.other_bytes, false);
   out += "},\"classes\":[";
   for (std::size_t i = 0; i < classes.size(); ++i) {

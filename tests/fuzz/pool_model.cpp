@@ -81,8 +81,9 @@ void PoolModel::check() {
   }
   expect(counted == class_acquisitions, "hits + misses ", counted, ", valid acquisitions ", class_acquisitions);
   const auto& b = stats->backing;
-  expect(b.hugetlb_bytes + b.thp_bytes + b.small_page_bytes + b.other_bytes == mapped, "backing bytes ",
-         b.hugetlb_bytes, "+", b.thp_bytes, "+", b.small_page_bytes, "+", b.other_bytes, " != mapped ", mapped);
+  expect(b.hugetlb_bytes + b.thp_bytes + b.small_page_bytes + b.shmem_bytes + b.other_bytes == mapped,
+         "backing bytes ", b.hugetlb_bytes, "+", b.thp_bytes, "+", b.small_page_bytes, "+", b.shmem_bytes, "+",
+         b.other_bytes, " != mapped ", mapped);
   expect(b.hugetlb_bytes == 0 && b.other_bytes == 0, "hugetlb/other bytes without hugetlb backing");
   if (config.backing == pool::BackingPolicy::none)
     expect(b.small_page_bytes == mapped, "backing none, yet ", b.thp_bytes, " THP bytes");

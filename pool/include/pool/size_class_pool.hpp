@@ -29,6 +29,18 @@ struct PoolConfig {
   BackingPolicy backing = BackingPolicy::automatic;
   bool hugetlb_1g = false;                    // try 1 GiB hugetlb regions before 2 MiB ones
   std::size_t cache_bytes = std::size_t{2} << 20;  // a Cache keeps about this much per class
+  // Regions are memfds mapped MAP_SHARED (2 MiB hugetlb pages where the backing policy allows and
+  // the pages are free, else shmem), so that another process can map them (shared_regions()).
+  // A shared pool keeps its regions mapped until it is destroyed: the other side may use them.
+  bool shared = false;
+};
+
+// A region of a shared pool: its memfd (owned by the pool) and where this process maps it.
+struct SharedRegion {
+  int fd = -1;
+  std::byte* data = nullptr;
+  std::size_t bytes = 0;
+  bool hugetlb = false;
 };
 
 // A registered io_uring fixed buffer: the index in the iovec array, and the offset in it.
@@ -76,6 +88,9 @@ class SizeClassPool final : public BufferProvider, public std::enable_shared_fro
   [[nodiscard]] std::vector<iovec> register_fixed_buffers();
   void unregister_fixed_buffers() noexcept;
   [[nodiscard]] std::optional<FixedBufferRef> fixed_buffer(const void* data) const noexcept;
+
+  // A shared pool's regions mapped now (PoolConfig::shared; empty for any other pool).
+  [[nodiscard]] std::vector<SharedRegion> shared_regions() const;
 
   detail::PoolCore& core() noexcept { return *core_; }
 

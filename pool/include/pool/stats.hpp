@@ -18,6 +18,8 @@ struct BackingStats {
   std::uint64_t hugetlb_bytes = 0;
   std::uint64_t thp_bytes = 0;
   std::uint64_t small_page_bytes = 0;
+  std::uint64_t shmem_bytes = 0;   // shared memory (memfd) on small pages
+  std::uint64_t shared_bytes = 0;  // of all the above, what another process can map (PoolConfig::shared)
   std::uint64_t other_bytes = 0;  // memory the provider got from elsewhere (malloc, an arena)
 };
 
