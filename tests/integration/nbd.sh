@@ -3,6 +3,8 @@
 #  1. fio crc32c verify (randrw, 512 B to 1 MiB, iodepth 64, 2 queues) against `nbdkit memory`
 #     over a unix socket, in every buffer mode the kernel offers;
 #  1b. the export's FLUSH/TRIM/WRITE_ZEROES and read-only flag reach the device;
+#  1c. the same fio verify with an adapter's provider (jemalloc, or pmr when jemalloc is not
+#      built) in get_data mode (copy where the kernel lacks it);
 #  2. mkfs.ext4 + copy a tree + remount + checksums + fsck on a qcow2 image served by qemu-nbd;
 #  3. qemu-nbd (on a raw file, so the data persists) killed and restarted mid-IO: fio verify
 #     completes with zero errors;
@@ -85,6 +87,21 @@ dd if="$daemon_dev" of=/dev/null bs=1M count=1 iflag=direct status=none || fail 
 daemon_stop
 stop_server
 log "the export's FLUSH, TRIM, WRITE_ZEROES and read-only flag reach the device"
+
+# ---- 1c. buffers from an adapter's provider ----
+provider=pmr
+while IFS= read -r name; do [ "$name" = jemalloc ] && provider=jemalloc; done < <("$nbd_bin" --list-providers)
+pmode=copy
+for m in $(kernel_modes); do [ "$m" = get_data ] && pmode=get_data; done
+start_server "$sock" nbdkit -f -U "$sock" memory 64M
+daemon_start "$nbd_bin" --connect "unix:$sock" --mode "$pmode" --provider "$provider" --queues 2 --depth 64
+run_fio "nbdkit_$provider" --filename="$daemon_dev" --direct=1 --ioengine=io_uring --rw=randrw \
+  --bssplit="$sizes" --blockalign=512 --iodepth=64 --numjobs=2 --size=8M --offset_increment=8M \
+  --verify=crc32c --do_verify=1 --verify_fatal=1 --exitall_on_error=1
+daemon_stop
+expect_report "mode $pmode, provider $provider" "provider $provider: [1-9][0-9]* acquires, 0 failed" "[^0-9]0 errors"
+stop_server
+log "fio verify with buffers from the $provider provider ($pmode): 0 errors"
 
 # ---- 2. a filesystem on a qcow2 image behind qemu-nbd ----
 img="$work_dir/disk.qcow2"
