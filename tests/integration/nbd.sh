@@ -9,6 +9,8 @@
 #  3. qemu-nbd (on a raw file, so the data persists) killed and restarted mid-IO: fio verify
 #     completes with zero errors;
 #  4. the server killed for good: IO fails at --timeout, no hang, the daemon stops cleanly;
+#  4b. SIGTERM with the server away and --timeout 600: the daemon stops within 10 s, and the
+#      read that waited for the server fails;
 #  5. user recovery: the daemon (--recovery-reissue) SIGKILLed under fio verify writes, and
 #     `--recover N --connect` to the same nbdkit takes the device over: fio ends with 0 errors
 #     and the data written before the crash verifies. A server whose export changed size is
@@ -170,6 +172,24 @@ fi
 log "read failed after $((SECONDS - t0)) s with the server gone (--timeout 3)"
 daemon_stop
 expect_report "failing [0-9]+ request\(s\) with EIO"
+
+# ---- 4b. SIGTERM while the server is away: a read waiting for it fails at once, the device goes ----
+serve_raw
+daemon_start "$nbd_bin" --connect "unix:$sock" --timeout 600
+stop_server KILL
+dd if="$daemon_dev" of=/dev/null bs=4k count=1 skip=321 iflag=direct 2>"$work_dir/dd.wait.err" &
+dd_pid=$!
+nap 1
+kill -0 "$dd_pid" 2>/dev/null || { show dd "$work_dir/dd.wait.err"; fail "a read with the server gone did not wait (--timeout 600)"; }
+t0=$(now_us)
+daemon_stop
+stop_us=$(($(now_us) - t0))
+((stop_us < 10000000)) || fail "SIGTERM took $(us_to_s "$stop_us") s with the server away"
+dd_rc=0
+wait "$dd_pid" || dd_rc=$?
+((dd_rc != 0)) || fail "the read waiting at SIGTERM succeeded with no server"
+expect_report "stopping without a connection: failing [1-9][0-9]* request\(s\) with EIO"
+log "SIGTERM with the server away (--timeout 600): stopped in $(us_to_s "$stop_us") s, the waiting read failed"
 
 # ---- 5. user recovery: a new daemon connects to the same export and takes the device over ----
 stop_server
