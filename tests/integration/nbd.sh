@@ -3,15 +3,24 @@
 #  1. fio crc32c verify (randrw, 512 B to 1 MiB, iodepth 64, 2 queues) against `nbdkit memory`
 #     over a unix socket, in every buffer mode the kernel offers;
 #  1b. the export's FLUSH/TRIM/WRITE_ZEROES and read-only flag reach the device;
+#  1c. the same fio verify with an adapter's provider (jemalloc, or pmr when jemalloc is not
+#      built) in get_data mode (copy where the kernel lacks it);
 #  2. mkfs.ext4 + copy a tree + remount + checksums + fsck on a qcow2 image served by qemu-nbd;
 #  3. qemu-nbd (on a raw file, so the data persists) killed and restarted mid-IO: fio verify
 #     completes with zero errors;
-#  4. the server killed for good: IO fails at --timeout, no hang, the daemon stops cleanly.
+#  4. the server killed for good: IO fails at --timeout, no hang, the daemon stops cleanly;
+#  4b. SIGTERM with the server away and --timeout 600: the daemon stops within 10 s, and the
+#      read that waited for the server fails;
+#  5. user recovery: the daemon (--recovery-reissue) SIGKILLed under fio verify writes, and
+#     `--recover N --connect` to the same nbdkit takes the device over: fio ends with 0 errors
+#     and the data written before the crash verifies. A server whose export changed size is
+#     refused for the takeover; `ublk-pool del` removes the device then.
 # Sockets live under /run: the guest's /tmp may be 9p, which cannot hold them.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../reliability/rel-lib.sh"
 
 require_ublk
-require_binaries "$nbd_bin"
+require_binaries "$nbd_bin" "$admin_bin"
 for tool in nbdkit qemu-nbd qemu-img fio mkfs.ext4; do
   command -v "$tool" >/dev/null || fail "$tool is missing (scripts/setup.sh installs it)"
 done
@@ -25,7 +34,7 @@ stop_server() {
   wait "$server_pid" 2>/dev/null || true
   server_pid=""
 }
-trap 'rc=$?; stop_server KILL; rm -rf "$sock_dir"; (exit $rc); on_exit' EXIT
+trap 'rc=$?; [ -z "$fio_pid" ] || kill -KILL "$fio_pid" 2>/dev/null; stop_server KILL; rm -rf "$sock_dir"; (exit $rc); on_exit' EXIT
 
 # start_server SOCKET CMD...: starts an NBD server in the background; waits for its socket.
 start_server() {
@@ -81,6 +90,21 @@ daemon_stop
 stop_server
 log "the export's FLUSH, TRIM, WRITE_ZEROES and read-only flag reach the device"
 
+# ---- 1c. buffers from an adapter's provider ----
+provider=pmr
+while IFS= read -r name; do [ "$name" = jemalloc ] && provider=jemalloc; done < <("$nbd_bin" --list-providers)
+pmode=copy
+for m in $(kernel_modes); do [ "$m" = get_data ] && pmode=get_data; done
+start_server "$sock" nbdkit -f -U "$sock" memory 64M
+daemon_start "$nbd_bin" --connect "unix:$sock" --mode "$pmode" --provider "$provider" --queues 2 --depth 64
+run_fio "nbdkit_$provider" --filename="$daemon_dev" --direct=1 --ioengine=io_uring --rw=randrw \
+  --bssplit="$sizes" --blockalign=512 --iodepth=64 --numjobs=2 --size=8M --offset_increment=8M \
+  --verify=crc32c --do_verify=1 --verify_fatal=1 --exitall_on_error=1
+daemon_stop
+expect_report "mode $pmode, provider $provider" "provider $provider: [1-9][0-9]* acquires, 0 failed" "[^0-9]0 errors"
+stop_server
+log "fio verify with buffers from the $provider provider ($pmode): 0 errors"
+
 # ---- 2. a filesystem on a qcow2 image behind qemu-nbd ----
 img="$work_dir/disk.qcow2"
 qemu-img create -q -f qcow2 "$img" 128M
@@ -126,6 +150,7 @@ serve_raw
 log "qemu-nbd restarted"
 fio_rc=0
 wait "$fio_pid" || fio_rc=$?
+fio_pid=""
 text="$(<"$fio_out")"
 if ((fio_rc != 0)) || [[ "$text" =~ err=\ *[1-9]|verify:|bad\ magic ]] || ! [[ "$text" =~ err=\ *0 ]]; then
   show "fio restart" "$fio_out"
@@ -147,3 +172,77 @@ fi
 log "read failed after $((SECONDS - t0)) s with the server gone (--timeout 3)"
 daemon_stop
 expect_report "failing [0-9]+ request\(s\) with EIO"
+
+# ---- 4b. SIGTERM while the server is away: a read waiting for it fails at once, the device goes ----
+serve_raw
+daemon_start "$nbd_bin" --connect "unix:$sock" --timeout 600
+stop_server KILL
+dd if="$daemon_dev" of=/dev/null bs=4k count=1 skip=321 iflag=direct 2>"$work_dir/dd.wait.err" &
+dd_pid=$!
+nap 1
+kill -0 "$dd_pid" 2>/dev/null || { show dd "$work_dir/dd.wait.err"; fail "a read with the server gone did not wait (--timeout 600)"; }
+t0=$(now_us)
+daemon_stop
+stop_us=$(($(now_us) - t0))
+((stop_us < 10000000)) || fail "SIGTERM took $(us_to_s "$stop_us") s with the server away"
+dd_rc=0
+wait "$dd_pid" || dd_rc=$?
+((dd_rc != 0)) || fail "the read waiting at SIGTERM succeeded with no server"
+expect_report "stopping without a connection: failing [1-9][0-9]* request\(s\) with EIO"
+log "SIGTERM with the server away (--timeout 600): stopped in $(us_to_s "$stop_us") s, the waiting read failed"
+
+# ---- 5. user recovery: a new daemon connects to the same export and takes the device over ----
+stop_server
+sock="$sock_dir/nbdkit.sock"
+id=7
+rmode=copy
+for m in $(kernel_modes); do [ "$m" = get_data ] && rmode=get_data; done
+start_server "$sock" nbdkit -f -U "$sock" memory 64M
+daemon_start "$nbd_bin" --connect "unix:$sock" --mode "$rmode" --id "$id" --queues 2 --depth 64 --recovery-reissue
+dev="$daemon_dev"
+seed=(--filename="$dev" --direct=1 --ioengine=io_uring --rw=write --bs=64k --size=16M --verify=crc32c)
+run_fio seed "${seed[@]}" --do_verify=0
+fio_start outage --rw=randwrite --bs=4k --iodepth=32 --numjobs=2 --offset=32M --size=4M --offset_increment=16M \
+  --verify=crc32c --do_verify=1 --verify_fatal=1
+fio_wait_running 1
+daemon_kill KILL
+wait_device_state "$id" quiesced
+[ -b "$dev" ] || fail "$dev vanished with its daemon"
+kill -0 "$fio_pid" 2>/dev/null || { show fio "$fio_out"; fail "fio ended before the takeover: the kill came too late"; }
+log "killed under fio: device $id is quiesced"
+# The creation command line with --recover: --queues is an upper bound for ublk-pool-nbd.
+daemon_start "$nbd_bin" --recover "$id" --connect "unix:$sock" --queues 2
+[ "$daemon_dev" = "$dev" ] || fail "--recover $id printed $daemon_dev"
+wait_device_state "$id" live
+[ "$(device_field "$id" pid)" = "$daemon_pid" ] || fail "device $id does not report the new daemon's pid"
+expect_report "taking over device $id" "$dev recovered: 2 queue\(s\) x depth 64, 67108864 bytes"
+fio_wait_exit 180
+text="$(<"$fio_out")"
+if ((fio_rc != 0)) || [[ "$text" =~ err=\ *[1-9]|verify:|bad\ magic ]] || ! [[ "$text" =~ err=\ *0 ]]; then
+  show fio "$fio_out"
+  show "daemon stderr" "$daemon_err"
+  fail "fio across the takeover failed (exit $fio_rc)"
+fi
+log "fio verify rode through the crash and the takeover: 0 errors"
+run_fio seed_check "${seed[@]}" --verify_only=1 --verify_fatal=1
+daemon_stop
+expect_report "[^0-9]0 errors"
+
+# The export changed while no daemon served the device: the takeover is refused, the device
+# keeps waiting, and `ublk-pool del` removes it.
+daemon_start "$nbd_bin" --connect "unix:$sock" --mode "$rmode" --id "$id" --recovery-reissue
+daemon_kill KILL
+wait_device_state "$id" quiesced
+stop_server
+start_server "$sock" nbdkit -f -U "$sock" memory 32M
+rc=0
+timeout 60 "$nbd_bin" --recover "$id" --connect "unix:$sock" >"$work_dir/refused.out" 2>"$work_dir/refused.err" || rc=$?
+((rc == 1)) || { show stderr "$work_dir/refused.err"; fail "--recover onto a smaller export exited $rc, not 1"; }
+grep -q "device $id has 67108864 bytes, the backend now 33554432: not taking it over" "$work_dir/refused.err" ||
+  { show stderr "$work_dir/refused.err"; fail "the refusal does not name the sizes"; }
+[ ! -s "$work_dir/refused.out" ] || fail "the refused takeover printed on stdout"
+wait_device_state "$id" quiesced
+admin del -n "$id" >/dev/null
+assert_clean "after ublk-pool del -n $id"
+stop_server
+log "a takeover onto an export of another size is refused; ublk-pool del removes the device"

@@ -170,6 +170,29 @@ TEST(DaemonOptions, RecoverOrCreateNeedsAnIdAndARecoveryPolicy) {
   EXPECT_NE(error({"--recover-or-create=1"}).find("takes no value"), std::string::npos);
 }
 
+TEST(DaemonOptions, NbdTakesTheRecoveryOptionsButNotTheShape) {
+  auto nbd = [](std::vector<std::string_view> args) {
+    args.insert(args.begin(), {"--connect", "unix:/run/x.sock"});
+    return parse_daemon_options(args, DaemonKind::kNbd);
+  };
+  const auto created = nbd({"--recovery-reissue", "--id", "4"});
+  ASSERT_TRUE(std::holds_alternative<DaemonOptions>(created));
+  EXPECT_EQ(std::get<DaemonOptions>(created).recovery, RecoveryPolicy::kReissue);
+  const auto recovered = nbd({"--recover", "4"});
+  ASSERT_TRUE(std::holds_alternative<DaemonOptions>(recovered));
+  EXPECT_EQ(std::get<DaemonOptions>(recovered).recover, 4u);
+  EXPECT_TRUE(std::holds_alternative<DaemonOptions>(nbd({"--id", "4", "--recover-or-create", "--recovery"})));
+  for (std::string_view shape : {"--size=1G", "--logical-block=4096"}) {
+    const auto refused = nbd({shape});
+    ASSERT_TRUE(std::holds_alternative<ParseError>(refused)) << shape;
+    EXPECT_NE(std::get<ParseError>(refused).message.find("does not go with ublk-pool-nbd"), std::string::npos);
+  }
+  const std::string usage = daemon_usage("d", DaemonKind::kNbd);
+  for (const char* flag : {"--recovery", "--recovery-reissue", "--recovery-fail-io", "--recover", "--recover-or-create"}) {
+    EXPECT_NE(usage.find(std::string("  ") + flag + " "), std::string::npos) << flag;
+  }
+}
+
 TEST(DaemonOptions, PoolStepsLogAndVerbosity) {
   EXPECT_EQ(ok({}).pool_steps, 1u);
   EXPECT_EQ(ok({"--pool-steps", "4"}).pool_steps, 4u);

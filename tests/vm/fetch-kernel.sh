@@ -27,8 +27,9 @@ esac
 modules=(9p 9pnet_virtio ublk_drv ext4)
 # Loaded on demand through the crypto API (no depends= names them): 6.12's ext4 needs a crc32c
 # driver, 7.3 has it in the library. Taken where the kernel ships them as modules. loop: the kernel's
-# own loop driver, the baseline of bench/loop_vs_kernel (a cache fetched before it lacks it).
-optional_modules=(crc32c_generic crc32c_intel loop)
+# own loop driver, the baseline of bench/loop_vs_kernel; nbd: the kernel's NBD client, the baseline
+# of bench/nbd_vs_kernel (a cache fetched before either was listed lacks it, and the bench says so).
+optional_modules=(crc32c_generic crc32c_intel loop nbd)
 
 # Bumped whenever the cache's contents change, so that older caches get fetched again.
 cache_format=2

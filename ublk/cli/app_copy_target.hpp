@@ -23,6 +23,7 @@ class AppCopyTarget final : public Target {
   void on_queue_start(QueueContext& queue) override { inner_.on_queue_start(queue); }
   void on_queue_stop(QueueContext& queue) noexcept override { inner_.on_queue_stop(queue); }
   void on_device_added(unsigned dev_id) override { inner_.on_device_added(dev_id); }
+  void on_stopping() noexcept override { inner_.on_stopping(); }
   void on_device_deleted() noexcept override { inner_.on_device_deleted(); }
 
  private:

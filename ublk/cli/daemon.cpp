@@ -193,7 +193,7 @@ int run_daemon(int argc, char** argv, DaemonKind kind) {
     }
     if (options.recover) {
       const RecoverableDevice dev = inspect_for_recovery(control, *options.recover);
-      if (auto conflict = takeover_conflict(options, dev)) {
+      if (auto conflict = takeover_conflict(options, dev, kind)) {
         log.error(*conflict);
         return 2;
       }
@@ -227,6 +227,12 @@ int run_daemon(int argc, char** argv, DaemonKind kind) {
     auto target = kind == DaemonKind::kNbd ? make_nbd_target(options, prog)
                                            : make_target(kind, options, *provider.provider);
     if (const std::string line = target->describe(); !line.empty()) log.info(line);
+    if (options.recover) {
+      if (auto conflict = backend_shape_conflict(target->traits(), options)) {
+        log.error(*conflict);
+        return 1;
+      }
+    }
     take_target_shape(target->traits(), options);
 
     DeviceConfig config;

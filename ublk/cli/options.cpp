@@ -221,10 +221,9 @@ std::variant<DaemonOptions, ParseError> parse_daemon_options(std::span<const std
     }
   }
   if (kind == DaemonKind::kNbd && !o.help && !o.version && !o.list_providers) {
-    // The export decides the device's size and block size; the data lives on the server.
+    // The export decides the device's size and block size.
     if (o.connect.empty()) return ParseError{"--connect unix:PATH or tcp:HOST:PORT is required"};
-    for (std::string_view given : {"--size", "--logical-block", "--recovery", "--recovery-reissue",
-                                   "--recovery-fail-io", "--recover", "--recover-or-create"}) {
+    for (std::string_view given : {"--size", "--logical-block"}) {
       for (auto a : args) {
         if (a == given || (a.starts_with(given) && a.size() > given.size() && a[given.size()] == '=')) {
           return ParseError{std::string(given) + " does not go with ublk-pool-nbd"};
@@ -266,6 +265,15 @@ std::string nbd_usage(std::string_view program) {
          "  --pool-limit SIZE    the pool's byte limit, 0 for none (default 0)\n"
          "  --on-exhaustion P    wait | fail (default wait)\n"
          "  --id N               ask for /dev/ublkbN\n"
+         "  --recovery           the device outlives a crash of this daemon (UBLK_F_USER_RECOVERY): IO in\n"
+         "                       flight fails, new IO waits for the next daemon (--recover N)\n"
+         "  --recovery-reissue   as --recovery, but IO in flight is issued again to the next daemon\n"
+         "  --recovery-fail-io   as --recovery, but all IO fails until the next daemon is there\n"
+         "  --recover N          take over device N, whose daemon died: connect to the same export (the\n"
+         "                       data is on the server), which must still have the device's size and\n"
+         "                       block size; the device's queues, depth, max IO, mode and policy are kept\n"
+         "  --recover-or-create  with --id N and a --recovery option: --recover N when device N waits for\n"
+         "                       a takeover, else create it\n"
          "  --list-providers     the provider names this daemon knows, one a line\n"
          "  --log FILE           messages to FILE instead of stderr (SIGHUP reopens it)\n"
          "  --quiet              errors only\n"

@@ -12,10 +12,15 @@ std::optional<std::string> differs(const std::string& option, const T& given, co
 std::string number(std::uint64_t n) { return std::to_string(n); }
 }  // namespace
 
-std::optional<std::string> takeover_conflict(const DaemonOptions& o, const RecoverableDevice& d) {
+std::optional<std::string> takeover_conflict(const DaemonOptions& o, const RecoverableDevice& d, DaemonKind kind) {
+  const bool caps = kind == DaemonKind::kNbd;
   for (const auto& option : o.device_options) {
     std::optional<std::string> conflict;
-    if (option == "--queues") {
+    if (caps && option == "--queues" && o.queues >= d.queues) {
+      continue;
+    } else if (caps && option == "--max-io" && o.max_io >= d.max_io_bytes) {
+      continue;
+    } else if (option == "--queues") {
       conflict = differs(option, o.queues, d.queues, d.id, number(o.queues), number(d.queues));
     } else if (option == "--depth") {
       conflict = differs(option, o.depth, d.depth, d.id, number(o.depth), number(d.depth));
@@ -49,6 +54,26 @@ void adopt_device_shape(const RecoverableDevice& dev, DaemonOptions& options) {
   options.logical_block = dev.logical_block;
   options.mode = dev.mode;
   options.recovery = dev.policy;
+}
+
+std::optional<std::string> backend_shape_conflict(const TargetTraits& b, const DaemonOptions& o) {
+  const std::string device = "device " + std::to_string(o.id) + " has ";
+  if (b.size_bytes && b.size_bytes != o.size) {
+    return device + number(o.size) + " bytes, the backend now " + number(b.size_bytes) + ": not taking it over";
+  }
+  if (b.logical_block && b.logical_block != o.logical_block) {
+    return device + "a logical block of " + number(o.logical_block) + " bytes, the backend now " +
+           number(b.logical_block) + ": not taking it over";
+  }
+  if (b.max_queues && b.max_queues < o.queues) {
+    return device + number(o.queues) + " queues, the backend now allows " + number(b.max_queues) +
+           ": not taking it over";
+  }
+  if (b.max_io_bytes && b.max_io_bytes < o.max_io) {
+    return device + "requests of up to " + number(o.max_io) + " bytes, the backend now takes " +
+           number(b.max_io_bytes) + ": not taking it over";
+  }
+  return std::nullopt;
 }
 
 }  // namespace ublk::cli

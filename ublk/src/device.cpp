@@ -210,7 +210,9 @@ std::error_code Device::stop() noexcept {
   }
   if (started_) {
     // The queues keep serving while STOP_DEV waits for in-flight requests, then every tag's
-    // outstanding command completes with UBLK_IO_RES_ABORT and the queue threads end.
+    // outstanding command completes with UBLK_IO_RES_ABORT and the queue threads end. A
+    // target waiting for its backend to come back would hold STOP_DEV until it gave up.
+    target_.on_stopping();
     error = control_.stop_device(dev_id_);
     if (error) log(LogLevel::kError, "STOP_DEV " + std::to_string(dev_id_) + ": " + error.message());
     started_ = false;

@@ -47,6 +47,10 @@ void NbdTarget::handle(const Request& request, Completion done) noexcept {
   workers_[request.queue]->post(request, done);
 }
 
+void NbdTarget::on_stopping() noexcept {
+  for (auto& worker : workers_) worker->stop_waiting();
+}
+
 TargetTraits NbdTarget::traits() const noexcept {
   // Big enough for any request; the kernel splits what is larger.
   constexpr std::uint32_t kMaxTrimBytes = 1U << 30;

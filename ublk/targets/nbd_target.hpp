@@ -28,6 +28,8 @@ class NbdTarget final : public Target {
 
   [[nodiscard]] std::string_view name() const noexcept override { return "nbd"; }
   void handle(const Request& request, Completion done) noexcept override;
+  // A connection waiting for the server fails what it holds with EIO, and new IO, at once.
+  void on_stopping() noexcept override;
 
   // The device's shape and the ops it advertises, from the export: size (whole blocks), block
   // size, read-only, FLUSH/FUA/TRIM/WRITE_ZEROES, the largest request, one queue without

@@ -327,6 +327,46 @@ TEST(NbdTarget, InFlightIoWaitsForTheServerToComeBack) {
   for (unsigned i = 0; i < w.size(); ++i) EXPECT_EQ(r[i].data, w[i].data);
 }
 
+TEST(NbdTarget, StoppingFailsWhatWaitsForTheServerAtOnce) {
+  Server server(FakeExport{});
+  NbdTarget target(config_for(server, 60s));
+  Recorder rec;
+  auto w = writes(4);
+  // A healthy connection: on_stopping() leaves its IO alone.
+  target.on_stopping();
+  run_all(target, rec, w);
+  expect_all_ok_once(rec, w);
+  rec.clear();
+  server.stop();
+  for (unsigned tag = 0; tag < w.size(); ++tag) target.handle(request_for(w[tag], tag), rec.completion(tag));
+  // The held requests fail as soon as the connection is known to be down, not after 60 s.
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(rec.wait(w.size(), 5s));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+  for (unsigned tag = 0; tag < w.size(); ++tag) EXPECT_EQ(rec.results()[tag], std::vector<int>{-EIO}) << tag;
+  rec.clear();
+  std::vector<Io> one{{ublk::IoOp::kRead, 0, std::vector<std::byte>(4096)}};
+  target.handle(request_for(one[0], 0), rec.completion(0));
+  ASSERT_TRUE(rec.wait(1, 1s));
+  EXPECT_EQ(rec.results()[0], std::vector<int>{-EIO});
+}
+
+TEST(NbdTarget, StoppingWhileAlreadyWaitingFailsAtOnce) {
+  Server server(FakeExport{});
+  NbdTarget target(config_for(server, 60s));
+  Recorder rec;
+  auto w = writes(4);
+  server.stop();
+  for (unsigned tag = 0; tag < w.size(); ++tag) target.handle(request_for(w[tag], tag), rec.completion(tag));
+  std::this_thread::sleep_for(300ms);
+  EXPECT_TRUE(rec.results().empty()) << "IO completed while the server was away";
+  const auto start = std::chrono::steady_clock::now();
+  target.on_stopping();
+  ASSERT_TRUE(rec.wait(w.size(), 5s));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+  for (unsigned tag = 0; tag < w.size(); ++tag) EXPECT_EQ(rec.results()[tag], std::vector<int>{-EIO}) << tag;
+}
+
 TEST(NbdTarget, TimeoutZeroFailsAtOnce) {
   Server server(FakeExport{});
   NbdTarget target(config_for(server, 0ms));

@@ -69,6 +69,11 @@ class Target {
   // The device has its number (after ADD_DEV, or when a daemon takes a device over), before
   // any request: a target may name what must outlive the daemon after it. Setup: may throw.
   virtual void on_device_added(unsigned /*dev_id*/) {}
+  // The device is being stopped (Device::stop, just before STOP_DEV, which waits for the requests
+  // in flight): a target holding requests for a backend that may come back later (an NBD
+  // connection waiting to reconnect) completes them now, with an error, and new ones at once.
+  // Any thread; requests it can still serve normally may complete as usual.
+  virtual void on_stopping() noexcept {}
   // The device is gone for good (DEL_DEV succeeded): whatever was kept for a takeover can go.
   virtual void on_device_deleted() noexcept {}
 };

@@ -50,6 +50,12 @@ void ConnectionWorker::post(const Request& request, Completion done) noexcept {
   [[maybe_unused]] auto n = ::write(eventfd_.get(), &one, sizeof one);
 }
 
+void ConnectionWorker::stop_waiting() noexcept {
+  no_wait_.store(true);
+  const std::uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(eventfd_.get(), &one, sizeof one);
+}
+
 void ConnectionWorker::sendmsg(int fd, msghdr* message) noexcept {
   io_uring_sqe* sqe = ring_->sqe();
   io_uring_prep_sendmsg(sqe, fd, message, MSG_NOSIGNAL);
@@ -93,12 +99,19 @@ void ConnectionWorker::watch_link() noexcept {
     last_attempt_error_.clear();
   }
   if (link_ == Link::kUp) return;
+  if (link_ == Link::kDown && no_wait_.load()) {
+    log("stopping without a connection: failing " + std::to_string(connection_.held()) + " request(s) with EIO");
+    connection_.fail_all(-EIO);
+    link_ = Link::kFailed;
+    return;
+  }
   if (link_ == Link::kDown && Clock::now() - down_since_ >= timeout_) {
     log("no connection for " + std::to_string(timeout_.count()) + " ms: failing " +
         std::to_string(connection_.held()) + " request(s) with EIO, and new ones until the server is back");
     connection_.fail_all(-EIO);
     link_ = Link::kFailed;
   }
+  if (link_ == Link::kFailed && no_wait_.load()) return;  // stopping: no more reconnects
   if (Clock::now() >= next_attempt_) try_reconnect();
 }
 
@@ -133,7 +146,9 @@ void ConnectionWorker::run() noexcept {
   while (!stop_.load()) {
     __kernel_timespec wait{};
     __kernel_timespec* timeout = nullptr;
-    if (link_ != Link::kUp) {
+    // Stopping with the link failed: no reconnect to wake up for, only posts and CQEs.
+    const bool reconnecting = link_ != Link::kUp && !(link_ == Link::kFailed && no_wait_.load());
+    if (reconnecting) {
       auto until = next_attempt_;
       if (link_ == Link::kDown) until = std::min(until, down_since_ + timeout_);
       const auto ns = std::max<std::int64_t>(

@@ -37,6 +37,10 @@ class ConnectionWorker final : private Transport {
 
   // From any thread.
   void post(const Request& request, Completion done) noexcept;
+  // From any thread, when the device is being stopped: from now on a connection that is down
+  // fails what it holds, and new IO, with EIO at once instead of after `timeout`. Requests on
+  // a healthy connection complete as usual.
+  void stop_waiting() noexcept;
 
  private:
   enum class Link : std::uint8_t { kUp, kDown, kFailed };
@@ -64,6 +68,7 @@ class ConnectionWorker final : private Transport {
   std::mutex mutex_;
   std::vector<std::pair<Request, Completion>> posted_;  // guarded by mutex_
   std::atomic<bool> stop_{false};
+  std::atomic<bool> no_wait_{false};  // stop_waiting(): the timeout is over
 
   Link link_ = Link::kUp;
   Clock::time_point down_since_{};

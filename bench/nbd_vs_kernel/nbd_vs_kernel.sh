@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# nbd_vs_kernel: ublk-pool-nbd in each buffer mode against the kernel's NBD client (nbd-client
+# and nbd.ko), on the same `nbdkit memory` export over a unix socket, in one run. Prints, for 4k
+# randread / randwrite at iodepth 1 and 32 and a 1 MiB sequential write, the kernel client's
+# IOPS and each mode's ratio to it, then each daemon's peak RSS (VmHWM) and copies per byte.
+# One connection on each side: nbd-client's default, and ublk-pool-nbd's one queue.
+#
+# usage: nbd_vs_kernel.sh [--vm 7.3|6.12] [--cache DIR] [--seconds N] [--build-dir DIR]
+#   --vm K        boot kernel K with tests/vm/run-in-vm.sh (default: natively when
+#                 /dev/ublk-control exists, else 7.3); the cache must hold the nbd module
+#                 (tests/vm/fetch-kernel.sh lists it; a cache fetched before it lacks it)
+#   --cache DIR   the VM kernel cache (default: run-in-vm.sh's)
+#   --seconds N   per fio job (default 5)
+set -euo pipefail
+
+script_path="$(readlink -f "${BASH_SOURCE[0]}")"
+repo_dir="$(cd "${script_path%/*}/../.." && pwd)"
+build_dir="${UBLKPOOL_BUILD_DIR:-$repo_dir/build}"
+vm_kernel="" cache_dir="" seconds=5 in_vm=0
+while (($#)); do
+  case "$1" in
+    --vm) vm_kernel="${2:?}"; shift 2 ;;
+    --cache) cache_dir="$(mkdir -p "${2:?}" && cd "$2" && pwd)"; shift 2 ;;
+    --seconds) seconds="${2:?}"; shift 2 ;;
+    --build-dir) build_dir="$(cd "${2:?}" && pwd)"; shift 2 ;;
+    --in-vm) in_vm=1; shift ;;  # already inside the VM
+    -h | --help) sed -n '2,15p' "$script_path" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "nbd_vs_kernel: unknown option '$1'" >&2; exit 2 ;;
+  esac
+done
+if ((!in_vm)) && { [ -n "$vm_kernel" ] || [ ! -c /dev/ublk-control ]; }; then
+  kernel="${vm_kernel:-7.3}"
+  kdir="${cache_dir:-${UBLK_VM_CACHE:-$repo_dir/build/vm}}/kernel-$kernel"
+  # fetch-kernel.sh does not fetch a complete cache again for an optional module it lacks.
+  if [ -s "$kdir/modules/load-order" ] && ! grep -q '^nbd\b' "$kdir/modules/load-order"; then
+    echo "nbd_vs_kernel: the VM kernel cache $kdir has no nbd module (it was fetched before" \
+      "tests/vm/fetch-kernel.sh listed nbd): give --cache NEW_DIR, or remove $kdir, to fetch it" >&2
+    exit 1
+  fi
+  exec "$repo_dir/tests/vm/run-in-vm.sh" --kernel "$kernel" ${cache_dir:+--cache "$cache_dir"} --timeout 2400 -- \
+    env UBLKPOOL_BUILD_DIR="$build_dir" "$script_path" --seconds "$seconds" --in-vm
+fi
+
+nbd_bin="$build_dir/bin/ublk-pool-nbd"
+[ -x "$nbd_bin" ] || { echo "nbd_vs_kernel: $nbd_bin is missing: build it first" >&2; exit 1; }
+for tool in nbdkit nbd-client fio python3; do
+  command -v "$tool" >/dev/null || { echo "nbd_vs_kernel: $tool is missing (scripts/setup.sh installs it)" >&2; exit 1; }
+done
+[ -e /sys/module/nbd ] || modprobe nbd 2>/dev/null || true
+[ -b /dev/nbd0 ] || {
+  echo "nbd_vs_kernel: no kernel NBD client here (no nbd module loaded, no /dev/nbd0; in the VM the" \
+    "module comes from the kernel cache: tests/vm/fetch-kernel.sh)" >&2
+  exit 1
+}
+
+# The guest's /tmp may be 9p, which cannot hold a socket: the socket goes under /run.
+work="$(mktemp -d /run/nbd_vs_kernel.XXXXXX)"
+sock="$work/nbdkit.sock"
+size=256M
+server_pid=""
+declare -A pid=()
+nbddev=/dev/nbd0
+cleanup() {
+  local p
+  for p in "${pid[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  sleep 1
+  nbd-client -d "$nbddev" >/dev/null 2>&1 || true
+  [ -n "$server_pid" ] && kill -TERM "$server_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+nbdkit -f -U "$sock" memory "$size" 2>"$work/nbdkit.err" &
+server_pid=$!
+for _ in $(seq 300); do [ -S "$sock" ] && break; sleep 0.1; done
+[ -S "$sock" ] || { cat "$work/nbdkit.err" >&2; echo "nbd_vs_kernel: nbdkit did not start" >&2; exit 1; }
+
+# The kernel's client: one connection (nbd-client's default), 512 B blocks (ublk-pool-nbd's
+# logical block for this export), netlink setup.
+nbd-client -unix "$sock" "$nbddev" -b 512 >"$work/nbd-client.out" 2>&1 ||
+  { cat "$work/nbd-client.out" >&2; echo "nbd_vs_kernel: nbd-client could not connect $nbddev" >&2; exit 1; }
+for _ in $(seq 100); do (($(cat "/sys/block/${nbddev#/dev/}/size") > 0)) && break; sleep 0.1; done
+# Data everywhere, so that reads return data and not the plugin's holes.
+fio --name=fill --eta=never --filename="$nbddev" --direct=1 --ioengine=io_uring --size="$size" --rw=write --bs=1M \
+  --iodepth=8 --output=/dev/null
+
+jobs=("randread 4k 1" "randread 4k 32" "randwrite 4k 1" "randwrite 4k 32" "write 1M 8")
+
+# iops DEVICE JOB: one fio job on DEVICE; prints its IOPS.
+iops() {
+  local rw bs qd
+  read -r rw bs qd <<<"$2"
+  fio --name=b --filename="$1" --direct=1 --ioengine=io_uring --rw="$rw" --bs="$bs" --iodepth="$qd" --eta=never \
+    --size="$size" --time_based --runtime="$seconds" --ramp_time=1 --output-format=json --output="$work/out.json"
+  python3 -c 'import json,sys; j=json.load(open(sys.argv[1]))["jobs"][0]; print(round(j["read"]["iops"]+j["write"]["iops"],1))' \
+    "$work/out.json"
+}
+
+modes=(copy)
+features="$("$build_dir/bin/ublk-pool" features 2>/dev/null || true)"
+[[ "$features" =~ NEED_GET_DATA ]] && modes+=(get_data)
+[[ "$features" =~ USER_COPY ]] && modes+=(user_copy)
+
+# Every device is up for the whole run, and each job runs on all of them back to back: the host's
+# load (TCG shares it) then weighs on a ratio's two sides alike.
+declare -A dev ratio rss copies
+for mode in "${modes[@]}"; do
+  "$nbd_bin" --connect "unix:$sock" --mode "$mode" --queues 1 --depth 64 --json >"$work/dev.$mode" \
+    2>"$work/err.$mode" &
+  pid[$mode]=$!
+  for _ in $(seq 300); do [ -s "$work/dev.$mode" ] && break; sleep 0.1; done
+  dev[$mode]="$(head -1 "$work/dev.$mode")"
+  [[ "${dev[$mode]}" == /dev/ublkb* ]] || { cat "$work/err.$mode" >&2; exit 1; }
+done
+kernel_iops=()
+for i in "${!jobs[@]}"; do
+  kernel_iops[$i]="$(iops "$nbddev" "${jobs[$i]}")"
+  for mode in "${modes[@]}"; do
+    ratio[$mode,$i]="$(python3 -c "print(f'{$(iops "${dev[$mode]}" "${jobs[$i]}")/${kernel_iops[$i]}:.2f}')")"
+  done
+done
+for mode in "${modes[@]}"; do
+  rss[$mode]="$(awk '/VmHWM/ {print $2 $3}' "/proc/${pid[$mode]}/status")"
+  kill -TERM "${pid[$mode]}"
+  wait "${pid[$mode]}" || { cat "$work/err.$mode" >&2; exit 1; }
+  # The --json report follows the device line: the kernel's and the daemon's copies per byte.
+  copies[$mode]="$(tail -n +2 "$work/dev.$mode" | python3 -c '
+import json, sys
+c = json.load(sys.stdin)["copies"]
+print("%.2f/%.2f" % (c["kernel_per_byte"], c["userspace_per_write_byte"]))')"
+done
+pid=()
+nbd-client -d "$nbddev" >/dev/null 2>&1 || true
+
+echo "kernel $(uname -r), $(nproc) CPU(s); export: nbdkit memory $size on a unix socket, filled; one connection each;"
+echo "kernel client: nbd-client -b 512 (nbd.ko, 1 connection); ublk-pool-nbd: 1 queue, depth 64, default pool;"
+echo "fio io_uring direct, ${seconds} s per job, jobs interleaved; load average $(cut -d' ' -f1-3 /proc/loadavg) (guest)"
+printf '%-16s %14s' job "kernel nbd" ; for m in "${modes[@]}"; do printf ' %12s' "$m"; done; echo
+for i in "${!jobs[@]}"; do
+  read -r rw bs qd <<<"${jobs[$i]}"
+  printf '%-16s %9s IOPS' "$rw $bs qd$qd" "${kernel_iops[$i]}"
+  for m in "${modes[@]}"; do printf ' %12s' "${ratio[$m,$i]}"; done
+  echo
+done
+printf '%-16s %14s' "daemon VmHWM" "-"; for m in "${modes[@]}"; do printf ' %12s' "${rss[$m]}"; done; echo
+printf '%-16s %14s' "copies k/user" "-"; for m in "${modes[@]}"; do printf ' %12s' "${copies[$m]}"; done; echo
