@@ -86,6 +86,8 @@ struct IoStats {
   Counter handed_back;         // of those, given back (the queue's home counts them)
   Counter double_completions;  // a target completed a request that was no longer its own
   Counter target_ios;          // SQEs a target queued on the queue's ring
+  Counter zero_copy_ios;       // READs and WRITEs served from the request's own pages (zero_copy)
+  Counter zero_copy_bytes;     // their bytes
   SizeHistogram sizes;
 
   void merge(const IoStats& other) noexcept;

@@ -26,6 +26,9 @@ struct TargetTraits {
   // The target does READ_FIXED/WRITE_FIXED on request buffers (Request::fixed_buffer): only then
   // are the pool's regions registered with each queue's ring and looked up per request.
   bool fixed_buffers = false;
+  // The target serves READ/WRITE from the request's own pages registered in its queue's ring
+  // (Request::registered_pages, RingIo::read_registered): it can run in Mode::kZeroCopy.
+  bool zero_copy = false;
 };
 
 // A counter of the target's own, for the daemon's report.
