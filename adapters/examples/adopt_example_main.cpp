@@ -88,7 +88,7 @@ Options parse(int argc, char** argv) {
     } else if (args.is("--mode")) {
       const std::string value = args.value();
       auto mode = ublk::parse_mode(value);
-      if (!mode || *mode == ublk::Mode::kCopy) throw cli::UsageError(cli::bad_value(flag, value, "want get_data, user_copy or auto"));
+      if (!mode || *mode == ublk::Mode::kCopy || *mode == ublk::Mode::kZeroCopy) throw cli::UsageError(cli::bad_value(flag, value, "want get_data, user_copy or auto"));
       o.mode = *mode;
     } else if (args.is("--size")) {
       o.size = parse_bytes(flag, args.value());

@@ -69,6 +69,8 @@ modes=(copy)
 features="$("$build_dir/bin/ublk-pool" features 2>/dev/null || true)"
 [[ "$features" =~ NEED_GET_DATA ]] && modes+=(get_data)
 [[ "$features" =~ USER_COPY ]] && modes+=(user_copy)
+# No buffer and no copy: the request's own pages, registered in the ring by the kernel.
+[[ "$features" =~ AUTO_BUF_REG ]] && modes+=(zero_copy)
 # get_data on std::pmr buffers: not registered with the ring, so plain READ/WRITE instead of
 # READ_FIXED/WRITE_FIXED (what the fixed buffers are worth).
 [[ "$features" =~ NEED_GET_DATA ]] && modes+=(get_data/pmr)

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # loop.sh: the loop target (ublk-pool-loop) on a real kernel, in one boot:
 #   1. fio crc32c verify (randrw, 512 B..1 MiB, iodepth 64, 2 queues x 2 jobs) in every buffer
-#      mode the kernel offers, on a file in a tmpfs and on a file in an ext4 file system (an ext4
-#      made on a ublk-pool-mem device);
+#      mode the kernel offers (zero_copy where it has AUTO_BUF_REG; elsewhere --mode zero_copy is
+#      refused naming it), on a file in a tmpfs and on a file in an ext4 file system (an ext4
+#      made on a ublk-pool-mem device); the steps after it run in the mode auto picks (zero_copy on
+#      a kernel with AUTO_BUF_REG);
 #   2. persistence: a pattern written, the daemon stopped, a new one on the same file verifies it;
 #   3. DISCARD and WRITE_ZEROES read back as zeroes; FLUSH reaches the file (fio fsync=1 completes
 #      and the report's fdatasync count equals its flush count);
@@ -17,6 +19,15 @@ require_ublk
 require_binaries "$loop_bin" "$mem_bin" "$admin_bin"
 assert_clean "before the test"
 modes=($(kernel_modes))
+if [ -x "$build_dir/tests/bin/ublk_features" ]; then
+  features="$("$build_dir/tests/bin/ublk_features")" || fail "ublk_features failed"
+else
+  features="$("$admin_bin" features)" || fail "ublk-pool features failed"
+fi
+auto_buf_reg=0
+[[ "$features" =~ AUTO_BUF_REG ]] && auto_buf_reg=1
+# zero_copy is the loop target's alone: kernel_modes (shared with the other targets) leaves it out.
+((auto_buf_reg)) && modes+=(zero_copy)
 log "modes: ${modes[*]}"
 
 sizes="512/10:4k/30:8k/10:64k/20:128k/10:512k/10:1m/10"
@@ -44,6 +55,16 @@ loop_stop() {
   [ ! -e "$daemon_dev" ] || fail "$daemon_dev left after its daemon stopped"
 }
 
+# ---- 0. zero_copy on a kernel without AUTO_BUF_REG: one line naming it, exit 1
+if ((!auto_buf_reg)); then
+  refused=(--file "$tmpfs_dir/refused.img" --size 1M --mode zero_copy)
+  expect_refusal "$loop_bin" "UBLK_F_AUTO_BUF_REG" -- "${refused[@]}"
+  rc=0
+  "$loop_bin" "${refused[@]}" >/dev/null 2>&1 </dev/null || rc=$?
+  ((rc == 1)) || fail "--mode zero_copy without AUTO_BUF_REG exited $rc, not 1"
+  rm -f "$tmpfs_dir/refused.img"
+fi
+
 # ---- 1. verify in every mode, on tmpfs
 for mode in "${modes[@]}"; do
   file="$tmpfs_dir/verify-$mode.img"
@@ -51,6 +72,7 @@ for mode in "${modes[@]}"; do
   verify_randrw "tmpfs_$mode"
   daemon_stop
   expect_report "mode $mode" "[^0-9]0 errors" "loop: file $file, 33554432 bytes"
+  [ "$mode" != zero_copy ] || expect_report "kernel 0 B \\(0.000 per byte\\)" "zero copy: [1-9][0-9]* IOs"
   rm -f "$file"
 done
 
@@ -62,6 +84,7 @@ run_fio persist_write --filename="$daemon_dev" "${seed[@]}" --do_verify=0
 daemon_stop
 daemon_start "$loop_bin" --file "$file"
 expect_report "16777216 bytes"
+((!auto_buf_reg)) || expect_report "mode zero_copy: the kernel has UBLK_F_AUTO_BUF_REG"
 run_fio persist_check --filename="$daemon_dev" "${seed[@]}" --verify_only=1 --verify_fatal=1
 log "the data written through one daemon reads back through the next"
 

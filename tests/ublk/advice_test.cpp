@@ -172,6 +172,22 @@ TEST(Advice, WaitsUnderALimitRaiseItAndFullQueuesDoubleTheDepth) {
       << text;
 }
 
+TEST(Advice, ZeroCopyStaysAndOnlyTheLoopTargetIsPointedToIt) {
+  RunSummary stats = made_up(64 << 10, 100);
+  stats.kernel_features |= std::uint64_t{1} << *ublk::feature_bit("AUTO_BUF_REG");
+  EXPECT_NE(line(advise(stats, std::nullopt), "zero-copy").reason.find("only the loop target"), std::string::npos);
+  stats.target = "loop";
+  EXPECT_NE(line(advise(stats, std::nullopt), "zero-copy").reason.find("--mode zero_copy"), std::string::npos);
+  stats.mode = Mode::kZeroCopy;
+  stats.pool = {};
+  const Advice advice = advise(stats, std::nullopt);
+  EXPECT_EQ(line(advice, "mode").value, "zero_copy");
+  EXPECT_NE(line(advice, "pool").reason.find("no pool buffer"), std::string::npos);
+  EXPECT_FALSE(advice.shape_changes);
+  const std::vector<std::string> flags = {"--mode", "zero_copy", "--queues", "1", "--depth", "128"};
+  EXPECT_EQ(advice.restart_flags, flags);
+}
+
 TEST(Advice, NothingSeenNothingAdvised) {
   RunSummary stats = made_up(4096, 0);
   const Advice advice = advise(stats, std::nullopt);

@@ -23,6 +23,7 @@ struct FakeSqe {
   std::uint64_t user_data = 0;
   std::uint32_t cmd_op = 0;
   ublksrv_io_cmd cmd{};
+  std::uint64_t sqe_addr = 0;  // the SQE's own addr (AUTO_BUF_REG)
   RingIo io{};
   std::chrono::nanoseconds after{0};
 };
@@ -38,6 +39,7 @@ struct FakeRingState {
   std::uint64_t* eventfd_value = nullptr;
   std::uint64_t eventfd_user_data = 0;
   std::size_t buffers_registered = 0;
+  unsigned sparse_slots = 0;        // register_sparse_buffers' table size
   int fail_wait = 0;  // set: the next submit_and_wait returns it (-errno), as a broken ring would
 
   void complete(std::uint64_t user_data, int res) {
@@ -75,12 +77,13 @@ class FakeRing final : public QueueRing {
  public:
   explicit FakeRing(std::shared_ptr<FakeRingState> state) : state_(std::move(state)) {}
 
-  std::error_code ublk_command(int, std::uint32_t cmd_op, const ublksrv_io_cmd& cmd,
+  std::error_code ublk_command(int, std::uint32_t cmd_op, const ublksrv_io_cmd& cmd, std::uint64_t sqe_addr,
                                std::uint64_t user_data) noexcept override {
     FakeSqe sqe;
     sqe.kind = FakeSqe::Kind::kUblk;
     sqe.cmd_op = cmd_op;
     sqe.cmd = cmd;
+    sqe.sqe_addr = sqe_addr;
     sqe.user_data = user_data;
     return prepare(sqe);
   }
@@ -146,6 +149,11 @@ class FakeRing final : public QueueRing {
   int register_buffers(std::span<const iovec> buffers) noexcept override {
     std::lock_guard lock(state_->mutex);
     state_->buffers_registered = buffers.size();
+    return 0;
+  }
+  int register_sparse_buffers(unsigned slots) noexcept override {
+    std::lock_guard lock(state_->mutex);
+    state_->sparse_slots = slots;
     return 0;
   }
   int register_files(std::span<const int> fds) noexcept override {

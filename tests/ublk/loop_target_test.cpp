@@ -9,10 +9,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <map>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -61,14 +63,23 @@ class FakeQueue final : public QueueContext, public RequestOwner {
   std::vector<Submitted> submitted;
   std::map<unsigned, std::vector<int>> results;
   unsigned short_every = 0;  // > 0: every transfer moves at most this many bytes (short IO)
+  // What the kernel would have registered at a buffer-table slot in zero_copy mode.
+  std::map<unsigned, std::span<std::byte>> registered;
 
  private:
   static bool is_rw(const RingIo& io) {
     return io.op == RingIo::Op::kRead || io.op == RingIo::Op::kWrite || io.op == RingIo::Op::kReadFixed ||
            io.op == RingIo::Op::kWriteFixed;
   }
-  int run(const RingIo& io) {
+  int run(RingIo io) {
     const int fd = io.fixed_file ? files.at(static_cast<std::size_t>(io.fd)) : io.fd;
+    // A kernel-registered buffer (zero_copy): the address is an offset into the request's pages.
+    if (auto pages = registered.find(io.buf_index);
+        pages != registered.end() && (io.op == RingIo::Op::kReadFixed || io.op == RingIo::Op::kWriteFixed)) {
+      const auto from = reinterpret_cast<std::uintptr_t>(io.addr);
+      if (from + io.length > pages->second.size()) return -EFAULT;
+      io.addr = pages->second.data() + from;
+    }
     const std::size_t length = short_every ? std::min<std::size_t>(short_every, io.length) : io.length;
     ssize_t r = 0;
     switch (io.op) {
@@ -176,6 +187,45 @@ TEST_F(LoopTargetTest, ShortTransfersAreIssuedAgainForTheRest) {
   EXPECT_EQ(queue_.submitted.size(), 5u);  // 1000 + 1000 + 1000 + 1000 + 96
   EXPECT_EQ(run(target, ublk::IoOp::kRead, 0, in), 4096);
   EXPECT_EQ(in, out);
+}
+
+TEST_F(LoopTargetTest, ZeroCopyAddressesTheRegisteredPagesByOffsetAcrossShortTransfers) {
+  LoopTarget target = make(1 << 20);
+  EXPECT_TRUE(target.traits().zero_copy);
+  target.on_queue_start(queue_);
+  std::vector<std::byte> pages(4096), back(4096);
+  for (std::size_t i = 0; i < pages.size(); ++i) pages[i] = static_cast<std::byte>(i * 13 + 5);
+  queue_.registered[5] = pages;
+  queue_.short_every = 1500;
+  auto zero_copy = [&](ublk::IoOp op, std::uint64_t offset) {
+    Request r;
+    r.op = op;
+    r.offset = offset;
+    r.length = 4096;
+    r.fixed_buffer = 5;
+    r.registered_pages = true;
+    r.tag = 2;
+    queue_.results.erase(2);
+    target.handle(r, Completion(queue_, 2, 0));
+    queue_.drain(target);
+    return queue_.results[2].size() == 1 ? queue_.results[2].front() : -999;
+  };
+  EXPECT_EQ(zero_copy(ublk::IoOp::kWrite, 8192), 4096);
+  ASSERT_EQ(queue_.submitted.size(), 3u);  // 1500 + 1500 + 1096, each at its offset into the pages
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(queue_.submitted[i].io.op, RingIo::Op::kWriteFixed);
+    EXPECT_EQ(queue_.submitted[i].io.buf_index, 5u);
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(queue_.submitted[i].io.addr), 1500 * i);
+  }
+  const int fd = ::open(path_.c_str(), O_RDONLY);
+  ASSERT_EQ(::pread(fd, back.data(), back.size(), 8192), 4096);
+  ::close(fd);
+  EXPECT_EQ(back, pages);
+  const std::vector<std::byte> written = pages;
+  std::fill(pages.begin(), pages.end(), std::byte{0});
+  EXPECT_EQ(zero_copy(ublk::IoOp::kRead, 8192), 4096);
+  EXPECT_EQ(pages, written);
+  EXPECT_EQ(zero_copy(ublk::IoOp::kRead, (1 << 20) - 2048), -EIO);  // out of range, no IO
 }
 
 TEST_F(LoopTargetTest, FuaWriteIsFollowedByALinkedFdatasync) {

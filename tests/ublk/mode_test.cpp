@@ -23,7 +23,9 @@ TEST(Mode, ParsesItsNames) {
   EXPECT_EQ(parse_mode("get_data"), Mode::kGetData);
   EXPECT_EQ(parse_mode("user_copy"), Mode::kUserCopy);
   EXPECT_EQ(parse_mode("auto"), Mode::kAuto);
-  EXPECT_FALSE(parse_mode("zero_copy").has_value());
+  EXPECT_EQ(parse_mode("zero_copy"), Mode::kZeroCopy);
+  EXPECT_EQ(to_string(Mode::kZeroCopy), "zero_copy");
+  EXPECT_FALSE(parse_mode("zero-copy").has_value());
   EXPECT_FALSE(parse_mode("").has_value());
 }
 
@@ -33,6 +35,32 @@ TEST(Mode, AutoPrefersGetDataThenUserCopyThenCopy) {
   EXPECT_EQ(chosen(Mode::kAuto, kOnlyCopy), Mode::kCopy);
   auto result = choose_mode(Mode::kAuto, kAll);
   EXPECT_NE(std::get<ModeChoice>(result).reason.find("NEED_GET_DATA"), std::string::npos);
+}
+
+TEST(Mode, AutoPicksZeroCopyOnlyForATargetThatCanAndAKernelThatHasAutoBufReg) {
+  auto result = choose_mode(Mode::kAuto, kAll, ZeroCopyTarget::kYes);
+  ASSERT_TRUE(std::holds_alternative<ModeChoice>(result));
+  EXPECT_EQ(std::get<ModeChoice>(result).mode, Mode::kZeroCopy);
+  EXPECT_NE(std::get<ModeChoice>(result).reason.find("UBLK_F_AUTO_BUF_REG"), std::string::npos);
+  // 6.12: no AUTO_BUF_REG, so the order of the other modes.
+  result = choose_mode(Mode::kAuto, k612, ZeroCopyTarget::kYes);
+  EXPECT_EQ(std::get<ModeChoice>(result).mode, Mode::kGetData);
+  // A target that takes its data from buffers never gets it.
+  EXPECT_EQ(chosen(Mode::kAuto, kAll), Mode::kGetData);
+}
+
+TEST(Mode, ZeroCopyIsRefusedWithoutAutoBufRegOrForATargetThatCannot) {
+  auto result = choose_mode(Mode::kZeroCopy, k612, ZeroCopyTarget::kYes);
+  ASSERT_TRUE(std::holds_alternative<ModeRefusal>(result));
+  EXPECT_NE(std::get<ModeRefusal>(result).message.find("UBLK_F_AUTO_BUF_REG"), std::string::npos);
+  result = choose_mode(Mode::kZeroCopy, kAll, ZeroCopyTarget::kNo);
+  ASSERT_TRUE(std::holds_alternative<ModeRefusal>(result));
+  EXPECT_NE(std::get<ModeRefusal>(result).message.find("loop"), std::string::npos);
+  result = choose_mode(Mode::kZeroCopy, kAll, ZeroCopyTarget::kYes);
+  ASSERT_TRUE(std::holds_alternative<ModeChoice>(result));
+  EXPECT_EQ(std::get<ModeChoice>(result).mode, Mode::kZeroCopy);
+  EXPECT_FALSE(check_granted(Mode::kZeroCopy, Features(uapi::kFeatureAutoBufReg)).has_value());
+  EXPECT_TRUE(check_granted(Mode::kZeroCopy, Features(uapi::kFeatureUserCopy)).has_value());
 }
 
 TEST(Mode, ExplicitModesAreKeptWhenTheKernelHasThem) {
@@ -62,6 +90,8 @@ TEST(Mode, EachModeAsksForItsFlag) {
   EXPECT_EQ(required_feature(Mode::kCopy), 0u);
   EXPECT_EQ(required_feature(Mode::kGetData), uapi::kFeatureNeedGetData);
   EXPECT_EQ(required_feature(Mode::kUserCopy), uapi::kFeatureUserCopy);
+  // AUTO_BUF_REG alone: SUPPORT_ZERO_COPY is the manual REGISTER_IO_BUF path, not needed here.
+  EXPECT_EQ(required_feature(Mode::kZeroCopy), uapi::kFeatureAutoBufReg);
 }
 
 }  // namespace

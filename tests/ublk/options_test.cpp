@@ -95,7 +95,17 @@ TEST(DaemonOptions, LoopNeedsAFileAndKnowsWhatWasGiven) {
   EXPECT_NE(error({"--size", "1G"}, DaemonKind::kLoop).find("--file PATH is required"), std::string::npos);
   EXPECT_NE(error({"--file", "x"}, DaemonKind::kMem).find("unknown option '--file'"), std::string::npos);
   EXPECT_NE(error({"--buffered"}, DaemonKind::kNull).find("unknown option"), std::string::npos);
-  EXPECT_NE(error({"--file", "x", "--mode", "zero_copy"}, DaemonKind::kLoop).find("not implemented"), std::string::npos);
+  EXPECT_EQ(ok({"--file", "x", "--mode", "zero_copy"}, DaemonKind::kLoop).mode, Mode::kZeroCopy);
+  EXPECT_NE(error({"--file", "x", "--mode", "zero_copy", "--app-copy"}, DaemonKind::kLoop).find("--app-copy"),
+            std::string::npos);
+  // Only the loop target serves IO from the request's own pages: the others refuse it by name.
+  for (DaemonKind kind : {DaemonKind::kNull, DaemonKind::kMem}) {
+    const std::string message = error({"--mode", "zero_copy"}, kind);
+    EXPECT_NE(message.find("bad --mode 'zero_copy'"), std::string::npos) << message;
+    EXPECT_NE(message.find("ublk-pool-loop"), std::string::npos) << message;
+  }
+  EXPECT_NE(error({"--connect", "unix:/s", "--mode", "zero_copy"}, DaemonKind::kNbd).find("ublk-pool-loop"),
+            std::string::npos);
   EXPECT_TRUE(ok({"--help"}, DaemonKind::kLoop).help);
 }
 

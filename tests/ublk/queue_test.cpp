@@ -302,6 +302,68 @@ TEST(Queue, UserCopyReadsWriteDataFromTheCharDeviceAndWritesReadDataBack) {
   EXPECT_EQ(h.provider.out(), 0u);  // both buffers went back as soon as the data moved
 }
 
+TEST(Queue, ZeroCopyNamesEachTagsTableSlotInItsCommandSqesAndTakesNoBuffer) {
+  Harness h(Mode::kZeroCopy);
+  std::vector<Request> seen;
+  h.target.on_handle = [&](const Request& r, Completion done) {
+    seen.push_back(r);
+    done(r.op == uapi::IoOp::kFlush ? 0 : static_cast<int>(r.length));
+  };
+  h.start();
+  {
+    std::lock_guard lock(h.ring->mutex);
+    EXPECT_EQ(h.ring->sparse_slots, kDepth);  // one slot per tag
+    EXPECT_EQ(h.ring->buffers_registered, 0u);
+  }
+  for (unsigned tag = 0; tag < kDepth; ++tag) {
+    const FakeSqe fetch = h.ring->at(h.last_command(tag));
+    EXPECT_EQ(fetch.sqe_addr, uapi::auto_buf_reg_addr(static_cast<std::uint16_t>(tag)));
+    EXPECT_EQ(fetch.cmd.addr, 0u);  // the slot rides in the SQE, not in the command
+  }
+  h.send_request(3, uapi::IoOp::kWrite, 8192, 4096);
+  auto commit = h.wait_command(3, uapi::IoCmd::kCommitAndFetchReq);
+  ASSERT_TRUE(commit);
+  EXPECT_EQ(commit->cmd.result, 8192);
+  EXPECT_EQ(commit->sqe_addr, uapi::auto_buf_reg_addr(3));  // the slot for the tag's next request
+  EXPECT_EQ(commit->cmd.addr, 0u);
+  h.send_request(1, uapi::IoOp::kRead, 4096);
+  ASSERT_TRUE(h.wait_command(1, uapi::IoCmd::kCommitAndFetchReq));
+  h.send_request(2, uapi::IoOp::kFlush, 0);
+  ASSERT_TRUE(h.wait_command(2, uapi::IoCmd::kCommitAndFetchReq));
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_TRUE(seen[0].data.empty());
+  EXPECT_TRUE(seen[0].registered_pages);
+  EXPECT_EQ(seen[0].fixed_buffer, 3);
+  EXPECT_EQ(seen[1].fixed_buffer, 1);
+  EXPECT_FALSE(seen[2].registered_pages);  // no data: nothing registered
+  EXPECT_EQ(seen[2].fixed_buffer, -1);
+  const auto stats = h.queue->stats();
+  EXPECT_EQ(stats.acquires, 0u);
+  EXPECT_EQ(stats.kernel_copy_bytes, 0u);
+  EXPECT_EQ(stats.zero_copy_ios, 2u);
+  EXPECT_EQ(stats.zero_copy_bytes, 8192u + 4096u);
+  EXPECT_EQ(h.provider.out(), 0u);
+}
+
+TEST(Queue, ZeroCopyFailsARequestWhosePagesWereNotRegistered) {
+  Harness h(Mode::kZeroCopy);
+  int handled = 0;
+  h.target.on_handle = [&](const Request& r, Completion done) {
+    ++handled;
+    done(static_cast<int>(r.length));
+  };
+  h.start();
+  ublksrv_io_desc desc{};
+  desc.op_flags = static_cast<std::uint32_t>(uapi::IoOp::kRead) | uapi::kIoFlagNeedRegBuf;
+  desc.nr_sectors = 8;
+  ASSERT_EQ(::pwrite(h.fd(), &desc, sizeof desc, 0), static_cast<ssize_t>(sizeof desc));
+  h.ring->complete(h.ring->at(h.last_command(0)).user_data, 0);
+  auto commit = h.wait_command(0, uapi::IoCmd::kCommitAndFetchReq);
+  ASSERT_TRUE(commit);
+  EXPECT_EQ(commit->cmd.result, -EIO);
+  EXPECT_EQ(handled, 0);
+}
+
 TEST(Queue, AFailedProviderFailsTheRequestWithEnomemUnderTheFailPolicy) {
   Harness h(Mode::kGetData, ExhaustionPolicy::kFail);
   h.provider.fail_all = true;

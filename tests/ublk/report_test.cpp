@@ -86,7 +86,8 @@ TEST(ReportSchema, CarriesItsNameAndVersionAndTheKeysTheBenchReads) {
   EXPECT_TRUE(j["copies"]["userspace_bytes"].is_number());
   EXPECT_TRUE(j["ios"]["write_bytes"].is_number());
   EXPECT_TRUE(j["ios"]["read_bytes"].is_number());
-  EXPECT_TRUE(j["zero_copy"].is_null());
+  EXPECT_TRUE(j["zero_copy"].is_null());  // only a zero_copy device fills it
+  EXPECT_EQ(j["copies"]["kernel_per_byte"], kernel_copies_per_byte(sample().io));
   EXPECT_EQ(j["queues"].size(), 2u);
   EXPECT_EQ(j["queues"][0]["ios"]["writes"], 3);
 }
@@ -110,6 +111,28 @@ TEST(ReportSchema, ReadsBackWhatItWrote) {
   EXPECT_EQ(out.pool.hits, 15u);
   EXPECT_EQ(out.queues.size(), 2u);
   EXPECT_EQ(report_json(out), report_json(in));
+}
+
+TEST(ReportSchema, ZeroCopyCountsWhatWasServedFromTheRequestsPagesWithNoCopy) {
+  RunSummary s = sample();
+  s.target = "loop";
+  s.mode = Mode::kZeroCopy;
+  s.app_copy = false;
+  s.io.userspace_copy_bytes = 0;
+  s.io.zero_copy_ios = 4;
+  s.io.zero_copy_bytes = 4 * 4096;
+  const auto j = report_json_value(s);
+  EXPECT_EQ(j["mode"], "zero_copy");
+  EXPECT_EQ(j["zero_copy"]["ios"], 4);
+  EXPECT_EQ(j["zero_copy"]["bytes"], 4 * 4096);
+  EXPECT_EQ(j["copies"]["kernel_per_byte"], 0.0);
+  const RunSummary back = summary_from_json(j);
+  EXPECT_EQ(back.mode, Mode::kZeroCopy);
+  EXPECT_EQ(back.io.zero_copy_bytes, 4u * 4096);
+  const std::string text = report_text(s);
+  EXPECT_NE(text.find("mode zero_copy"), std::string::npos) << text;
+  EXPECT_NE(text.find("kernel 0 B (0.000 per byte)"), std::string::npos) << text;
+  EXPECT_NE(text.find("zero copy: 4 IOs (16384 B)"), std::string::npos) << text;
 }
 
 TEST(ReportSchema, HandedOffBuffersAreCountedAndThoseStillHeldShown) {

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <sys/ioctl.h>
 
+#include <cstring>
+
 namespace ublk::uapi {
 namespace {
 
@@ -46,6 +48,25 @@ TEST(Uapi, DescriptorArraysArePageRoundedAtTheMaxDepthStride) {
   EXPECT_EQ(desc_array_bytes(4096), 98304u);   // 4096 * 24, already page aligned
   EXPECT_EQ(desc_array_offset(0), 0u);
   EXPECT_EQ(desc_array_offset(2), 2u * 98304u);
+}
+
+TEST(Uapi, AutoBufRegPacksTheStructIntoTheSqeAddr) {
+  // struct ublk_auto_buf_reg as the uapi lays it out; the kernel reads it back out of the u64.
+  struct Layout {
+    std::uint16_t index;
+    std::uint8_t flags;
+    std::uint8_t reserved0;
+    std::uint32_t reserved1;
+  };
+  static_assert(sizeof(Layout) == 8);
+  const Layout reg{0x0abc, kAutoBufRegFallback, 0, 0};
+  std::uint64_t as_addr = 0;
+  std::memcpy(&as_addr, &reg, sizeof as_addr);
+  EXPECT_EQ(auto_buf_reg_addr(0x0abc, kAutoBufRegFallback), as_addr);
+  EXPECT_EQ(auto_buf_reg_addr(7), 7u);  // no flags: the index alone, reserved bytes zero
+  EXPECT_EQ(auto_buf_reg_addr(0xffff) >> 16, 0u);
+  EXPECT_EQ(kFeatureAutoBufReg, 1ull << 11);
+  EXPECT_EQ(kIoFlagNeedRegBuf, 1u << 17);
 }
 
 TEST(Uapi, ResultsAndFlagsMatchTheSystemHeader) {

@@ -231,6 +231,15 @@ Advice advise(const RunSummary& s, const std::optional<ModeEvidence>& evidence) 
   }
   const std::string median_text = "half the " + std::to_string(requests) + " requests are <= " + bytes_text(median);
 
+  // zero_copy takes no buffer and copies nothing: no mode is cheaper, and the pool serves no data.
+  if (s.mode == Mode::kZeroCopy) {
+    advice.lines.push_back({"mode", "zero_copy", median_text + "; zero_copy copies nothing and takes no buffer: it stays"});
+    advice.lines.push_back({"pool", "", "zero_copy takes no pool buffer for request data: nothing to size"});
+    advice.restart_flags = {"--mode", "zero_copy", "--queues", std::to_string(s.shape.queues), "--depth",
+                            std::to_string(s.shape.depth)};
+    return advice;
+  }
+
   // Buffer mode.
   Mode mode = s.mode;
   std::string why;
@@ -260,8 +269,12 @@ Advice advise(const RunSummary& s, const std::optional<ModeEvidence>& evidence) 
   if (mode == Mode::kAuto) mode = Mode::kCopy;
   advice.lines.push_back({"mode", std::string(to_string(mode)), why});
   if (has_feature(kernel, "AUTO_BUF_REG")) {
-    advice.lines.push_back({"zero-copy", "",
-                            "the kernel offers AUTO_BUF_REG, but this version of ublk-pool has no zero-copy mode"});
+    advice.lines.push_back(
+        {"zero-copy", "",
+         s.target == "loop"
+             ? "the kernel offers AUTO_BUF_REG: --mode zero_copy would serve the loop target's IO from the requests' "
+               "own pages, with no buffer and no copy"
+             : "the kernel offers AUTO_BUF_REG, but only the loop target can serve IO from the requests' own pages"});
   }
   advice.restart_flags = {"--mode", std::string(to_string(mode))};
 

@@ -209,15 +209,6 @@ int run_daemon(int argc, char** argv, DaemonKind kind) {
       log.error(provider.error);
       return 2;
     }
-    auto decision = choose_mode(options.mode, kf.features);
-    if (auto* refusal = std::get_if<ModeRefusal>(&decision)) {
-      log.error(refusal->message);
-      return 1;
-    }
-    ModeChoice& choice = std::get<ModeChoice>(decision);
-    if (options.recover) choice.reason = "the mode device " + std::to_string(*options.recover) + " was created with";
-    log.info("mode " + std::string(to_string(choice.mode)) + ": " + choice.reason);
-
     // Made before the target: buffers the target still holds go back through it.
     std::optional<PoisoningProvider> poisoning;
     if (options.poison) poisoning.emplace(*provider.provider);
@@ -226,6 +217,17 @@ int run_daemon(int argc, char** argv, DaemonKind kind) {
     // ublk-pool-nbd: the export decides the device's shape, so the target comes first.
     auto target = kind == DaemonKind::kNbd ? make_nbd_target(options, prog)
                                            : make_target(kind, options, *provider.provider);
+    // After the target: whether zero_copy is possible is the target's to say.
+    const ZeroCopyTarget zero_copy = target->traits().zero_copy && !options.app_copy ? ZeroCopyTarget::kYes
+                                                                                      : ZeroCopyTarget::kNo;
+    auto decision = choose_mode(options.mode, kf.features, zero_copy);
+    if (auto* refusal = std::get_if<ModeRefusal>(&decision)) {
+      log.error(refusal->message);
+      return 1;
+    }
+    ModeChoice& choice = std::get<ModeChoice>(decision);
+    if (options.recover) choice.reason = "the mode device " + std::to_string(*options.recover) + " was created with";
+    log.info("mode " + std::string(to_string(choice.mode)) + ": " + choice.reason);
     if (const std::string line = target->describe(); !line.empty()) log.info(line);
     if (options.recover) {
       if (auto conflict = backend_shape_conflict(target->traits(), options)) {

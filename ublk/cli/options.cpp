@@ -133,10 +133,14 @@ std::variant<DaemonOptions, ParseError> parse_daemon_options(std::span<const std
     } else if (name == "--mode") {
       if (auto e = need_value()) return *e;
       auto mode = parse_mode(*value);
-      if (!mode && *value == "zero_copy") {
-        return bad("zero_copy (UBLK_F_AUTO_BUF_REG) is not implemented yet; use get_data, user_copy, copy or auto");
+      if (mode == Mode::kZeroCopy && kind != DaemonKind::kLoop) {
+        return bad("only ublk-pool-loop serves IO from the request's own pages; use get_data, user_copy, copy or "
+                   "auto");
       }
-      if (!mode) return bad("want copy, get_data, user_copy or auto");
+      if (!mode) {
+        return bad(kind == DaemonKind::kLoop ? "want copy, get_data, user_copy, zero_copy or auto"
+                                             : "want copy, get_data, user_copy or auto");
+      }
       o.mode = *mode;
       note_fixed(name);
     } else if (name == "--queues") {
@@ -231,6 +235,9 @@ std::variant<DaemonOptions, ParseError> parse_daemon_options(std::span<const std
       }
     }
   }
+  if (o.mode == Mode::kZeroCopy && o.app_copy) {
+    return ParseError{"--app-copy does not go with --mode zero_copy: no request data reaches user space"};
+  }
   if (o.recover_or_create && o.recover) return ParseError{"--recover-or-create and --recover exclude each other"};
   if (o.recover_or_create && o.id < 0) return ParseError{"--recover-or-create needs --id N"};
   if (o.recover_or_create && o.recovery == RecoveryPolicy::kNone) {
@@ -297,8 +304,12 @@ std::string daemon_usage(std::string_view program, DaemonKind kind) {
                 "/dev/shm/ublk-pool-mem-N instead, so that it survives a crash for --recover N.\n";
   text +=
       "Prints /dev/ublkbN on stdout once the device is live; runs until SIGINT/SIGTERM, then removes\n"
-      "the device and prints a stats report (stderr; stdout with --json).\n\n"
-      "  --mode MODE          copy | get_data | user_copy | auto (default auto: from the kernel's features)\n"
+      "the device and prints a stats report (stderr; stdout with --json).\n\n";
+  text += kind == DaemonKind::kLoop
+              ? "  --mode MODE          copy | get_data | user_copy | zero_copy | auto (default auto: zero_copy\n"
+                "                       where the kernel has AUTO_BUF_REG, else from the kernel's features)\n"
+              : "  --mode MODE          copy | get_data | user_copy | auto (default auto: from the kernel's features)\n";
+  text +=
       "  --queues N           queues, one thread each (default 1; 1 to 64, and the kernel refuses more\n"
       "                       than the machine's CPUs)\n"
       "  --depth N            queue depth (default 128, the project's default; at most 4096)\n"

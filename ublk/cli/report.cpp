@@ -189,6 +189,11 @@ std::string report_text(const RunSummary& s) {
                 (unsigned long long)io.kernel_copy_bytes, kernel_copies_per_byte(io),
                 (unsigned long long)io.userspace_copy_bytes, io.userspace_copies_per_write_byte());
   out += line;
+  if (s.mode == Mode::kZeroCopy) {
+    std::snprintf(line, sizeof line, "  zero copy: %llu IOs (%llu B) served from the requests' own pages\n",
+                  (unsigned long long)io.zero_copy_ios, (unsigned long long)io.zero_copy_bytes);
+    out += line;
+  }
   for (std::size_t q = 0; q < s.queues.size(); ++q) {
     const IoStats& qs = s.queues[q];
     std::snprintf(line, sizeof line, "  queue %zu: %llu reads (%llu B), %llu writes (%llu B), %llu waits\n", q,
@@ -238,8 +243,13 @@ json report_json_value(const RunSummary& s) {
                          {"buffers_peak", hm.buffers_peak},
                          {"bytes_limit", hm.bytes_limit},
                          {"handed_off", io.buffers_held()}};
-  // No zero-copy mode in this version: the key is there, null, so that readers need not change.
-  j["zero_copy"] = nullptr;
+  // Only a zero_copy device serves IO from the requests' own pages; in the other modes the key
+  // is there, null.
+  if (s.mode == Mode::kZeroCopy) {
+    j["zero_copy"] = {{"ios", io.zero_copy_ios}, {"bytes", io.zero_copy_bytes}};
+  } else {
+    j["zero_copy"] = nullptr;
+  }
   json queues = json::array();
   for (const auto& q : s.queues) queues.push_back(io_json(q));
   j["queues"] = queues;
@@ -285,6 +295,10 @@ RunSummary summary_from_json(const json& doc) {
   s.granted_flags = get<std::uint64_t>(doc, "granted_flags");
   s.uptime_s = get<double>(doc, "uptime_s");
   s.io = io_from_json(doc);
+  if (const auto zc = doc.find("zero_copy"); zc != doc.end() && zc->is_object()) {
+    s.io.zero_copy_ios = get<std::uint64_t>(*zc, "ios");
+    s.io.zero_copy_bytes = get<std::uint64_t>(*zc, "bytes");
+  }
   for (const auto& q : member(doc, "queues")) s.queues.push_back(io_from_json(q));
   const json& ps = member(doc, "provider_stats");
   s.pool.hits = get<std::uint64_t>(ps, "hits");

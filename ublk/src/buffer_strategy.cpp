@@ -7,6 +7,7 @@
 #include "copy_strategy.hpp"
 #include "get_data_strategy.hpp"
 #include "user_copy_strategy.hpp"
+#include "zero_copy_strategy.hpp"
 
 namespace ublk {
 
@@ -45,6 +46,7 @@ std::unique_ptr<BufferStrategy> make_strategy(Mode mode, QueueResources& resourc
     case Mode::kCopy: return std::make_unique<CopyStrategy>(resources);
     case Mode::kGetData: return std::make_unique<GetDataStrategy>(resources);
     case Mode::kUserCopy: return std::make_unique<UserCopyStrategy>(resources);
+    case Mode::kZeroCopy: return std::make_unique<ZeroCopyStrategy>(resources);
     case Mode::kAuto: break;
   }
   throw std::invalid_argument("make_strategy: resolve Mode::kAuto first");

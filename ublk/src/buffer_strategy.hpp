@@ -79,6 +79,10 @@ class BufferStrategy {
   // -errno.
   virtual std::uint64_t on_done(TagSlot& slot, int& result) noexcept = 0;
 
+  // What FETCH_REQ and COMMIT_AND_FETCH_REQ carry in the SQE's own addr field (not the command's):
+  // zero_copy's buffer-table slot for the tag's next request; 0 in the other modes.
+  [[nodiscard]] virtual std::uint64_t sqe_addr(const TagSlot& /*slot*/) const noexcept { return 0; }
+
   // Shutdown, after the ring is gone: give back everything the tag still holds.
   virtual void on_retire(TagSlot& slot) noexcept;
 

@@ -31,6 +31,10 @@ Device::~Device() { stop(); }
 
 void Device::start() {
   if (config_.mode == Mode::kAuto) throw std::invalid_argument("DeviceConfig::mode: resolve Mode::kAuto with choose_mode() before start()");
+  if (config_.mode == Mode::kZeroCopy && !target_.traits().zero_copy) {
+    throw std::invalid_argument("DeviceConfig::mode zero_copy: target " + std::string(target_.name()) +
+                                " does not serve IO from registered request pages (TargetTraits::zero_copy)");
+  }
   // The kernel silently caps the queues at its CPU count; a daemon that believed its own number
   // would map descriptors of queues that do not exist.
   if (const auto cpus = static_cast<unsigned>(::get_nprocs_conf()); config_.queues > cpus) {
@@ -123,7 +127,8 @@ void Device::take_over() {
 // requests would then wait for buffers that never come.)
 void Device::register_fixed_buffers() {
   constexpr std::size_t kFixedReserve = 8;
-  if (!target_.traits().fixed_buffers) return;
+  // zero_copy: the ring's buffer table holds the requests' own pages instead (Queue).
+  if (!target_.traits().fixed_buffers || config_.mode == Mode::kZeroCopy) return;
   auto* pool = dynamic_cast<pool::SizeClassPool*>(&provider_);
   if (!pool) return;
   if (pool->config().byte_limit == 0) (void)pool->reserve(config_.max_io_bytes, kFixedReserve);

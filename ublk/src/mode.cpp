@@ -10,12 +10,13 @@ std::string_view to_string(Mode mode) noexcept {
     case Mode::kGetData: return "get_data";
     case Mode::kUserCopy: return "user_copy";
     case Mode::kAuto: return "auto";
+    case Mode::kZeroCopy: return "zero_copy";
   }
   return "?";
 }
 
 std::optional<Mode> parse_mode(std::string_view text) noexcept {
-  for (Mode mode : {Mode::kCopy, Mode::kGetData, Mode::kUserCopy, Mode::kAuto}) {
+  for (Mode mode : {Mode::kCopy, Mode::kGetData, Mode::kUserCopy, Mode::kZeroCopy, Mode::kAuto}) {
     if (text == to_string(mode)) return mode;
   }
   return std::nullopt;
@@ -25,6 +26,7 @@ std::uint64_t required_feature(Mode mode) noexcept {
   switch (mode) {
     case Mode::kGetData: return uapi::kFeatureNeedGetData;
     case Mode::kUserCopy: return uapi::kFeatureUserCopy;
+    case Mode::kZeroCopy: return uapi::kFeatureAutoBufReg;
     case Mode::kCopy:
     case Mode::kAuto: return 0;
   }
@@ -40,7 +42,12 @@ std::string flag_name(std::uint64_t flag) {
 }
 }  // namespace
 
-std::variant<ModeChoice, ModeRefusal> choose_mode(Mode requested, Features kernel) {
+std::variant<ModeChoice, ModeRefusal> choose_mode(Mode requested, Features kernel, ZeroCopyTarget target) {
+  const bool target_zero_copy = target == ZeroCopyTarget::kYes;
+  if (requested == Mode::kZeroCopy && !target_zero_copy) {
+    return ModeRefusal{"mode zero_copy needs a target that does its IO on the queue's ring with the request's "
+                       "registered pages (the loop target); this one takes its data from buffers"};
+  }
   if (requested != Mode::kAuto) {
     const std::uint64_t need = required_feature(requested);
     if (need && !kernel.has(need)) {
@@ -48,6 +55,11 @@ std::variant<ModeChoice, ModeRefusal> choose_mode(Mode requested, Features kerne
                          ", which this kernel lacks (features " + kernel.to_string() + ")"};
     }
     return ModeChoice{requested, "requested with --mode"};
+  }
+  if (target_zero_copy && kernel.has(uapi::kFeatureAutoBufReg)) {
+    return ModeChoice{Mode::kZeroCopy,
+                      "the kernel has UBLK_F_AUTO_BUF_REG and the target does its IO on the queue's ring: it "
+                      "reads and writes the request's own pages, nothing is copied"};
   }
   if (kernel.has(uapi::kFeatureNeedGetData)) {
     return ModeChoice{Mode::kGetData,

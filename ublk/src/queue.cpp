@@ -10,6 +10,7 @@
 #include <system_error>
 
 #include "pool/size_class_pool.hpp"
+#include "zero_copy_strategy.hpp"
 #include "ublk/log.hpp"
 
 namespace ublk {
@@ -160,6 +161,15 @@ void Queue::setup() {
 }
 
 void Queue::register_fixed_buffers() {
+  if (config_.mode == Mode::kZeroCopy) {
+    // One slot per tag (ZeroCopyStrategy::buffer_index); without them no request can be served.
+    if (const int ret = ring_->register_sparse_buffers(config_.depth); ret < 0) {
+      throw std::system_error(-ret, std::generic_category(),
+                              "queue " + std::to_string(config_.q_id) + ": io_uring_register_buffers_sparse(" +
+                                  std::to_string(config_.depth) + ") for zero_copy");
+    }
+    return;
+  }
   if (!config_.fixed_pool || config_.fixed_buffers.empty()) return;
   const int ret = ring_->register_buffers(config_.fixed_buffers);
   // Not fatal: the target then does plain READ/WRITE on the same memory.
@@ -230,7 +240,8 @@ void Queue::send_io_cmd(TagSlot& slot, uapi::IoCmd cmd, std::uint64_t addr, int 
   io.tag = static_cast<__u16>(slot.tag);
   io.result = result;
   io.addr = addr;
-  if (auto error = ring_->ublk_command(config_.char_fd, opcode(cmd), io, user_data(kind, slot.tag))) {
+  const std::uint64_t sqe_addr = cmd == uapi::IoCmd::kNeedGetData ? 0 : strategy_->sqe_addr(slot);
+  if (auto error = ring_->ublk_command(config_.char_fd, opcode(cmd), io, sqe_addr, user_data(kind, slot.tag))) {
     throw std::system_error(error, "queue " + std::to_string(config_.q_id) + ": no SQE for a ublk command");
   }
 }
@@ -276,7 +287,10 @@ void Queue::start_request(TagSlot& slot, bool may_wait) {
   request.offset = slot.desc.start_sector << 9;
   request.length = slot.length();
   request.data = data;
-  if (fixed_registered_ && !data.empty()) {
+  if (config_.mode == Mode::kZeroCopy && slot.moves_data()) {
+    request.fixed_buffer = ZeroCopyStrategy::buffer_index(slot);
+    request.registered_pages = true;
+  } else if (fixed_registered_ && !data.empty()) {
     if (auto ref = config_.fixed_pool->fixed_buffer(data.data())) request.fixed_buffer = static_cast<int>(ref->buf_index);
   }
   request.queue = config_.q_id;

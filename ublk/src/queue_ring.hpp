@@ -25,8 +25,9 @@ class QueueRing {
  public:
   virtual ~QueueRing() = default;
   // Each prepares one SQE (submitting first when the SQ is full); an error only when none is left.
+  // sqe_addr: the SQE's own addr field, outside the command (AUTO_BUF_REG's slot; else 0).
   virtual std::error_code ublk_command(int char_fd, std::uint32_t cmd_op, const ublksrv_io_cmd& cmd,
-                                       std::uint64_t user_data) noexcept = 0;
+                                       std::uint64_t sqe_addr, std::uint64_t user_data) noexcept = 0;
   virtual std::error_code target_io(const RingIo& io, std::uint64_t user_data) noexcept = 0;
   virtual std::error_code read_eventfd(int fd, std::uint64_t* value, std::uint64_t user_data) noexcept = 0;
   virtual std::error_code timeout(std::chrono::nanoseconds after, std::uint64_t user_data) noexcept = 0;
@@ -38,6 +39,8 @@ class QueueRing {
   virtual void reap(std::vector<Cqe>& out) = 0;
   // 0 or -errno.
   virtual int register_buffers(std::span<const iovec> buffers) noexcept = 0;
+  // An empty buffer table of `slots` entries for the kernel to fill (AUTO_BUF_REG). 0 or -errno.
+  virtual int register_sparse_buffers(unsigned slots) noexcept = 0;
   // The index of the first file registered, or -errno.
   virtual int register_files(std::span<const int> fds) noexcept = 0;
 };

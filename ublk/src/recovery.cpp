@@ -50,6 +50,7 @@ bool process_alive(int pid) noexcept {
 }
 
 Mode mode_of(Features flags) noexcept {
+  if (flags.has(uapi::kFeatureAutoBufReg)) return Mode::kZeroCopy;
   if (flags.has(uapi::kFeatureNeedGetData)) return Mode::kGetData;
   if (flags.has(uapi::kFeatureUserCopy)) return Mode::kUserCopy;
   return Mode::kCopy;

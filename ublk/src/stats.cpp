@@ -35,6 +35,8 @@ void IoStats::merge(const IoStats& o) noexcept {
   handed_back += o.handed_back;
   double_completions += o.double_completions;
   target_ios += o.target_ios;
+  zero_copy_ios += o.zero_copy_ios;
+  zero_copy_bytes += o.zero_copy_bytes;
   sizes.merge(o.sizes);
   backend_latency_us.merge(o.backend_latency_us);
   backend_latency_ns += o.backend_latency_ns;

@@ -105,6 +105,16 @@ inline constexpr int kIoResAbort = -ENODEV;
 // ---- IO ops (ublksrv_io_desc.op_flags & 0xff) and flags: public, in ublk/request.hpp ----
 using ::ublk::IoOp;
 using ::ublk::kIoFlagFua;
+// AUTO_BUF_REG with the fallback flag: registration failed, the server must get the data itself.
+inline constexpr std::uint32_t kIoFlagNeedRegBuf = 1U << 17;
+
+// ---- AUTO_BUF_REG: struct ublk_auto_buf_reg {u16 index; u8 flags; u8 reserved0; u32 reserved1},
+// carried in the SQE's addr of FETCH_REQ and COMMIT_AND_FETCH_REQ, not in ublksrv_io_cmd (the
+// reserved bytes must be 0) ----
+inline constexpr std::uint8_t kAutoBufRegFallback = 1U << 0;
+constexpr std::uint64_t auto_buf_reg_addr(std::uint16_t index, std::uint8_t flags = 0) noexcept {
+  return std::uint64_t{index} | (std::uint64_t{flags} << 16);
+}
 
 // ---- /dev/ublkcN layout ----
 inline constexpr std::uint64_t kCmdBufOffset = 0;           // UBLKSRV_CMD_BUF_OFFSET

@@ -16,7 +16,7 @@ class UringQueueRing final : public QueueRing {
  public:
   explicit UringQueueRing(unsigned entries) : ring_(entries), capacity_(ring_.raw()->sq.ring_entries) {}
 
-  std::error_code ublk_command(int char_fd, std::uint32_t cmd_op, const ublksrv_io_cmd& cmd,
+  std::error_code ublk_command(int char_fd, std::uint32_t cmd_op, const ublksrv_io_cmd& cmd, std::uint64_t sqe_addr,
                                std::uint64_t user_data) noexcept override {
     close_link();
     io_uring_sqe* sqe = next_sqe();
@@ -24,6 +24,7 @@ class UringQueueRing final : public QueueRing {
     sqe->opcode = IORING_OP_URING_CMD;
     sqe->fd = char_fd;
     sqe->cmd_op = cmd_op;
+    sqe->addr = sqe_addr;
     sqe->user_data = user_data;
     *Ring::cmd_area<ublksrv_io_cmd>(sqe) = cmd;
 
@@ -100,6 +101,9 @@ class UringQueueRing final : public QueueRing {
   }
   int register_buffers(std::span<const iovec> buffers) noexcept override {
     return io_uring_register_buffers(ring_.raw(), buffers.data(), static_cast<unsigned>(buffers.size()));
+  }
+  int register_sparse_buffers(unsigned slots) noexcept override {
+    return io_uring_register_buffers_sparse(ring_.raw(), slots);
   }
   int register_files(std::span<const int> fds) noexcept override {
     // One table per ring: the first registration sets it up, later ones are appended.

@@ -161,6 +161,7 @@ TargetTraits LoopTarget::traits() const noexcept {
   t.fua = true;
   t.fixed_buffers = true;
   t.time_backend = true;
+  t.zero_copy = true;
   if (discard_mode_ >= 0) t.max_discard_bytes = kMaxDiscardBytes;
   if (write_zeroes_mode_ >= 0) t.max_write_zeroes_bytes = kMaxDiscardBytes;
   t.discard_granularity = logical_block_;
@@ -199,8 +200,14 @@ void LoopTarget::handle(const Request& request, Completion done) noexcept {
   switch (request.op) {
     case IoOp::kRead:
     case IoOp::kWrite:
-      if (request.data.size() < request.length) return done(-EIO);
-      io.data = request.data.first(request.length);
+      if (request.registered_pages) {
+        if (request.fixed_buffer < 0) return done(-EIO);
+        io.registered_pages = true;
+      } else {
+        if (request.data.size() < request.length) return done(-EIO);
+        io.data = request.data.first(request.length);
+      }
+      io.length = request.length;
       io.offset = request.offset;
       io.fixed_buffer = request.fixed_buffer;
       io.write = request.op == IoOp::kWrite;
@@ -231,10 +238,14 @@ void LoopTarget::issue_single(QueueContext& queue, QueueState& q, unsigned tag, 
 // The rest of a READ or WRITE (all of it the first time), and for a FUA WRITE a linked fdatasync.
 void LoopTarget::issue_transfer(QueueContext& queue, QueueState& q, unsigned tag) noexcept {
   TagIo& io = q.tags[tag];
-  const auto rest = io.data.subspan(io.done);
   const std::uint64_t offset = io.offset + io.done;
   RingIo rw;
-  if (io.fixed_buffer >= 0) {
+  if (io.registered_pages) {
+    const auto index = static_cast<unsigned>(io.fixed_buffer);
+    const std::uint32_t rest = io.length - io.done;
+    rw = io.write ? RingIo::write_registered(0, index, io.done, rest, offset)
+                  : RingIo::read_registered(0, index, io.done, rest, offset);
+  } else if (const auto rest = io.data.subspan(io.done); io.fixed_buffer >= 0) {
     const auto index = static_cast<unsigned>(io.fixed_buffer);
     rw = io.write ? RingIo::write_fixed(0, rest, offset, index) : RingIo::read_fixed(0, rest, offset, index);
   } else {
@@ -259,23 +270,25 @@ void LoopTarget::on_io_complete(QueueContext& queue, unsigned tag, std::uint32_t
     if (result >= 0) ++q.fdatasyncs;
     // -ECANCELED: the linked WRITE came up short or failed; its own CQE says which.
     if (result < 0 && result != -ECANCELED && !io.error) io.error = result;
-  } else if (io.data.empty()) {  // fallocate
+  } else if (io.length == 0) {  // fallocate
     if (result < 0 && !io.error) io.error = result;
   } else if (result < 0) {
     if (!io.error) io.error = result;
-  } else if (result == 0 && !io.write) {
+  } else if (result == 0 && !io.write && !io.registered_pages) {
     // End of file: the backing shrank under us; the rest reads as zeroes, as past EOF of a hole.
-    std::memset(io.data.data() + io.done, 0, io.data.size() - io.done);
-    io.done = static_cast<std::uint32_t>(io.data.size());
+    std::memset(io.data.data() + io.done, 0, io.length - io.done);
+    io.done = io.length;
   } else if (result == 0) {
+    // A WRITE that moves nothing; or a READ past the end of a shrunk backing into the request's
+    // registered pages, which user space cannot zero.
     if (!io.error) io.error = -EIO;
   } else {
     io.done += static_cast<std::uint32_t>(result);
   }
   if (io.pending) return;
   if (io.error) return finish(queue, q, tag, io.error);
-  if (io.done < io.data.size()) return issue_transfer(queue, q, tag);
-  finish(queue, q, tag, static_cast<int>(io.data.size()));
+  if (io.done < io.length) return issue_transfer(queue, q, tag);
+  finish(queue, q, tag, static_cast<int>(io.length));
 }
 
 void LoopTarget::finish(QueueContext& queue, QueueState& q, unsigned tag, int result) noexcept {

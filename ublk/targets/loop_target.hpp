@@ -22,7 +22,8 @@ struct LoopConfig {
 
 // A loop device in user space: every request becomes IO on the backing file, queued on the
 // request's own queue ring (fixed file; READ_FIXED/WRITE_FIXED when the buffer is registered pool
-// memory) and completed from its CQE. FLUSH is an fdatasync on the ring, a FUA WRITE is followed
+// memory, or in zero_copy mode the request's own pages the kernel registered) and completed from
+// its CQE. FLUSH is an fdatasync on the ring, a FUA WRITE is followed
 // by one (linked), DISCARD punches a hole and WRITE_ZEROES zeroes the range, each advertised only
 // where a probe found the backing supports it.
 class LoopTarget final : public Target {
@@ -44,7 +45,8 @@ class LoopTarget final : public Target {
  private:
   // The request of one tag while its IO is on the ring.
   struct TagIo {
-    std::span<std::byte> data;
+    std::span<std::byte> data;  // empty for registered pages (zero_copy) and non-transfers
+    std::uint32_t length = 0;   // bytes to move; 0 for what is not a READ or WRITE
     std::uint64_t offset = 0;
     std::uint32_t done = 0;  // bytes moved so far (a short transfer is issued again for the rest)
     int fixed_buffer = -1;
@@ -52,6 +54,7 @@ class LoopTarget final : public Target {
     std::uint8_t pending = 0;  // SQEs whose CQE has not come back
     bool write = false;
     bool fua = false;
+    bool registered_pages = false;  // Request::registered_pages: fixed_buffer is the request itself
   };
   struct QueueState {
     int file = -1;  // fixed-file index, or the descriptor itself when registration failed

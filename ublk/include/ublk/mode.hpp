@@ -15,7 +15,14 @@ enum class Mode : std::uint8_t {
   kGetData,   // UBLK_F_NEED_GET_DATA: a buffer of the request's size, given after it is seen
   kUserCopy,  // UBLK_F_USER_COPY: the daemon pread()s/pwrite()s /dev/ublkcN itself
   kAuto,      // pick from the kernel's features
+  // UBLK_F_AUTO_BUF_REG: no buffer and no copy; the kernel registers the request's own pages in
+  // the queue's ring and the target's file IO uses them (TargetTraits::zero_copy targets only)
+  kZeroCopy,
 };
+
+// Whether the target can serve IO from the request's pages registered in its queue's ring
+// (TargetTraits::zero_copy): zero_copy is possible only then.
+enum class ZeroCopyTarget : bool { kNo, kYes };
 
 std::string_view to_string(Mode mode) noexcept;
 std::optional<Mode> parse_mode(std::string_view text) noexcept;
@@ -31,9 +38,11 @@ struct ModeRefusal {
   std::string message;  // one line naming the missing feature
 };
 
-// The mode to run given what was asked and what the kernel offers. kAuto prefers get_data
-// (one kernel copy into a buffer sized for the request), then user_copy, then copy.
-std::variant<ModeChoice, ModeRefusal> choose_mode(Mode requested, Features kernel);
+// The mode to run given what was asked, what the kernel offers and what the target can take.
+// kAuto prefers zero_copy where both allow it (nothing copied), then get_data (one kernel copy
+// into a buffer sized for the request), then user_copy, then copy.
+std::variant<ModeChoice, ModeRefusal> choose_mode(Mode requested, Features kernel,
+                                                  ZeroCopyTarget target = ZeroCopyTarget::kNo);
 
 // After ADD_DEV: did the kernel keep the flag the mode needs? It silently drops NEED_GET_DATA
 // when user copy, zero copy, AUTO_BUF_REG or batch IO is asked for too.

@@ -29,6 +29,10 @@ struct Request {
   // When `data` lies in pool memory registered as io_uring fixed buffers on this queue's ring:
   // the buffer index for RingIo::read_fixed / write_fixed (addresses stay data.data()). -1: none.
   int fixed_buffer = -1;
+  // Mode::kZeroCopy: the data is in no user-space memory. `data` is empty and fixed_buffer is the
+  // slot where the kernel registered the request's own pages, addressed by byte offset into the
+  // request (RingIo::read_registered / write_registered).
+  bool registered_pages = false;
   unsigned queue = 0;
   unsigned tag = 0;
 };

@@ -55,6 +55,25 @@ struct RingIo {
     io.buf_index = index;
     return io;
   }
+  // kReadFixed / kWriteFixed on a request's registered pages (Request::registered_pages): the
+  // address is the byte offset into the request, as io_uring addresses a kernel-registered buffer.
+  static RingIo read_registered(int fd, unsigned index, std::uint32_t from, std::uint32_t length,
+                                std::uint64_t offset) noexcept {
+    RingIo io;
+    io.op = Op::kReadFixed;
+    io.fd = fd;
+    io.addr = reinterpret_cast<void*>(static_cast<std::uintptr_t>(from));
+    io.length = length;
+    io.offset = offset;
+    io.buf_index = index;
+    return io;
+  }
+  static RingIo write_registered(int fd, unsigned index, std::uint32_t from, std::uint32_t length,
+                                 std::uint64_t offset) noexcept {
+    RingIo io = read_registered(fd, index, from, length, offset);
+    io.op = Op::kWriteFixed;
+    return io;
+  }
   static RingIo fdatasync(int fd) noexcept {
     RingIo io;
     io.op = Op::kFsync;

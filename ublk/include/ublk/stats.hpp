@@ -111,6 +111,8 @@ struct IoStats {
   Counter handed_back;         // of those, given back (the queue's home counts them)
   Counter double_completions;  // a target completed a request that was no longer its own
   Counter target_ios;          // SQEs a target queued on the queue's ring
+  Counter zero_copy_ios;       // READs and WRITEs served from the request's own pages (zero_copy)
+  Counter zero_copy_bytes;     // their bytes
   SizeHistogram sizes;
   // For a target with a backend (TargetTraits::time_backend): each request's time from the
   // target's handle() to its completion reaching the queue, the backend's own latency.

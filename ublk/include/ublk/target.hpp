@@ -30,6 +30,9 @@ struct TargetTraits {
   // handle() to its completion (IoStats::backend_latency_us). Two clock reads per request, so
   // only where there is a backend to time.
   bool time_backend = false;
+  // The target serves READ/WRITE from the request's own pages registered in its queue's ring
+  // (Request::registered_pages, RingIo::read_registered): it can run in Mode::kZeroCopy.
+  bool zero_copy = false;
 };
 
 // A counter of the target's own, for the daemon's report.
