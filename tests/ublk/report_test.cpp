@@ -170,6 +170,27 @@ TEST(ReportSchema, BackendLatencyReadsBackAndTheTextGivesItsQuantiles) {
   EXPECT_EQ(out.io.backend_latency_ns, in.io.backend_latency_ns);
 }
 
+TEST(ReportSchema, SharedMemoryZeroCopyIsReportedAndReadBack) {
+  RunSummary in = sample();
+  EXPECT_EQ(report_text(in).find("shared memory"), std::string::npos);  // none registered: no line
+  in.io.shmem_zc_ios = 120;
+  in.io.shmem_zc_bytes = 120 * 4096;
+  in.io.shmem_fallback_ios = 8;
+  const auto j = report_json_value(in);
+  EXPECT_EQ(j["shmem_zc"]["ios"], 120);
+  EXPECT_EQ(j["shmem_zc"]["bytes"], 120 * 4096);
+  EXPECT_EQ(j["shmem_zc"]["fallback_ios"], 8);
+  EXPECT_NE(report_text(in).find("shared memory: 120 IOs (491520 B) in place with no copy, 8 IOs the"),
+            std::string::npos)
+      << report_text(in);
+  const RunSummary out = summary_from_json(j);
+  EXPECT_EQ(out.io.shmem_zc_ios, 120u);
+  EXPECT_EQ(out.io.shmem_fallback_ios, 8u);
+  EXPECT_NE(report_prometheus(in).find("ublkpool_shmem_zc_requests_total{device=\"" + in.device +
+                                       "\",path=\"in_place\"} 120"),
+            std::string::npos);
+}
+
 TEST(ReportSchema, LargeCountsReadBackExactly) {
   RunSummary s = sample();
   auto j = report_json_value(s);

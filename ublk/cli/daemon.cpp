@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -30,6 +33,8 @@
 #include "takeover.hpp"
 #include "ublk/control.hpp"
 #include "ublk/device.hpp"
+#include "ublk/mapping.hpp"
+#include "ublk/unique_fd.hpp"
 #include "ublk/recovery.hpp"
 #include "target_table.hpp"
 
@@ -126,6 +131,18 @@ void take_target_shape(const TargetTraits& traits, DaemonOptions& options) {
   if (traits.max_io_bytes) options.max_io = std::min(options.max_io, traits.max_io_bytes);
 }
 
+// --shmem-file: the whole file, shared and populated (hugetlbfs pages are reserved here, so an
+// empty hugetlb pool fails now, not by SIGBUS later).
+Mapping map_shared_file(const std::string& path) {
+  const UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+  if (!fd) throw std::system_error(errno, std::generic_category(), "--shmem-file " + path);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) throw std::system_error(errno, std::generic_category(), "--shmem-file " + path);
+  if (st.st_size <= 0) throw std::runtime_error("--shmem-file " + path + " is empty: give it the size of the shared memory");
+  return Mapping::map(static_cast<std::size_t>(st.st_size), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+                      fd.get(), 0, ("--shmem-file " + path).c_str());
+}
+
 // The library names its API's fields; the user typed flags.
 std::string in_flag_terms(std::string message) {
   static constexpr std::pair<std::string_view, std::string_view> kFlags[] = {
@@ -134,6 +151,7 @@ std::string in_flag_terms(std::string message) {
       {"DeviceConfig::logical_block", "--logical-block"}, {"DeviceConfig::recovery", "--recovery"},
       {"DeviceConfig::take_over", "--recover"},       {"DeviceConfig::mode", "--mode"},
       {"DeviceConfig::id", "--id"},                   {"Mode::kAuto", "auto"},
+      {"DeviceConfig::shared_memory", "--shmem-file"}, {"Mode::kZeroCopy", "zero_copy"},
   };
   for (const auto& [field, flag] : kFlags) {
     for (auto at = message.find(field); at != std::string::npos; at = message.find(field, at + flag.size())) {
@@ -254,6 +272,12 @@ int run_daemon(int argc, char** argv, DaemonKind kind) {
         log.info("removed device " + std::to_string(options.id) + " left by dead daemon pid " +
                  std::to_string(*dead_pid));
       }
+    }
+    // The application's side maps the same file MAP_SHARED; ours must outlive the device.
+    Mapping shared_memory;
+    if (!options.shmem_file.empty()) {
+      shared_memory = map_shared_file(options.shmem_file);
+      config.shared_memory.emplace_back(shared_memory.bytes(), shared_memory.size());
     }
     // The test aids wrap the provider and the target; the library never sees them.
     std::optional<AppCopyTarget> app_copy;

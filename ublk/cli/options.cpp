@@ -191,6 +191,10 @@ std::variant<DaemonOptions, ParseError> parse_daemon_options(std::span<const std
       auto policy = parse_hugepages(*value);
       if (!policy) return bad("want auto, hugetlb, thp or none");
       o.hugepages = *policy;
+    } else if (name == "--shmem-file") {
+      if (auto e = need_value()) return *e;
+      if (value->empty()) return bad("want the path of a file on a hugetlbfs (or tmpfs) mount");
+      o.shmem_file = std::string(*value);
     } else if (name == "--pool-limit") {
       if (auto e = need_value()) return *e;
       auto n = parse_size(*value);
@@ -270,6 +274,8 @@ std::string nbd_usage(std::string_view program) {
          "  --provider-lib PATH  load a provider plugin (.so) first\n"
          "  --hugepages POLICY   auto | hugetlb | thp | none (default auto)\n"
          "  --pool-limit SIZE    the pool's byte limit, 0 for none (default 0)\n"
+         "  --shmem-file PATH    map PATH (a file on hugetlbfs) and register it (UBLK_F_SHMEM_ZC, Linux 7.1+):\n"
+         "                       O_DIRECT IO from that memory (fio --mem=mmaphuge:PATH) is not copied\n"
          "  --on-exhaustion P    wait | fail (default wait)\n"
          "  --id N               ask for /dev/ublkbN\n"
          "  --recovery           the device outlives a crash of this daemon (UBLK_F_USER_RECOVERY): IO in\n"
@@ -321,6 +327,8 @@ std::string daemon_usage(std::string_view program, DaemonKind kind) {
       "  --list-providers     print the provider names this binary knows (with --provider-lib: its too)\n"
       "  --hugepages POLICY   the pool's backing: auto | hugetlb | thp | none (default auto)\n"
       "  --pool-limit SIZE    the pool's byte limit, 0 for none (default 0)\n"
+      "  --shmem-file PATH    map PATH (a file on hugetlbfs) and register it (UBLK_F_SHMEM_ZC, Linux 7.1+):\n"
+      "                       O_DIRECT IO from that memory (fio --mem=mmaphuge:PATH) is not copied\n"
       "  --on-exhaustion P    when the provider has no buffer: wait (default: the IO waits until\n"
       "                       buffers come back, at most 10 s, then fails) | fail (ENOMEM at once)\n"
       "  --id N               ask for /dev/ublkbN (default: the kernel picks)\n"

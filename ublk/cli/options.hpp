@@ -46,6 +46,7 @@ struct DaemonOptions {
   std::vector<std::string> device_options;
   unsigned pool_steps = 1;        // the pool's size classes per doubling (pool::PoolConfig)
   std::string log_file;           // --log FILE: stderr goes there, reopened on SIGHUP
+  std::string shmem_file;         // --shmem-file PATH: shared memory registered for zero copy
   Verbosity verbosity = Verbosity::kNormal;
   bool app_copy = false;
   bool json = false;

@@ -194,6 +194,13 @@ std::string report_text(const RunSummary& s) {
                   (unsigned long long)io.zero_copy_ios, (unsigned long long)io.zero_copy_bytes);
     out += line;
   }
+  if (io.shmem_zc_ios + io.shmem_fallback_ios) {
+    std::snprintf(line, sizeof line,
+                  "  shared memory: %llu IOs (%llu B) in place with no copy, %llu IOs the %s way (not in it)\n",
+                  (unsigned long long)io.shmem_zc_ios, (unsigned long long)io.shmem_zc_bytes,
+                  (unsigned long long)io.shmem_fallback_ios, std::string(to_string(s.mode)).c_str());
+    out += line;
+  }
   for (std::size_t q = 0; q < s.queues.size(); ++q) {
     const IoStats& qs = s.queues[q];
     std::snprintf(line, sizeof line, "  queue %zu: %llu reads (%llu B), %llu writes (%llu B), %llu waits\n", q,
@@ -250,6 +257,8 @@ json report_json_value(const RunSummary& s) {
   } else {
     j["zero_copy"] = nullptr;
   }
+  // UBLK_F_SHMEM_ZC: requests in registered shared memory, and the others (all 0 without it).
+  j["shmem_zc"] = {{"ios", io.shmem_zc_ios}, {"bytes", io.shmem_zc_bytes}, {"fallback_ios", io.shmem_fallback_ios}};
   json queues = json::array();
   for (const auto& q : s.queues) queues.push_back(io_json(q));
   j["queues"] = queues;
@@ -295,6 +304,11 @@ RunSummary summary_from_json(const json& doc) {
   s.granted_flags = get<std::uint64_t>(doc, "granted_flags");
   s.uptime_s = get<double>(doc, "uptime_s");
   s.io = io_from_json(doc);
+  if (const auto zc = doc.find("shmem_zc"); zc != doc.end()) {  // added in version 1 after its first release
+    s.io.shmem_zc_ios = get<std::uint64_t>(*zc, "ios");
+    s.io.shmem_zc_bytes = get<std::uint64_t>(*zc, "bytes");
+    s.io.shmem_fallback_ios = get<std::uint64_t>(*zc, "fallback_ios");
+  }
   if (const auto zc = doc.find("zero_copy"); zc != doc.end() && zc->is_object()) {
     s.io.zero_copy_ios = get<std::uint64_t>(*zc, "ios");
     s.io.zero_copy_bytes = get<std::uint64_t>(*zc, "bytes");
@@ -412,6 +426,10 @@ std::string report_prometheus(const RunSummary& s) {
   e.single("pool_bytes_in_use", "gauge", "Capacity of the provider's buffers out now.", hm.bytes_in_use);
   e.single("pool_bytes_peak", "gauge", "Sum of each size class's peak buffers out times its size.", hm.bytes_peak);
   e.single("pool_bytes_limit", "gauge", "The provider's byte limit, 0 for none.", hm.bytes_limit);
+  e.family("shmem_zc_requests_total", "counter",
+           "Reads and writes with shared memory registered: in it, served with no copy, or not (fallback).");
+  e.sample("shmem_zc_requests_total", "path=\"in_place\"", io.shmem_zc_ios);
+  e.sample("shmem_zc_requests_total", "path=\"fallback\"", io.shmem_fallback_ios);
   e.single("handed_off_buffers", "gauge", "Buffers a target holds after completing its request.", io.buffers_held());
   e.single("buffers_handed_off_total", "counter", "Request buffers a target took ownership of.", io.handed_off);
   if (!s.queues.empty()) {

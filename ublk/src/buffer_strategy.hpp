@@ -21,6 +21,7 @@ struct TagSlot {
   int pending_error = 0;   // an error to commit as soon as the kernel lets us (after NEED_GET_DATA)
   std::uint32_t generation = 0;  // counts the tag's requests: a Completion names the one it is for
   bool with_target = false;      // the target has the current request and has not completed it
+  std::span<std::byte> shared;  // the request's pages in registered shared memory (SHMEM_ZC)
   std::uint64_t handed_at_ns = 0;  // when the target got it (QueueConfig::time_backend only)
 
   [[nodiscard]] uapi::IoOp op() const noexcept { return static_cast<uapi::IoOp>(desc.op_flags & 0xff); }

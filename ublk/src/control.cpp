@@ -160,6 +160,19 @@ void Control::start_device(unsigned dev_id, int daemon_pid) {
   check(run(uapi::CtrlCmd::kStartDev, cmd), "START_DEV");
 }
 
+unsigned Control::register_shared_memory(unsigned dev_id, std::span<const std::byte> memory, bool read_only) {
+  uapi::ShmemBufReg reg;
+  reg.addr = reinterpret_cast<std::uintptr_t>(memory.data());
+  reg.len = memory.size();
+  reg.flags = read_only ? uapi::kShmemBufReadOnly : 0;
+  ublksrv_ctrl_cmd cmd = header_for(dev_id);
+  cmd.addr = reinterpret_cast<std::uintptr_t>(&reg);
+  cmd.len = sizeof reg;
+  const int res = run(uapi::CtrlCmd::kRegBuf, cmd);
+  check(res, "REG_BUF");
+  return static_cast<unsigned>(res);
+}
+
 void Control::start_user_recovery(unsigned dev_id) {
   check(run(uapi::CtrlCmd::kStartUserRecovery, header_for(dev_id)), "START_USER_RECOVERY");
 }

@@ -41,6 +41,13 @@ void Device::start() {
     throw std::runtime_error("DeviceConfig::queues " + std::to_string(config_.queues) + " exceeds the " + std::to_string(cpus) +
                              " CPUs (ublk allows one queue per CPU at most)");
   }
+  if (!config_.shared_memory.empty()) {
+    if (!control_.features().features.has(uapi::kFeatureShmemZc)) {
+      throw std::runtime_error("DeviceConfig::shared_memory needs UBLK_F_SHMEM_ZC (Linux 7.1 or later), which this kernel lacks");
+    }
+    if (config_.take_over) throw std::invalid_argument("DeviceConfig::shared_memory with take_over is not supported");
+    if (config_.mode == Mode::kZeroCopy) throw std::invalid_argument("DeviceConfig::shared_memory with Mode::kZeroCopy is not supported");
+  }
   config_.take_over ? take_over() : add_and_start();
 }
 
@@ -50,13 +57,17 @@ void Device::add_and_start() {
   add.queues = config_.queues;
   add.depth = config_.depth;
   add.max_io_bytes = config_.max_io_bytes;
-  add.flags = required_feature(config_.mode) | recovery_flags(config_.recovery);
+  add.flags = required_feature(config_.mode) | recovery_flags(config_.recovery) |
+              (config_.shared_memory.empty() ? 0 : uapi::kFeatureShmemZc);
   const DeviceInfo info = control_.add_device(add);
   dev_id_ = info.id;
   added_ = true;
   granted_ = info.flags;
   try {
     if (auto refusal = check_granted(config_.mode, granted_)) throw std::runtime_error(refusal->message);
+    if (!config_.shared_memory.empty() && !granted_.has(uapi::kFeatureShmemZc)) {
+      throw std::runtime_error("ADD_DEV did not grant UBLK_F_SHMEM_ZC (granted " + granted_.to_string() + ")");
+    }
     if (recovery_policy_of(granted_) != config_.recovery) {
       throw std::runtime_error("ADD_DEV did not grant recovery policy " + std::string(to_string(config_.recovery)) +
                                " (granted " + granted_.to_string() + ")");
@@ -84,6 +95,7 @@ void Device::add_and_start() {
     params.max_write_zeroes_bytes = traits.max_write_zeroes_bytes;
     params.discard_granularity = traits.discard_granularity;
     control_.set_params(dev_id_, params);
+    register_shared_memory();
     target_.on_device_added(dev_id_);
     start_queues();
     control_.start_device(dev_id_, ::getpid());
@@ -136,6 +148,14 @@ void Device::register_fixed_buffers() {
   if (!fixed_buffers_.empty()) fixed_pool_ = pool;
 }
 
+void Device::register_shared_memory() {
+  for (const auto& memory : config_.shared_memory) {
+    const unsigned index = control_.register_shared_memory(dev_id_, memory, false);
+    if (index >= shared_.size()) shared_.resize(index + 1);
+    shared_[index] = memory;
+  }
+}
+
 void Device::start_queues() {
   open_char_device();
   register_fixed_buffers();
@@ -154,6 +174,7 @@ void Device::start_queues() {
       qc.fixed_pool = fixed_pool_;
       qc.fixed_buffers = fixed_buffers_;
       qc.time_backend = target_.traits().time_backend;
+      qc.shared_memory = shared_;
       queues_.push_back(std::make_unique<Queue>(qc, provider_, target_, group_.get()));
       group_->add(queues_.back().get());
       homes_.push_back(queues_.back()->home());

@@ -255,12 +255,22 @@ void Queue::on_io_cqe(TagSlot& slot, int res) {
   std::memcpy(&slot.desc, static_cast<const ublksrv_io_desc*>(descs_.get()) + slot.tag, sizeof slot.desc);
   ++slot.generation;
   count_request(slot);
+  slot.shared = shared_data(slot);
+  const bool in_shared_memory = slot.desc.op_flags & uapi::kIoFlagShmemZc;
+  if (in_shared_memory && slot.shared.empty()) slot.pending_error = -EIO;  // pages we did not register
+  if (res == uapi::kIoResNeedGetData && in_shared_memory) {
+    // The kernel copies nothing for a request in shared memory, yet asks for an address.
+    ++stats_.get_data;
+    const auto* at = slot.shared.empty() ? descs_.get() : static_cast<const void*>(slot.shared.data());
+    return send_need_data(slot, reinterpret_cast<std::uintptr_t>(at));
+  }
   if (res == uapi::kIoResNeedGetData) {
     const std::uint64_t addr = strategy_->need_data_address(slot, waits_on_exhaustion());
     if (addr == 0) return park(slot, ParkedTags::Step::kNeedData);
     return send_need_data(slot, addr);
   }
   apply(slot, TagEvent::kRequest);
+  if (slot.pending_error) return commit(slot, std::exchange(slot.pending_error, 0));
   start_request(slot, waits_on_exhaustion());
 }
 
@@ -276,8 +286,8 @@ void Queue::on_data_cqe(TagSlot& slot, int res) {
 }
 
 void Queue::start_request(TagSlot& slot, bool may_wait) {
-  std::span<std::byte> data;
-  if (const int error = strategy_->on_request(slot, data); error < 0) {
+  std::span<std::byte> data = slot.shared;
+  if (const int error = data.empty() ? strategy_->on_request(slot, data) : 0; error < 0) {
     if (error == -ENOMEM && may_wait) return park(slot, ParkedTags::Step::kRequest);
     return commit(slot, error);
   }
@@ -303,7 +313,15 @@ void Queue::start_request(TagSlot& slot, bool may_wait) {
 // COMMIT_AND_FETCH_REQ with the result; the tag waits for its next request.
 void Queue::commit(TagSlot& slot, int result) {
   slot.with_target = false;
-  const std::uint64_t addr = strategy_->on_done(slot, result);
+  std::uint64_t addr = 0;
+  if (slot.shared.empty()) {
+    addr = strategy_->on_done(slot, result);
+  } else if (config_.mode == Mode::kCopy) {
+    addr = reinterpret_cast<std::uintptr_t>(slot.buffer.data);  // the tag's buffer, for its next request
+  } else if (config_.mode == Mode::kGetData) {
+    addr = reinterpret_cast<std::uintptr_t>(slot.shared.data());  // the kernel copies nothing from it
+  }
+  slot.shared = {};
   if (result < 0) {
     ++stats_.errors;
     if (result == -ENOMEM) ++stats_.enomem;
@@ -322,6 +340,21 @@ void Queue::retire(TagSlot& slot, int res) {
   }
   apply(slot, TagEvent::kAborted);
   --live_tags_;
+}
+
+std::span<std::byte> Queue::shared_data(const TagSlot& slot) noexcept {
+  if (config_.shared_memory.empty() || !slot.moves_data()) return {};
+  if (!(slot.desc.op_flags & uapi::kIoFlagShmemZc)) {
+    ++stats_.shmem_fallback_ios;
+    return {};
+  }
+  const uapi::ShmemPlace place = uapi::shmem_place(slot.desc.addr);
+  if (place.index >= config_.shared_memory.size()) return {};
+  const std::span<std::byte> memory = config_.shared_memory[place.index];
+  if (memory.empty() || std::uint64_t{place.offset} + slot.length() > memory.size()) return {};
+  ++stats_.shmem_zc_ios;
+  stats_.shmem_zc_bytes += slot.length();
+  return memory.subspan(place.offset, slot.length());
 }
 
 std::uint64_t Queue::monotonic_ns() noexcept {

@@ -37,6 +37,9 @@ void IoStats::merge(const IoStats& o) noexcept {
   target_ios += o.target_ios;
   zero_copy_ios += o.zero_copy_ios;
   zero_copy_bytes += o.zero_copy_bytes;
+  shmem_zc_ios += o.shmem_zc_ios;
+  shmem_zc_bytes += o.shmem_zc_bytes;
+  shmem_fallback_ios += o.shmem_fallback_ios;
   sizes.merge(o.sizes);
   backend_latency_us.merge(o.backend_latency_us);
   backend_latency_ns += o.backend_latency_ns;

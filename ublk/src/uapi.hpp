@@ -54,6 +54,8 @@ enum class CtrlCmd : std::uint8_t {
   kUpdateSize = 0x15,
   kQuiesceDev = 0x16,
   kTryStopDev = 0x17,
+  kRegBuf = 0x18,    // 7.1+, UBLK_F_SHMEM_ZC
+  kUnregBuf = 0x19,
 };
 
 enum class IoCmd : std::uint8_t {
@@ -107,6 +109,26 @@ using ::ublk::IoOp;
 using ::ublk::kIoFlagFua;
 // AUTO_BUF_REG with the fallback flag: registration failed, the server must get the data itself.
 inline constexpr std::uint32_t kIoFlagNeedRegBuf = 1U << 17;
+
+// ---- SHMEM_ZC: REG_BUF's payload (ctrl_cmd.addr/len); it answers the buffer's index. A request
+// whose pages all lie in one registered buffer carries kIoFlagShmemZc, and its descriptor's addr
+// is (index << 32 | offset) instead of a server address ----
+struct ShmemBufReg {
+  std::uint64_t addr = 0;
+  std::uint64_t len = 0;
+  std::uint32_t flags = 0;
+  std::uint32_t reserved = 0;
+};
+static_assert(sizeof(ShmemBufReg) == 24);
+inline constexpr std::uint32_t kShmemBufReadOnly = 1U << 0;
+inline constexpr std::uint32_t kIoFlagShmemZc = 1U << 19;
+struct ShmemPlace {
+  unsigned index = 0;
+  std::uint32_t offset = 0;
+};
+constexpr ShmemPlace shmem_place(std::uint64_t desc_addr) noexcept {
+  return {static_cast<unsigned>((desc_addr >> 32) & 0xffff), static_cast<std::uint32_t>(desc_addr)};
+}
 
 // ---- AUTO_BUF_REG: struct ublk_auto_buf_reg {u16 index; u8 flags; u8 reserved0; u32 reserved1},
 // carried in the SQE's addr of FETCH_REQ and COMMIT_AND_FETCH_REQ, not in ublksrv_io_cmd (the

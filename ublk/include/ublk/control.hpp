@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -104,6 +105,9 @@ class Control {
   void end_user_recovery(unsigned dev_id, int daemon_pid);
   std::error_code delete_device(unsigned dev_id) noexcept;
   std::optional<DeviceInfo> device_info(unsigned dev_id) noexcept;
+  // UBLK_F_SHMEM_ZC (7.1+): pins MAP_SHARED memory for the device and answers its index; the
+  // kernel then skips its copy for O_DIRECT IO from those pages. DEL_DEV unpins them.
+  unsigned register_shared_memory(unsigned dev_id, std::span<const std::byte> memory, bool read_only);
 
  private:
   // One command; returns the CQE result (>= 0 or -errno).

@@ -3,6 +3,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <sys/uio.h>
@@ -47,6 +48,11 @@ struct DeviceConfig {
   // Take over device `id`, which waits for user recovery, instead of adding one. The shape
   // fields above must match the device (see inspect_for_recovery).
   bool take_over = false;
+  // MAP_SHARED memory an application does O_DIRECT IO from (a hugetlbfs file, a memfd), kept
+  // mapped by the caller while the device lives. Registered with REG_BUF (UBLK_F_SHMEM_ZC, Linux
+  // 7.1+): a request whose pages lie in it reaches the target as a span of it, and the kernel
+  // copies nothing; other IO goes the mode's way (counted as fallback).
+  std::vector<std::span<std::byte>> shared_memory;
 };
 
 // One ublk device from ADD_DEV to DEL_DEV. start() adds it, sets its parameters, opens
@@ -88,6 +94,7 @@ class Device {
   void wait_for_block_device() const;
   void tear_down() noexcept;
   void register_fixed_buffers();
+  void register_shared_memory();
 
   Control& control_;
   DeviceConfig config_;
@@ -101,6 +108,7 @@ class Device {
   UniqueFd char_fd_;
   std::unique_ptr<QueueGroup> group_;
   std::vector<iovec> fixed_buffers_;  // the pool's regions, registered on every queue's ring
+  std::vector<std::span<std::byte>> shared_;  // DeviceConfig::shared_memory by REG_BUF index
   pool::SizeClassPool* fixed_pool_ = nullptr;
   mutable std::mutex queues_mutex_;  // queues_, stats_ and homes_ against stats() from elsewhere
   std::vector<std::unique_ptr<Queue>> queues_;

@@ -113,6 +113,9 @@ struct IoStats {
   Counter target_ios;          // SQEs a target queued on the queue's ring
   Counter zero_copy_ios;       // READs and WRITEs served from the request's own pages (zero_copy)
   Counter zero_copy_bytes;     // their bytes
+  // With shared memory registered (DeviceConfig::shared_memory): READs and WRITEs whose pages the
+  // kernel found in it (no copy), their bytes, and those it did not (served the mode's way).
+  Counter shmem_zc_ios, shmem_zc_bytes, shmem_fallback_ios;
   SizeHistogram sizes;
   // For a target with a backend (TargetTraits::time_backend): each request's time from the
   // target's handle() to its completion reaching the queue, the backend's own latency.
