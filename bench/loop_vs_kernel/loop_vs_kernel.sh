@@ -48,70 +48,31 @@ cleanup() {
   umount "$work" 2>/dev/null || true
   rmdir "$work" 2>/dev/null || true
 }
-declare -A pid=()
+size=512M
+# shellcheck source=../common/vs_kernel.sh
+source "$repo_dir/bench/common/vs_kernel.sh"
 trap cleanup EXIT
 fio --name=fill --eta=never --filename="$backing" --size=512M --rw=write --bs=1M --ioengine=psync --output=/dev/null
 sync
 
 jobs=("randread 4k 1" "randread 4k 32" "randwrite 4k 1" "randwrite 4k 32" "read 1M 8" "write 1M 8")
 
-# iops DEVICE JOB: one fio job on DEVICE; prints its IOPS.
-iops() {
-  local rw bs qd
-  read -r rw bs qd <<<"$2"
-  fio --name=b --filename="$1" --direct=1 --ioengine=io_uring --rw="$rw" --bs="$bs" --iodepth="$qd" --eta=never \
-    --size=512M --time_based --runtime="$seconds" --ramp_time=1 --output-format=json --output="$work/out.json"
-  python3 -c 'import json,sys; j=json.load(open(sys.argv[1]))["jobs"][0]; print(round(j["read"]["iops"]+j["write"]["iops"],1))' \
-    "$work/out.json"
-}
-
-modes=(copy)
-features="$("$build_dir/bin/ublk-pool" features 2>/dev/null || true)"
-[[ "$features" =~ NEED_GET_DATA ]] && modes+=(get_data)
-[[ "$features" =~ USER_COPY ]] && modes+=(user_copy)
-# No buffer and no copy: the request's own pages, registered in the ring by the kernel.
-[[ "$features" =~ AUTO_BUF_REG ]] && modes+=(zero_copy)
+set_modes "$build_dir" zero_copy
 # get_data on std::pmr buffers: not registered with the ring, so plain READ/WRITE instead of
 # READ_FIXED/WRITE_FIXED (what the fixed buffers are worth).
-[[ "$features" =~ NEED_GET_DATA ]] && modes+=(get_data/pmr)
+[[ " ${modes[*]} " == *" get_data "* ]] && modes+=(get_data/pmr)
 
-# Every device is up for the whole run, and each job runs on all of them back to back: the host's
-# load (TCG shares it) then weighs on a ratio's two sides alike.
 loopdev="$(losetup -f --show --direct-io=on "$backing")"
 dio="$(cat "/sys/block/${loopdev#/dev/}/loop/dio" 2>/dev/null || echo '?')"
-declare -A dev ratio rss
 for mode in "${modes[@]}"; do
   provider=pool
   [[ "$mode" == */* ]] && provider="${mode#*/}"
-  "$loop_bin" --file "$backing" --mode "${mode%/*}" --provider "$provider" --depth 64 >"$work/dev.${mode/\//-}" \
-    2>"$work/err.${mode/\//-}" &
-  pid[$mode]=$!
-  for _ in $(seq 300); do [ -s "$work/dev.${mode/\//-}" ] && break; sleep 0.1; done
-  dev[$mode]="$(head -1 "$work/dev.${mode/\//-}")"
-  [[ "${dev[$mode]}" == /dev/ublkb* ]] || { cat "$work/err.${mode/\//-}" >&2; exit 1; }
+  start_daemon "$mode" "$loop_bin" --file "$backing" --mode "${mode%/*}" --provider "$provider" --depth 64
 done
-kernel_iops=()
-for i in "${!jobs[@]}"; do
-  kernel_iops[$i]="$(iops "$loopdev" "${jobs[$i]}")"
-  for mode in "${modes[@]}"; do
-    ratio[$mode,$i]="$(python3 -c "print(f'{$(iops "${dev[$mode]}" "${jobs[$i]}")/${kernel_iops[$i]}:.2f}')")"
-  done
-done
-for mode in "${modes[@]}"; do
-  rss[$mode]="$(awk '/VmHWM/ {print $2 $3}' "/proc/${pid[$mode]}/status")"
-  kill -TERM "${pid[$mode]}"
-  wait "${pid[$mode]}" || { cat "$work/err.${mode/\//-}" >&2; exit 1; }
-done
-pid=()
+measure "$loopdev"
+stop_daemons
 losetup -d "$loopdev"
 
 echo "kernel $(uname -r), $(nproc) CPU(s); backing: one 512 MiB file in a tmpfs; kernel loop dio=$dio;"
 echo "ublk-pool-loop: 1 queue, depth 64, default pool; fio io_uring direct, ${seconds} s per job, jobs interleaved"
-printf '%-16s %14s' job "kernel loop" ; for m in "${modes[@]}"; do printf ' %12s' "$m"; done; echo
-for i in "${!jobs[@]}"; do
-  read -r rw bs qd <<<"${jobs[$i]}"
-  printf '%-16s %10s IOPS' "$rw $bs qd$qd" "${kernel_iops[$i]}"
-  for m in "${modes[@]}"; do printf ' %12s' "${ratio[$m,$i]}"; done
-  echo
-done
-printf '%-16s %14s' "daemon VmHWM" "-"; for m in "${modes[@]}"; do printf ' %12s' "${rss[$m]}"; done; echo
+print_table "kernel loop"

@@ -58,8 +58,9 @@ work="$(mktemp -d /run/nbd_vs_kernel.XXXXXX)"
 sock="$work/nbdkit.sock"
 size=256M
 server_pid=""
-declare -A pid=()
 nbddev=/dev/nbd0
+# shellcheck source=../common/vs_kernel.sh
+source "$repo_dir/bench/common/vs_kernel.sh"
 cleanup() {
   local p
   for p in "${pid[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
@@ -85,61 +86,24 @@ fio --name=fill --eta=never --filename="$nbddev" --direct=1 --ioengine=io_uring 
 
 jobs=("randread 4k 1" "randread 4k 32" "randwrite 4k 1" "randwrite 4k 32" "write 1M 8")
 
-# iops DEVICE JOB: one fio job on DEVICE; prints its IOPS.
-iops() {
-  local rw bs qd
-  read -r rw bs qd <<<"$2"
-  fio --name=b --filename="$1" --direct=1 --ioengine=io_uring --rw="$rw" --bs="$bs" --iodepth="$qd" --eta=never \
-    --size="$size" --time_based --runtime="$seconds" --ramp_time=1 --output-format=json --output="$work/out.json"
-  python3 -c 'import json,sys; j=json.load(open(sys.argv[1]))["jobs"][0]; print(round(j["read"]["iops"]+j["write"]["iops"],1))' \
-    "$work/out.json"
-}
-
-modes=(copy)
-features="$("$build_dir/bin/ublk-pool" features 2>/dev/null || true)"
-[[ "$features" =~ NEED_GET_DATA ]] && modes+=(get_data)
-[[ "$features" =~ USER_COPY ]] && modes+=(user_copy)
-
-# Every device is up for the whole run, and each job runs on all of them back to back: the host's
-# load (TCG shares it) then weighs on a ratio's two sides alike.
-declare -A dev ratio rss copies
+set_modes "$build_dir"
+declare -A copies
 for mode in "${modes[@]}"; do
-  "$nbd_bin" --connect "unix:$sock" --mode "$mode" --queues 1 --depth 64 --json >"$work/dev.$mode" \
-    2>"$work/err.$mode" &
-  pid[$mode]=$!
-  for _ in $(seq 300); do [ -s "$work/dev.$mode" ] && break; sleep 0.1; done
-  dev[$mode]="$(head -1 "$work/dev.$mode")"
-  [[ "${dev[$mode]}" == /dev/ublkb* ]] || { cat "$work/err.$mode" >&2; exit 1; }
+  start_daemon "$mode" "$nbd_bin" --connect "unix:$sock" --mode "$mode" --queues 1 --depth 64 --json
 done
-kernel_iops=()
-for i in "${!jobs[@]}"; do
-  kernel_iops[$i]="$(iops "$nbddev" "${jobs[$i]}")"
-  for mode in "${modes[@]}"; do
-    ratio[$mode,$i]="$(python3 -c "print(f'{$(iops "${dev[$mode]}" "${jobs[$i]}")/${kernel_iops[$i]}:.2f}')")"
-  done
-done
+measure "$nbddev"
+stop_daemons
 for mode in "${modes[@]}"; do
-  rss[$mode]="$(awk '/VmHWM/ {print $2 $3}' "/proc/${pid[$mode]}/status")"
-  kill -TERM "${pid[$mode]}"
-  wait "${pid[$mode]}" || { cat "$work/err.$mode" >&2; exit 1; }
   # The --json report follows the device line: the kernel's and the daemon's copies per byte.
-  copies[$mode]="$(tail -n +2 "$work/dev.$mode" | python3 -c '
+  copies[$mode]="$(tail -n +2 "$(out_file "$mode")" | python3 -c '
 import json, sys
 c = json.load(sys.stdin)["copies"]
 print("%.2f/%.2f" % (c["kernel_per_byte"], c["userspace_per_write_byte"]))')"
 done
-pid=()
 nbd-client -d "$nbddev" >/dev/null 2>&1 || true
 
 echo "kernel $(uname -r), $(nproc) CPU(s); export: nbdkit memory $size on a unix socket, filled; one connection each;"
 echo "kernel client: nbd-client -b 512 (nbd.ko, 1 connection); ublk-pool-nbd: 1 queue, depth 64, default pool;"
 echo "fio io_uring direct, ${seconds} s per job, jobs interleaved; load average $(cut -d' ' -f1-3 /proc/loadavg) (guest)"
-printf '%-16s %14s' job "kernel nbd" ; for m in "${modes[@]}"; do printf ' %12s' "$m"; done; echo
-for i in "${!jobs[@]}"; do
-  read -r rw bs qd <<<"${jobs[$i]}"
-  printf '%-16s %9s IOPS' "$rw $bs qd$qd" "${kernel_iops[$i]}"
-  for m in "${modes[@]}"; do printf ' %12s' "${ratio[$m,$i]}"; done
-  echo
-done
-printf '%-16s %14s' "daemon VmHWM" "-"; for m in "${modes[@]}"; do printf ' %12s' "${rss[$m]}"; done; echo
+print_table "kernel nbd"
 printf '%-16s %14s' "copies k/user" "-"; for m in "${modes[@]}"; do printf ' %12s' "${copies[$m]}"; done; echo
