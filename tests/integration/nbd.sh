@@ -202,8 +202,10 @@ daemon_start "$nbd_bin" --connect "unix:$sock" --mode "$rmode" --id "$id" --queu
 dev="$daemon_dev"
 seed=(--filename="$dev" --direct=1 --ioengine=io_uring --rw=write --bs=64k --size=16M --verify=crc32c)
 run_fio seed "${seed[@]}" --do_verify=0
+# --rate_iops keeps fio going for seconds on any machine (1024 writes, then 1024 verify reads, per
+# job), so that the kill always lands while it runs; unthrottled, an idle host finished first.
 fio_start outage --rw=randwrite --bs=4k --iodepth=32 --numjobs=2 --offset=32M --size=4M --offset_increment=16M \
-  --verify=crc32c --do_verify=1 --verify_fatal=1
+  --rate_iops=400 --verify=crc32c --do_verify=1 --verify_fatal=1
 fio_wait_running 1
 daemon_kill KILL
 wait_device_state "$id" quiesced
