@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "../common/hugetlb_lock.hpp"
 #include "adapters/registration.hpp"
 #include "provider_contract.hpp"
 
@@ -57,16 +58,10 @@ TEST(MimallocPlugin, BuffersOutliveTheirCache) {
   std::thread([&] { EXPECT_FALSE(provider->release(kept)); }).join();
 }
 
-std::size_t free_hugepages() {
-  std::ifstream meminfo("/proc/meminfo");
-  for (std::string line; std::getline(meminfo, line);)
-    if (line.rfind("HugePages_Free:", 0) == 0) return std::stoul(line.substr(15));
-  return 0;
-}
-
 // The opt-in hugetlb extent hooks: jemalloc's arena carved from one MAP_HUGETLB region.
 TEST(JemallocPlugin, HugetlbExtentHooksBackTheArena) {
-  if (free_hugepages() < 16) GTEST_SKIP() << "fewer than 16 free 2 MiB hugetlb pages (scripts/hugepages.sh)";
+  const test_support::HugetlbLock lock(test_support::HugetlbLock::Mode::kShared);
+  if (test_support::wait_for_free_hugepages_2m(16) < 16) GTEST_SKIP() << "fewer than 16 free 2 MiB hugetlb pages (scripts/hugepages.sh)";
   setenv("UBLKPOOL_JEMALLOC_HUGETLB_MB", "8", 1);
   pool::Registry registry;
   auto loaded = load_provider_plugin(plugin_directory({}) / "libublkpool_jemalloc.so", registry,

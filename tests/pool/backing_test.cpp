@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "pool/size_class_pool.hpp"
+#include "../common/hugetlb_lock.hpp"
 #include "proc_memory.hpp"
 
 namespace {
@@ -25,7 +26,8 @@ pool::PoolConfig with_policy(pool::BackingPolicy policy) {
 }
 
 TEST(Backing, HugetlbIsReallyHugetlb) {
-  if (pool_test::free_hugepages_2m() < 2)
+  const test_support::HugetlbLock lock(test_support::HugetlbLock::Mode::kShared);
+  if (test_support::wait_for_free_hugepages_2m(2) < 2)
     GTEST_SKIP() << "no free 2 MiB hugetlb pages in /proc/meminfo (scripts/hugepages.sh reserve 32 as root)";
   pool::SizeClassPool p(with_policy(pool::BackingPolicy::hugetlb));
   auto buffer = p.acquire(64 * 1024);
@@ -42,7 +44,8 @@ TEST(Backing, HugetlbIsReallyHugetlb) {
 }
 
 TEST(Backing, EmptyHugetlbPoolFailsAtAcquireNotBySigbus) {
-  const std::uint64_t free_pages = pool_test::free_hugepages_2m();
+  const test_support::HugetlbLock lock(test_support::HugetlbLock::Mode::kExclusive);  // it takes them all
+  const std::uint64_t free_pages = test_support::wait_for_free_hugepages_2m(2);
   if (free_pages < 2)
     GTEST_SKIP() << "no free 2 MiB hugetlb pages in /proc/meminfo (scripts/hugepages.sh reserve 32 as root)";
   auto config = with_policy(pool::BackingPolicy::hugetlb);

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "pool/size_class_pool.hpp"
+#include "../common/hugetlb_lock.hpp"
 #include "proc_memory.hpp"
 
 namespace {
@@ -73,7 +74,8 @@ TEST(SharedBacking, AnotherProcessMappingTheMemfdSeesTheSamePages) {
 }
 
 TEST(SharedBacking, HugetlbWhenThePagesAreFree) {
-  if (pool_test::free_hugepages_2m() < 2)
+  const test_support::HugetlbLock lock(test_support::HugetlbLock::Mode::kShared);
+  if (test_support::wait_for_free_hugepages_2m(2) < 2)
     GTEST_SKIP() << "no free 2 MiB hugetlb pages in /proc/meminfo (scripts/hugepages.sh reserve 32 as root)";
   pool::SizeClassPool p(shared_config(pool::BackingPolicy::automatic));
   auto buffer = p.acquire(128 * 1024);
