@@ -30,23 +30,24 @@ class HugetlbLock {
   int fd_;
 };
 
-inline std::uint64_t free_hugepages_2m_now() {
+// A "Key:  N" count of /proc/meminfo (HugePages_Free, HugePages_Total), or 0.
+inline std::uint64_t meminfo_count(const std::string& key) {
   std::ifstream meminfo("/proc/meminfo");
   for (std::string line; std::getline(meminfo, line);)
-    if (line.rfind("HugePages_Free:", 0) == 0) return std::stoull(line.substr(15));
+    if (line.rfind(key + ":", 0) == 0) return std::stoull(line.substr(key.size() + 1));
   return 0;
 }
 
 // The free 2 MiB pages once at least `wanted` are free, or what is free after 10 s: pools of
-// other test processes (automatic backing) hold pages for a moment.
+// other test processes (automatic backing) hold pages for a moment. No wait where fewer than
+// `wanted` exist at all.
 inline std::uint64_t wait_for_free_hugepages_2m(std::uint64_t wanted) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  std::uint64_t free = free_hugepages_2m_now();
-  // None reserved at all: nothing to wait for.
-  if (free >= wanted || (free == 0 && std::ifstream("/proc/sys/vm/nr_hugepages").peek() == '0')) return free;
+  std::uint64_t free = meminfo_count("HugePages_Free");
+  if (meminfo_count("HugePages_Total") < wanted) return free;
   while (free < wanted && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    free = free_hugepages_2m_now();
+    free = meminfo_count("HugePages_Free");
   }
   return free;
 }

@@ -616,10 +616,12 @@ TEST(Queue, ARequestFlaggedInUnregisteredMemoryFailsWithEio) {
   auto commit = h.wait_command(0, uapi::IoCmd::kCommitAndFetchReq);
   ASSERT_TRUE(commit);
   EXPECT_EQ(commit->cmd.result, -EIO);
+  const std::uint64_t sink = h.ring->at(h.last_command(1)).cmd.addr;  // get_data's FETCH address
   h.send_request(1, uapi::IoOp::kWrite, 4096, (1 << 20) - 2048, uapi::kIoResNeedGetData, uapi::kIoFlagShmemZc,
                  (1 << 20) - 2048);  // runs past the end of index 0
   auto need = h.wait_command(1, uapi::IoCmd::kNeedGetData);
   ASSERT_TRUE(need);
+  EXPECT_EQ(need->cmd.addr, sink);  // never the daemon's own memory
   h.ring->complete(need->user_data, 0);
   auto write_commit = h.wait_command(1, uapi::IoCmd::kCommitAndFetchReq);
   ASSERT_TRUE(write_commit);

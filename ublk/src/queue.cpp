@@ -261,8 +261,9 @@ void Queue::on_io_cqe(TagSlot& slot, int res) {
   if (res == uapi::kIoResNeedGetData && in_shared_memory) {
     // The kernel copies nothing for a request in shared memory, yet asks for an address.
     ++stats_.get_data;
-    const auto* at = slot.shared.empty() ? descs_.get() : static_cast<const void*>(slot.shared.data());
-    return send_need_data(slot, reinterpret_cast<std::uintptr_t>(at));
+    // NEED_GET_DATA comes in get_data mode only, whose FETCH address is its sink.
+    return send_need_data(slot, slot.shared.empty() ? strategy_->fetch_address(slot)
+                                                    : reinterpret_cast<std::uintptr_t>(slot.shared.data()));
   }
   if (res == uapi::kIoResNeedGetData) {
     const std::uint64_t addr = strategy_->need_data_address(slot, waits_on_exhaustion());
