@@ -6,12 +6,18 @@
 #      two reads of the live stats every data IO was served in place (shmem_zc.ios), none fell
 #      back, and the kernel copied nothing;
 #   2. get_data: fio --mem=mmaphuge:FILE with crc32c verify passes, all in place;
-#   3. the same device, fio from its own memory: verify passes, every IO falls back.
+#   3. the same device, fio from its own memory: verify passes, every IO falls back;
+#   4. --shmem: the C example (examples/shm-client) connects to the daemon's socket (found with
+#      `ublk-pool list`), takes two arenas and writes and reads its blocks back through the device,
+#      every data IO in place; then a client looping on IO is SIGKILLed: the daemon takes its two
+#      arenas back (list: 0 live, reclaimed), keeps serving (another client and fio verify pass) and
+#      logs no failed UNREG_BUF.
 # (6.12's refusal of --shmem-file is in bad-input.sh.)
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/../reliability/rel-lib.sh"
 require_ublk
-require_binaries "$mem_bin" "$admin_bin"
+shm_client="$build_dir/tests/bin/shm_client"
+require_binaries "$mem_bin" "$admin_bin" "$shm_client"
 assert_clean "before the test"
 
 huge="$work_dir/huge"
@@ -62,6 +68,67 @@ for mode in $(kernel_modes); do
   fi
   daemon_stop
 done
+
+# 4. Shared-memory clients over the daemon's socket.
+# shmem_field KEY: KEY of the running device's "shmem" object in `ublk-pool list --json`.
+shmem_field() {
+  admin list --json | python3 -c 'import json,sys; d=[x for x in json.load(sys.stdin) if x["id"]==int(sys.argv[1])]; print(d[0]["shmem"][sys.argv[2]] if d and d[0]["shmem"] else "")' "${daemon_dev#/dev/ublkb}" "$1"
+}
+# wait_shmem KEY VALUE: until the list shows it (20 s).
+wait_shmem() {
+  local deadline=$((SECONDS + 20)) value=""
+  while ((SECONDS < deadline)); do
+    value="$(shmem_field "$1")"
+    [ "$value" = "$2" ] && return 0
+    nap 0.2
+  done
+  show "daemon stderr" "$daemon_err"
+  fail "ublk-pool list: shmem $1 is '$value', not $2, after 20 s"
+}
+daemon_start "$mem_bin" --size 64M --queues 2 --depth 32 --shmem
+socket="$(shmem_field socket)"
+[ -S "$socket" ] || fail "ublk-pool list shows no shared-memory socket (got '$socket')"
+log "list: $(admin list)"
+stats "$work_dir/before.json"
+out="$("$shm_client" "$socket" "$daemon_dev" 2)" || fail "the C shared-memory client failed: $out"
+log "$out"
+[[ "$out" == *PASS* ]] || fail "the C client did not say PASS: $out"
+stats "$work_dir/after.json"
+ios=$(($(delta reads) + $(delta writes)))
+in_place=$(($(shmem ios "$work_dir/after.json") - $(shmem ios "$work_dir/before.json")))
+fallback=$(($(shmem fallback_ios "$work_dir/after.json") - $(shmem fallback_ios "$work_dir/before.json")))
+log "C client: $ios data IOs, $in_place in place, $fallback fell back"
+((ios >= 64 && in_place == ios && fallback == 0)) || fail "not every IO of the C client was served in place"
+wait_shmem clients 0
+wait_shmem arenas_reclaimed 2
+# A client killed in the middle of its IO.
+"$shm_client" "$socket" "$daemon_dev" 0 >"$work_dir/looping.out" 2>&1 &
+looper=$!
+wait_shmem arenas 2
+stats "$work_dir/before.json"
+deadline=$((SECONDS + 20))
+while ((SECONDS < deadline)); do
+  stats "$work_dir/after.json"
+  (($(delta writes) > 32)) && break
+  nap 0.2
+done
+(($(delta writes) > 32)) || fail "the looping client did no IO"
+kill -KILL "$looper"
+{ wait "$looper" || true; } 2>/dev/null
+wait_shmem arenas 0
+wait_shmem arenas_reclaimed 4
+kill -0 "$daemon_pid" || fail "the daemon died with its client"
+log "after the kill: $(admin list)"
+out="$("$shm_client" "$socket" "$daemon_dev" 1)" || fail "a client after the killed one failed: $out"
+log "$out"
+run_fio after-kill --filename="$daemon_dev" --direct=1 --ioengine=io_uring --rw=randrw --bs=4k-64k \
+  --iodepth=8 --size=16M --verify=crc32c
+if [[ "$(<"$daemon_err")" == *UNREG_BUF* ]]; then
+  show "daemon stderr" "$daemon_err"
+  fail "the daemon could not unregister an arena"
+fi
+daemon_stop
+[ ! -e "$socket" ] || fail "the daemon left its socket $socket behind"
 umount "$huge"
 echo 0 >/proc/sys/vm/nr_hugepages
 log PASS

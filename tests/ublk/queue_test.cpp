@@ -13,6 +13,7 @@
 #include <cstring>
 #include <functional>
 #include <map>
+#include <optional>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -565,8 +566,10 @@ TEST(Queue, ARequestInSharedMemoryIsServedInPlaceInEveryMode) {
   for (const Mode mode : {Mode::kCopy, Mode::kGetData, Mode::kUserCopy}) {
     SCOPED_TRACE(std::string(to_string(mode)));
     std::vector<std::byte> shared(1 << 20);
+    SharedMemoryTable table;
+    ASSERT_TRUE(table.publish(1, {shared.data(), shared.size()}));  // REG_BUF answered index 1
     Harness h(mode);
-    h.config.shared_memory = {{}, {shared.data(), shared.size()}};  // REG_BUF answered index 1
+    h.config.shared_memory = &table;
     const std::byte* seen = nullptr;
     h.target.on_handle = [&](const Request& r, Completion done) {
       seen = r.data.data();
@@ -602,10 +605,52 @@ TEST(Queue, ARequestInSharedMemoryIsServedInPlaceInEveryMode) {
   }
 }
 
+// A client's arena goes away while a request is served from it: its owner waits until the
+// target has completed that request, and a request after the withdrawal is not served from it.
+TEST(Queue, WithdrawnSharedMemoryIsIdleOnlyOnceItsRequestCompleted) {
+  std::vector<std::byte> shared(1 << 20);
+  SharedMemoryTable table;
+  ASSERT_TRUE(table.publish(2, {shared.data(), shared.size()}));
+  Harness h(Mode::kUserCopy);
+  h.config.shared_memory = &table;
+  std::optional<Completion> held;
+  std::atomic<int> handled{0};
+  h.target.on_handle = [&](const Request& r, Completion done) {
+    if (r.data.data() == shared.data() + 0x4000) {
+      held.emplace(done);
+    } else {
+      done(static_cast<int>(r.length));
+    }
+    handled.fetch_add(1);
+  };
+  h.start();
+  h.send_request(0, uapi::IoOp::kWrite, 4096, 0, 0, uapi::kIoFlagShmemZc, (std::uint64_t{2} << 32) | 0x4000);
+  for (int i = 0; i < 2000 && handled.load() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_EQ(handled.load(), 1);
+  EXPECT_EQ(table.holders(2), 1u);
+  table.withdraw(2);
+  EXPECT_FALSE(table.wait_idle(2, std::chrono::milliseconds(20)));  // the target still has it
+  std::atomic<bool> idle{false};
+  std::thread owner([&] { idle.store(table.wait_idle(2, std::chrono::seconds(10))); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_FALSE(idle.load());
+  (*held)(4096);
+  owner.join();
+  EXPECT_TRUE(idle.load());
+  ASSERT_TRUE(h.wait_command(0, uapi::IoCmd::kCommitAndFetchReq));
+  h.send_request(1, uapi::IoOp::kRead, 4096, 0, 0, uapi::kIoFlagShmemZc, (std::uint64_t{2} << 32) | 0x4000);
+  auto commit = h.wait_command(1, uapi::IoCmd::kCommitAndFetchReq);
+  ASSERT_TRUE(commit);
+  EXPECT_EQ(commit->cmd.result, -EIO);  // withdrawn: never served from the old mapping
+  EXPECT_EQ(table.holders(2), 0u);
+}
+
 TEST(Queue, ARequestFlaggedInUnregisteredMemoryFailsWithEio) {
   std::vector<std::byte> shared(1 << 20);
+  SharedMemoryTable table;
+  ASSERT_TRUE(table.publish(0, {shared.data(), shared.size()}));
   Harness h(Mode::kGetData);
-  h.config.shared_memory = {{shared.data(), shared.size()}};
+  h.config.shared_memory = &table;
   bool handled = false;
   h.target.on_handle = [&](const Request& r, Completion done) {
     handled = true;

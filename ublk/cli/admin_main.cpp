@@ -16,6 +16,7 @@
 #include "cli/exit_code.hpp"
 #include "cli/program.hpp"
 #include "admin_commands.hpp"
+#include "shmem_server.hpp"
 #include "stats_server.hpp"
 #include "ublk/control.hpp"
 #include "mem_target.hpp"
@@ -112,7 +113,17 @@ int list(ublk::Control& control, bool json) {
     if (!info) continue;
     const std::string socket = ublk::cli::stats_socket_path(ublk::cli::stats_dir(), id);
     const bool served = std::filesystem::exists(socket);
+    const auto shmem = ublk::cli::read_shmem_state(ublk::cli::shmem_state_path(ublk::cli::stats_dir(), id));
     if (json) {
+      nlohmann::json shared = nullptr;
+      if (shmem) {
+        shared = {{"socket", shmem->socket},
+                  {"clients", shmem->counts.clients},
+                  {"arenas", shmem->counts.arenas},
+                  {"arena_bytes", shmem->counts.arena_bytes},
+                  {"arenas_given", shmem->counts.arenas_given},
+                  {"arenas_reclaimed", shmem->counts.arenas_reclaimed}};
+      }
       devices.push_back({{"id", id},
                          {"state", std::string(state_name(info->state))},
                          {"queues", info->queues},
@@ -120,12 +131,19 @@ int list(ublk::Control& control, bool json) {
                          {"max_io_bytes", info->max_io_bytes},
                          {"pid", info->daemon_pid},
                          {"flags", info->flags.bits()},
-                         {"stats_socket", served ? nlohmann::json(socket) : nlohmann::json(nullptr)}});
+                         {"stats_socket", served ? nlohmann::json(socket) : nlohmann::json(nullptr)},
+                         {"shmem", shared}});
     } else {
-      std::printf("ublkb%u: %s, %u queue(s) x %u, max IO %u, pid %d, flags %s, stats %s\n", id,
+      std::string shared = "-";
+      if (shmem) {
+        shared = shmem->socket + " (" + std::to_string(shmem->counts.clients) + " client(s), " +
+                 std::to_string(shmem->counts.arenas) + " arena(s) of " + std::to_string(shmem->counts.arena_bytes) +
+                 " B; " + std::to_string(shmem->counts.arenas_reclaimed) + " reclaimed)";
+      }
+      std::printf("ublkb%u: %s, %u queue(s) x %u, max IO %u, pid %d, flags %s, stats %s, shmem %s\n", id,
                   std::string(state_name(info->state)).c_str(), info->queues, info->depth,
                   info->max_io_bytes, info->daemon_pid, info->flags.to_string().c_str(),
-                  served ? socket.c_str() : "-");
+                  served ? socket.c_str() : "-", shared.c_str());
     }
   }
   if (json) std::printf("%s\n", devices.dump().c_str());

@@ -29,6 +29,7 @@
 #include "providers.hpp"
 #include "stale_device.hpp"
 #include "report.hpp"
+#include "shmem_server.hpp"
 #include "stats_server.hpp"
 #include "takeover.hpp"
 #include "ublk/control.hpp"
@@ -151,7 +152,8 @@ std::string in_flag_terms(std::string message) {
       {"DeviceConfig::logical_block", "--logical-block"}, {"DeviceConfig::recovery", "--recovery"},
       {"DeviceConfig::take_over", "--recover"},       {"DeviceConfig::mode", "--mode"},
       {"DeviceConfig::id", "--id"},                   {"Mode::kAuto", "auto"},
-      {"DeviceConfig::shared_memory", "--shmem-file"}, {"Mode::kZeroCopy", "zero_copy"},
+      {"DeviceConfig::shared_memory_clients", "--shmem"}, {"DeviceConfig::shared_memory", "--shmem-file"},
+      {"Mode::kZeroCopy", "zero_copy"},
   };
   for (const auto& [field, flag] : kFlags) {
     for (auto at = message.find(field); at != std::string::npos; at = message.find(field, at + flag.size())) {
@@ -266,6 +268,7 @@ int run_daemon(int argc, char** argv, DaemonKind kind) {
     config.on_exhaustion = options.on_exhaustion;
     config.recovery = options.recovery;
     config.take_over = options.recover.has_value();
+    config.shared_memory_clients = options.shmem;
 
     if (!options.recover && options.id >= 0) {
       if (auto dead_pid = reclaim_device_id(control, static_cast<unsigned>(options.id))) {
@@ -285,6 +288,16 @@ int run_daemon(int argc, char** argv, DaemonKind kind) {
     Target& device_target = app_copy ? static_cast<Target&>(*app_copy) : *target;
     Device device(control, config, device_provider, device_target);
     device.start();
+    // Declared after the device: its arenas are unmapped only after the device let go of them.
+    // Listening before the device line is printed: whoever reads that line can connect.
+    std::optional<ShmemServer> shmem_server;
+    if (options.shmem) {
+      const std::string dir = stats_dir();
+      shmem_server.emplace(options.shmem_socket.empty() ? shmem_socket_path(dir, device.id()) : options.shmem_socket,
+                           device, shmem_state_path(dir, device.id()));
+      log.info("shared-memory clients connect to " + shmem_server->path());
+    }
+
     const auto live_since = std::chrono::steady_clock::now();
     log.info(device.block_path() + " " + (options.recover ? "recovered" : "live") + ": " +
              std::to_string(options.queues) + " queue(s) x depth " + std::to_string(options.depth) + ", " +
@@ -329,8 +342,10 @@ int run_daemon(int argc, char** argv, DaemonKind kind) {
     int signal = 0;
     std::optional<std::string> failure;
     while (signal == 0) {
-      pollfd fds[2] = {{signal_fd.get(), POLLIN, 0}, {stats_server ? stats_server->fd() : -1, POLLIN, 0}};
-      if (::poll(fds, 2, 100) < 0 && errno != EINTR) {
+      pollfd fds[3] = {{signal_fd.get(), POLLIN, 0},
+                       {stats_server ? stats_server->fd() : -1, POLLIN, 0},
+                       {shmem_server ? shmem_server->fd() : -1, POLLIN, 0}};
+      if (::poll(fds, 3, 100) < 0 && errno != EINTR) {
         log.error(std::string("poll: ") + std::strerror(errno));
         break;
       }
@@ -348,6 +363,7 @@ int run_daemon(int argc, char** argv, DaemonKind kind) {
         const unsigned served = stats_server->serve([&] { return report_json(summary_of(SummaryState::kLive)); });
         if (served) log.verbose("stats served to " + std::to_string(served) + " client(s)");
       }
+      if (shmem_server && (fds[2].revents & POLLIN)) shmem_server->serve();
       if (signal != 0) break;
       if ((failure = device.failure())) break;
       if (device.stopped_elsewhere()) break;
@@ -361,6 +377,7 @@ int run_daemon(int argc, char** argv, DaemonKind kind) {
     }
     stats_server.reset();
     const std::error_code stop_error = device.stop();
+    shmem_server.reset();  // the device is gone: the arenas are unmapped without waiting
 
     const RunSummary summary = summary_of(SummaryState::kFinal);
     if (!log.quiet()) std::fputs(report_text(summary).c_str(), stderr);

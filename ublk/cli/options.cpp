@@ -89,6 +89,8 @@ std::variant<DaemonOptions, ParseError> parse_daemon_options(std::span<const std
       if (auto e = flag(o.list_providers)) return *e;
     } else if (name == "--app-copy") {
       if (auto e = flag(o.app_copy)) return *e;
+    } else if (name == "--shmem") {
+      if (auto e = flag(o.shmem)) return *e;
     } else if (name == "--poison-released") {
       if (auto e = flag(o.poison)) return *e;
     } else if (name == "--json") {
@@ -191,6 +193,11 @@ std::variant<DaemonOptions, ParseError> parse_daemon_options(std::span<const std
       auto policy = parse_hugepages(*value);
       if (!policy) return bad("want auto, hugetlb, thp or none");
       o.hugepages = *policy;
+    } else if (name == "--shmem-socket") {
+      if (auto e = need_value()) return *e;
+      if (value->empty()) return bad("want the path of the unix socket for shared-memory clients");
+      o.shmem_socket = std::string(*value);
+      o.shmem = true;
     } else if (name == "--shmem-file") {
       if (auto e = need_value()) return *e;
       if (value->empty()) return bad("want the path of a file on a hugetlbfs (or tmpfs) mount");
@@ -276,6 +283,9 @@ std::string nbd_usage(std::string_view program) {
          "  --pool-limit SIZE    the pool's byte limit, 0 for none (default 0)\n"
          "  --shmem-file PATH    map PATH (a file on hugetlbfs) and register it (UBLK_F_SHMEM_ZC, Linux 7.1+):\n"
          "                       O_DIRECT IO from that memory (fio --mem=mmaphuge:PATH) is not copied\n"
+         "  --shmem              serve shared-memory clients (UBLK_F_SHMEM_ZC, Linux 7.1+): an application\n"
+         "                       connects to the socket and gets arenas of memory whose IO is not copied\n"
+         "  --shmem-socket PATH  that socket (implies --shmem; default /run/ublk-pool/ublkbN.shmem.sock)\n"
          "  --on-exhaustion P    wait | fail (default wait)\n"
          "  --id N               ask for /dev/ublkbN\n"
          "  --recovery           the device outlives a crash of this daemon (UBLK_F_USER_RECOVERY): IO in\n"
@@ -329,6 +339,11 @@ std::string daemon_usage(std::string_view program, DaemonKind kind) {
       "  --pool-limit SIZE    the pool's byte limit, 0 for none (default 0)\n"
       "  --shmem-file PATH    map PATH (a file on hugetlbfs) and register it (UBLK_F_SHMEM_ZC, Linux 7.1+):\n"
       "                       O_DIRECT IO from that memory (fio --mem=mmaphuge:PATH) is not copied\n"
+      "  --shmem              serve shared-memory clients (UBLK_F_SHMEM_ZC, Linux 7.1+): an application\n"
+      "                       connects to the socket (libpool's pool/shm_client.h) and gets arenas of\n"
+      "                       memory whose O_DIRECT IO is not copied; `ublk-pool list` shows the socket\n"
+      "  --shmem-socket PATH  that socket (implies --shmem; default /run/ublk-pool/ublkbN.shmem.sock,\n"
+      "                       or under $UBLK_POOL_RUN_DIR)\n"
       "  --on-exhaustion P    when the provider has no buffer: wait (default: the IO waits until\n"
       "                       buffers come back, at most 10 s, then fails) | fail (ENOMEM at once)\n"
       "  --id N               ask for /dev/ublkbN (default: the kernel picks)\n"

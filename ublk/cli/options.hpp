@@ -47,6 +47,8 @@ struct DaemonOptions {
   unsigned pool_steps = 1;        // the pool's size classes per doubling (pool::PoolConfig)
   std::string log_file;           // --log FILE: stderr goes there, reopened on SIGHUP
   std::string shmem_file;         // --shmem-file PATH: shared memory registered for zero copy
+  bool shmem = false;             // --shmem: serve shared-memory clients (arenas over a socket)
+  std::string shmem_socket;       // --shmem-socket PATH: their socket (empty: the default path)
   Verbosity verbosity = Verbosity::kNormal;
   bool app_copy = false;
   bool json = false;

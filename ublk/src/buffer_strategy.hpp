@@ -22,6 +22,7 @@ struct TagSlot {
   std::uint32_t generation = 0;  // counts the tag's requests: a Completion names the one it is for
   bool with_target = false;      // the target has the current request and has not completed it
   std::span<std::byte> shared;  // the request's pages in registered shared memory (SHMEM_ZC)
+  unsigned shared_index = 0;    // the REG_BUF index `shared` is held from (SharedMemoryTable)
   std::uint64_t handed_at_ns = 0;  // when the target got it (QueueConfig::time_backend only)
 
   [[nodiscard]] uapi::IoOp op() const noexcept { return static_cast<uapi::IoOp>(desc.op_flags & 0xff); }

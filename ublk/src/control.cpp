@@ -173,6 +173,13 @@ unsigned Control::register_shared_memory(unsigned dev_id, std::span<const std::b
   return static_cast<unsigned>(res);
 }
 
+std::error_code Control::unregister_shared_memory(unsigned dev_id, unsigned index) noexcept {
+  ublksrv_ctrl_cmd cmd = header_for(dev_id);
+  cmd.data[0] = index;
+  const int res = run(uapi::CtrlCmd::kUnregBuf, cmd);
+  return res < 0 ? std::error_code(-res, std::generic_category()) : std::error_code{};
+}
+
 void Control::start_user_recovery(unsigned dev_id) {
   check(run(uapi::CtrlCmd::kStartUserRecovery, header_for(dev_id)), "START_USER_RECOVERY");
 }

@@ -13,6 +13,7 @@
 
 #include "pool/size_class_pool.hpp"
 #include "queue.hpp"
+#include "shared_memory_table.hpp"
 #include "ublk/log.hpp"
 
 namespace ublk {
@@ -22,10 +23,16 @@ namespace {
 constexpr auto kNodeTimeout = std::chrono::seconds(10);
 constexpr auto kNodePoll = std::chrono::milliseconds(5);
 constexpr auto kAbortTimeout = std::chrono::seconds(30);
+constexpr auto kSharedIdleTimeout = std::chrono::seconds(30);
 }  // namespace
 
 Device::Device(Control& control, DeviceConfig config, pool::BufferProvider& provider, Target& target)
-    : control_(control), config_(config), provider_(provider), target_(target), group_(std::make_unique<QueueGroup>()) {}
+    : control_(control),
+      config_(config),
+      provider_(provider),
+      target_(target),
+      group_(std::make_unique<QueueGroup>()),
+      shared_(std::make_unique<SharedMemoryTable>()) {}
 
 Device::~Device() { stop(); }
 
@@ -41,12 +48,13 @@ void Device::start() {
     throw std::runtime_error("DeviceConfig::queues " + std::to_string(config_.queues) + " exceeds the " + std::to_string(cpus) +
                              " CPUs (ublk allows one queue per CPU at most)");
   }
-  if (!config_.shared_memory.empty()) {
+  if (config_.wants_shared_memory()) {
+    const char* field = config_.shared_memory.empty() ? "DeviceConfig::shared_memory_clients" : "DeviceConfig::shared_memory";
     if (!control_.features().features.has(uapi::kFeatureShmemZc)) {
-      throw std::runtime_error("DeviceConfig::shared_memory needs UBLK_F_SHMEM_ZC (Linux 7.1 or later), which this kernel lacks");
+      throw std::runtime_error(std::string(field) + " needs UBLK_F_SHMEM_ZC (Linux 7.1 or later), which this kernel lacks");
     }
-    if (config_.take_over) throw std::invalid_argument("DeviceConfig::shared_memory with take_over is not supported");
-    if (config_.mode == Mode::kZeroCopy) throw std::invalid_argument("DeviceConfig::shared_memory with Mode::kZeroCopy is not supported");
+    if (config_.take_over) throw std::invalid_argument(std::string(field) + " with take_over is not supported");
+    if (config_.mode == Mode::kZeroCopy) throw std::invalid_argument(std::string(field) + " with Mode::kZeroCopy is not supported");
   }
   config_.take_over ? take_over() : add_and_start();
 }
@@ -58,14 +66,14 @@ void Device::add_and_start() {
   add.depth = config_.depth;
   add.max_io_bytes = config_.max_io_bytes;
   add.flags = required_feature(config_.mode) | recovery_flags(config_.recovery) |
-              (config_.shared_memory.empty() ? 0 : uapi::kFeatureShmemZc);
+              (config_.wants_shared_memory() ? uapi::kFeatureShmemZc : 0);
   const DeviceInfo info = control_.add_device(add);
   dev_id_ = info.id;
   added_ = true;
   granted_ = info.flags;
   try {
     if (auto refusal = check_granted(config_.mode, granted_)) throw std::runtime_error(refusal->message);
-    if (!config_.shared_memory.empty() && !granted_.has(uapi::kFeatureShmemZc)) {
+    if (config_.wants_shared_memory() && !granted_.has(uapi::kFeatureShmemZc)) {
       throw std::runtime_error("ADD_DEV did not grant UBLK_F_SHMEM_ZC (granted " + granted_.to_string() + ")");
     }
     if (recovery_policy_of(granted_) != config_.recovery) {
@@ -151,9 +159,36 @@ void Device::register_fixed_buffers() {
 void Device::register_shared_memory() {
   for (const auto& memory : config_.shared_memory) {
     const unsigned index = control_.register_shared_memory(dev_id_, memory, false);
-    if (index >= shared_.size()) shared_.resize(index + 1);
-    shared_[index] = memory;
+    if (!shared_->publish(index, memory)) {
+      throw std::runtime_error("REG_BUF answered index " + std::to_string(index) + ", beyond the " +
+                               std::to_string(shared_->capacity()) + " buffers a device serves");
+    }
   }
+}
+
+unsigned Device::add_shared_memory(std::span<std::byte> memory, bool read_only) {
+  if (!started_ || !config_.shared_memory_clients) {
+    throw std::logic_error("Device::add_shared_memory needs a started device with DeviceConfig::shared_memory_clients");
+  }
+  const unsigned index = control_.register_shared_memory(dev_id_, memory, read_only);
+  if (!shared_->publish(index, memory)) {
+    (void)control_.unregister_shared_memory(dev_id_, index);
+    throw std::runtime_error("REG_BUF answered index " + std::to_string(index) + ", beyond the " +
+                             std::to_string(shared_->capacity()) + " buffers a device serves");
+  }
+  return index;
+}
+
+std::error_code Device::remove_shared_memory(unsigned index) noexcept {
+  // Once the device is gone (DEL_DEV unpinned everything) only our queues can still hold it.
+  const std::error_code error = added_ ? control_.unregister_shared_memory(dev_id_, index) : std::error_code{};
+  if (error && error != std::errc::no_such_device) {
+    log(LogLevel::kWarning, "UNREG_BUF " + std::to_string(index) + " of device " + std::to_string(dev_id_) + ": " +
+                                error.message());
+  }
+  shared_->withdraw(index);
+  if (!shared_->wait_idle(index, kSharedIdleTimeout)) return std::make_error_code(std::errc::timed_out);
+  return {};
 }
 
 void Device::start_queues() {
@@ -174,7 +209,7 @@ void Device::start_queues() {
       qc.fixed_pool = fixed_pool_;
       qc.fixed_buffers = fixed_buffers_;
       qc.time_backend = target_.traits().time_backend;
-      qc.shared_memory = shared_;
+      qc.shared_memory = config_.wants_shared_memory() ? shared_.get() : nullptr;
       queues_.push_back(std::make_unique<Queue>(qc, provider_, target_, group_.get()));
       group_->add(queues_.back().get());
       homes_.push_back(queues_.back()->home());

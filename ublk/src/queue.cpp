@@ -322,7 +322,7 @@ void Queue::commit(TagSlot& slot, int result) {
   } else if (config_.mode == Mode::kGetData) {
     addr = reinterpret_cast<std::uintptr_t>(slot.shared.data());  // the kernel copies nothing from it
   }
-  slot.shared = {};
+  drop_shared(slot);
   if (result < 0) {
     ++stats_.errors;
     if (result == -ENOMEM) ++stats_.enomem;
@@ -343,19 +343,25 @@ void Queue::retire(TagSlot& slot, int res) {
   --live_tags_;
 }
 
-std::span<std::byte> Queue::shared_data(const TagSlot& slot) noexcept {
-  if (config_.shared_memory.empty() || !slot.moves_data()) return {};
+std::span<std::byte> Queue::shared_data(TagSlot& slot) noexcept {
+  if (config_.shared_memory == nullptr || !slot.moves_data()) return {};
   if (!(slot.desc.op_flags & uapi::kIoFlagShmemZc)) {
     ++stats_.shmem_fallback_ios;
     return {};
   }
   const uapi::ShmemPlace place = uapi::shmem_place(slot.desc.addr);
-  if (place.index >= config_.shared_memory.size()) return {};
-  const std::span<std::byte> memory = config_.shared_memory[place.index];
-  if (memory.empty() || std::uint64_t{place.offset} + slot.length() > memory.size()) return {};
+  const std::span<std::byte> data = config_.shared_memory->acquire(place.index, place.offset, slot.length());
+  if (data.empty()) return {};
+  slot.shared_index = place.index;
   ++stats_.shmem_zc_ios;
   stats_.shmem_zc_bytes += slot.length();
-  return memory.subspan(place.offset, slot.length());
+  return data;
+}
+
+void Queue::drop_shared(TagSlot& slot) noexcept {
+  if (slot.shared.empty()) return;
+  config_.shared_memory->release(slot.shared_index);
+  slot.shared = {};
 }
 
 std::uint64_t Queue::monotonic_ns() noexcept {
@@ -570,6 +576,7 @@ void Queue::release_submitted() noexcept {
 }
 
 void Queue::release_everything() noexcept {
+  for (auto& slot : slots_) drop_shared(slot);  // its owner waits for these to unmap the memory
   if (!cache_) return;
   for (const auto& buffer : release_after_submit_) (void)cache_->release(buffer);
   release_after_submit_.clear();

@@ -22,6 +22,7 @@
 #include "ublk/target.hpp"
 #include "ublk/unique_fd.hpp"
 #include "queue_ring.hpp"
+#include "shared_memory_table.hpp"
 
 namespace pool {
 class SizeClassPool;
@@ -43,9 +44,9 @@ struct QueueConfig {
   pool::SizeClassPool* fixed_pool = nullptr;
   std::span<const iovec> fixed_buffers;
   bool time_backend = false;  // TargetTraits::time_backend
-  // DeviceConfig::shared_memory by its REG_BUF index (empty spans where none): a request the
-  // kernel flags UBLK_IO_F_SHMEM_ZC is served in place from here.
-  std::vector<std::span<std::byte>> shared_memory;
+  // The registered shared memory by REG_BUF index (nullptr: none): a request the kernel flags
+  // UBLK_IO_F_SHMEM_ZC is served in place from it, holding its entry until committed.
+  SharedMemoryTable* shared_memory = nullptr;
 };
 
 // The queues of one device: a buffer freed on one queue wakes requests waiting on another.
@@ -154,8 +155,10 @@ class Queue final : public RequestOwner, private QueueContext, private BufferRet
   void commit(TagSlot& slot, int result);
   void retire(TagSlot& slot, int res);
   void count_request(const TagSlot& slot);
-  // The request's data in shared memory (UBLK_IO_F_SHMEM_ZC), or an empty span; counts it.
-  std::span<std::byte> shared_data(const TagSlot& slot) noexcept;
+  // The request's data in shared memory (UBLK_IO_F_SHMEM_ZC), or an empty span; counts it. A
+  // span found is held in the table until drop_shared().
+  std::span<std::byte> shared_data(TagSlot& slot) noexcept;
+  void drop_shared(TagSlot& slot) noexcept;
   static std::uint64_t monotonic_ns() noexcept;
   void count_backend_time(const TagSlot& slot) noexcept;
 

@@ -108,6 +108,10 @@ class Control {
   // UBLK_F_SHMEM_ZC (7.1+): pins MAP_SHARED memory for the device and answers its index; the
   // kernel then skips its copy for O_DIRECT IO from those pages. DEL_DEV unpins them.
   unsigned register_shared_memory(unsigned dev_id, std::span<const std::byte> memory, bool read_only);
+  // UNREG_BUF: unpins buffer `index`. The kernel freezes the device's queue around it, so it
+  // returns once the requests in flight (on any buffer) have completed: the queue threads must
+  // keep serving meanwhile.
+  std::error_code unregister_shared_memory(unsigned dev_id, unsigned index) noexcept;
 
  private:
   // One command; returns the CQE result (>= 0 or -errno).

@@ -13,6 +13,7 @@
 #include "ublk/control.hpp"
 #include "ublk/mode.hpp"
 #include "ublk/recovery.hpp"
+#include "ublk/shared_memory_registrar.hpp"
 #include "ublk/stats.hpp"
 #include "ublk/target.hpp"
 #include "ublk/unique_fd.hpp"
@@ -26,6 +27,7 @@ namespace ublk {
 class Queue;
 class QueueGroup;
 class HandOffHome;
+class SharedMemoryTable;
 
 // What an IO does when the provider has no buffer for it.
 enum class ExhaustionPolicy : std::uint8_t {
@@ -53,6 +55,10 @@ struct DeviceConfig {
   // 7.1+): a request whose pages lie in it reaches the target as a span of it, and the kernel
   // copies nothing; other IO goes the mode's way (counted as fallback).
   std::vector<std::span<std::byte>> shared_memory;
+  // Ask for UBLK_F_SHMEM_ZC even with no shared_memory: memory is added while the device runs
+  // (Device::add_shared_memory, a client's arena).
+  bool shared_memory_clients = false;
+  [[nodiscard]] bool wants_shared_memory() const noexcept { return !shared_memory.empty() || shared_memory_clients; }
 };
 
 // One ublk device from ADD_DEV to DEL_DEV. start() adds it, sets its parameters, opens
@@ -61,7 +67,7 @@ struct DeviceConfig {
 // device whose daemon died: START_USER_RECOVERY, the queues, END_USER_RECOVERY; a failure
 // there leaves the device waiting for recovery as it was. stop() is STOP_DEV, the queues drain
 // the aborts, the char device is closed, DEL_DEV. The destructor stops a started device.
-class Device {
+class Device final : public SharedMemoryRegistrar {
  public:
   Device(Control& control, DeviceConfig config, pool::BufferProvider& provider, Target& target);
   ~Device();
@@ -86,6 +92,13 @@ class Device {
   // The same, queue by queue (index = queue id). Safe while the queues run; kept after stop().
   [[nodiscard]] std::vector<IoStats> queue_stats() const;
 
+  // SharedMemoryRegistrar, for a started device with DeviceConfig::shared_memory_clients. Call
+  // them from one thread (the control commands share a ring), never from a queue's.
+  unsigned add_shared_memory(std::span<std::byte> memory, bool read_only) override;
+  // UNREG_BUF (which waits for the requests in flight), then waits until no queue serves a
+  // request from the memory; std::errc::timed_out if one still does after 30 s.
+  std::error_code remove_shared_memory(unsigned index) noexcept override;
+
  private:
   void add_and_start();
   void take_over();
@@ -108,7 +121,7 @@ class Device {
   UniqueFd char_fd_;
   std::unique_ptr<QueueGroup> group_;
   std::vector<iovec> fixed_buffers_;  // the pool's regions, registered on every queue's ring
-  std::vector<std::span<std::byte>> shared_;  // DeviceConfig::shared_memory by REG_BUF index
+  std::unique_ptr<SharedMemoryTable> shared_;  // the registered shared memory by REG_BUF index
   pool::SizeClassPool* fixed_pool_ = nullptr;
   mutable std::mutex queues_mutex_;  // queues_, stats_ and homes_ against stats() from elsewhere
   std::vector<std::unique_ptr<Queue>> queues_;
