@@ -41,7 +41,9 @@ done
 
 # Shared memory for zero copy: a file that is not there; a kernel without UBLK_F_SHMEM_ZC (6.12).
 expect_refusal "$mem_bin" "shmem-file .*No such file" -- --shmem-file /nonexistent/buffers --size 16M
+expect_refusal "$mem_bin" "bad --shmem-socket '': want the path" -- --shmem-socket "" --size 16M
 if ! "$build_dir/bin/ublk-pool" features | grep -q SHMEM_ZC; then
   truncate -s 2M "$work_dir/shared"
   expect_refusal "$mem_bin" "UBLK_F_SHMEM_ZC \(Linux 7\.1 or later\)" -- --shmem-file "$work_dir/shared" --size 16M
+  expect_refusal "$mem_bin" "--shmem needs UBLK_F_SHMEM_ZC \(Linux 7\.1 or later\)" -- --shmem --size 16M
 fi

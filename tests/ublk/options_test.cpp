@@ -232,13 +232,26 @@ TEST(DaemonOptions, OneWordingForABadSize) {
             "from 4K to 32M");
 }
 
+TEST(DaemonOptions, ShmemServesClientsOnTheDefaultOrAGivenSocket) {
+  EXPECT_FALSE(ok({}).shmem);
+  const DaemonOptions plain = ok({"--shmem"});
+  EXPECT_TRUE(plain.shmem);
+  EXPECT_EQ(plain.shmem_socket, "");
+  const DaemonOptions given = ok({"--shmem-socket", "/tmp/app.sock"});
+  EXPECT_TRUE(given.shmem);  // a socket implies serving it
+  EXPECT_EQ(given.shmem_socket, "/tmp/app.sock");
+  EXPECT_NE(error({"--shmem-socket", ""}).find("--shmem-socket"), std::string::npos);
+  EXPECT_NE(error({"--shmem=yes"}).find("takes no value"), std::string::npos);
+}
+
 TEST(DaemonOptions, EveryFlagIsInTheHelp) {
   for (const auto kind : {DaemonKind::kNull, DaemonKind::kMem}) {
     const std::string usage = daemon_usage("d", kind);
     for (const char* flag : {"--mode", "--queues", "--depth", "--size", "--max-io", "--logical-block", "--provider",
                              "--provider-lib", "--list-providers", "--hugepages", "--pool-limit", "--on-exhaustion",
                              "--id", "--recovery", "--recovery-reissue", "--recovery-fail-io", "--recover",
-                             "--app-copy", "--poison-released", "--json", "--help", "--version"}) {
+                             "--app-copy", "--poison-released", "--json", "--help", "--version", "--shmem",
+                             "--shmem-socket", "--shmem-file"}) {
       EXPECT_NE(usage.find(std::string("  ") + flag + " "), std::string::npos) << flag;
     }
   }
