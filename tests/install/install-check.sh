@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # install-check.sh [WORK_DIR]: the libraries as a user gets them. A clang Release build of the
 # libraries only (no tests, benchmarks or daemons) is installed into WORK_DIR/prefix; then the two
-# examples are built out of tree against that prefix: examples/c-pool with pkg-config (and run
+# examples are built out of tree against that prefix: examples/c-pool and examples/shm-client with
+# pkg-config (and run
 # here), examples/ram-disk with find_package(ublkpool) (run on a ublk kernel by the VM test
 # install_ram_disk_verify_7.3, which takes this binary: WORK_DIR/ram-disk/ram_disk).
 #   WORK_DIR  default <repo>/build/install-check (not /tmp: the VM sees the host's files, not its /tmp)
@@ -14,7 +15,7 @@ fail() { printf '[install-check %4ds] FAIL: %s\n' "$SECONDS" "$*" >&2; exit 1; }
 
 # The same ccache keys as scripts/build.sh, so a second run (and another clone) is mostly hits.
 export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$repo}" CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-true}"
-rm -rf "$prefix" "$work/c-pool" "$work/ram-disk"
+rm -rf "$prefix" "$work/c-pool" "$work/shm-client" "$work/ram-disk"
 mkdir -p "$work"
 
 log "clang Release build of the libraries into $work/libraries"
@@ -50,6 +51,13 @@ echo "$out" | sed 's/^/  | /' >&2
 cc -O2 -o "$work/c-pool/pool_demo_static" "$repo/examples/c-pool/pool_demo.c" $(pkg-config --cflags ublkpool) \
   "$prefix/$libdir/libublkpool.a" $(pkg-config --static --libs-only-l ublkpool | sed 's/-lublkpool\b//')
 "$work/c-pool/pool_demo_static" >/dev/null || fail "pool_demo linked statically failed"
+
+log "examples/shm-client with pkg-config"
+mkdir -p "$work/shm-client"
+make -s -C "$repo/examples/shm-client" O="$work/shm-client" >/dev/null
+rc=0
+err="$(LD_LIBRARY_PATH="$prefix/$libdir" "$work/shm-client/shm_client" "$work/no-daemon.sock" /dev/null 2>&1)" || rc=$?
+((rc == 1)) && [[ "$err" == *"no-daemon.sock"* ]] || fail "shm_client without a daemon: exit $rc, '$err'"
 
 log "examples/ram-disk with find_package(ublkpool)"
 cmake -S "$repo/examples/ram-disk" -B "$work/ram-disk" -DCMAKE_BUILD_TYPE=Release \
