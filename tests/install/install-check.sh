@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # install-check.sh [WORK_DIR]: the libraries as a user gets them. A clang Release build of the
-# libraries only (no tests, benchmarks or daemons) is installed into WORK_DIR/prefix; then the two
+# libraries only (no tests, benchmarks or daemons) is installed into WORK_DIR/prefix; then the
 # examples are built out of tree against that prefix: examples/c-pool and examples/shm-client with
-# pkg-config (and run
-# here), examples/ram-disk with find_package(ublkpool) (run on a ublk kernel by the VM test
+# pkg-config (and run here, shm_client without a daemon: its one-line failure), examples/ram-disk
+# with find_package(ublkpool) (run on a ublk kernel by the VM test
 # install_ram_disk_verify_7.3, which takes this binary: WORK_DIR/ram-disk/ram_disk).
 #   WORK_DIR  default <repo>/build/install-check (not /tmp: the VM sees the host's files, not its /tmp)
 set -euo pipefail

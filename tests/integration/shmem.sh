@@ -70,9 +70,9 @@ for mode in $(kernel_modes); do
 done
 
 # 4. Shared-memory clients over the daemon's socket.
-# shmem_field KEY: KEY of the running device's "shmem" object in `ublk-pool list --json`.
+# shmem_field KEY: shmem_KEY of the running device in `ublk-pool list --json`.
 shmem_field() {
-  admin list --json | python3 -c 'import json,sys; d=[x for x in json.load(sys.stdin) if x["id"]==int(sys.argv[1])]; print(d[0]["shmem"][sys.argv[2]] if d and d[0]["shmem"] else "")' "${daemon_dev#/dev/ublkb}" "$1"
+  admin list --json | python3 -c 'import json,sys; d=[x for x in json.load(sys.stdin) if x["id"]==int(sys.argv[1])]; print(d[0].get("shmem_" + sys.argv[2]) or 0 if d else "")' "${daemon_dev#/dev/ublkb}" "$1"
 }
 # wait_shmem KEY VALUE: until the list shows it (20 s).
 wait_shmem() {

@@ -115,24 +115,24 @@ int list(ublk::Control& control, bool json) {
     const bool served = std::filesystem::exists(socket);
     const auto shmem = ublk::cli::read_shmem_state(ublk::cli::shmem_state_path(ublk::cli::stats_dir(), id));
     if (json) {
-      nlohmann::json shared = nullptr;
+      nlohmann::json device = {{"id", id},
+                               {"state", std::string(state_name(info->state))},
+                               {"queues", info->queues},
+                               {"depth", info->depth},
+                               {"max_io_bytes", info->max_io_bytes},
+                               {"pid", info->daemon_pid},
+                               {"flags", info->flags.bits()},
+                               {"stats_socket", served ? nlohmann::json(socket) : nlohmann::json(nullptr)},
+                               {"shmem_socket", shmem ? nlohmann::json(shmem->socket) : nlohmann::json(nullptr)}};
+      // Flat keys: one object per device keeps `ublk-pool list --json` easy to match line-wise.
       if (shmem) {
-        shared = {{"socket", shmem->socket},
-                  {"clients", shmem->counts.clients},
-                  {"arenas", shmem->counts.arenas},
-                  {"arena_bytes", shmem->counts.arena_bytes},
-                  {"arenas_given", shmem->counts.arenas_given},
-                  {"arenas_reclaimed", shmem->counts.arenas_reclaimed}};
+        device["shmem_clients"] = shmem->counts.clients;
+        device["shmem_arenas"] = shmem->counts.arenas;
+        device["shmem_arena_bytes"] = shmem->counts.arena_bytes;
+        device["shmem_arenas_given"] = shmem->counts.arenas_given;
+        device["shmem_arenas_reclaimed"] = shmem->counts.arenas_reclaimed;
       }
-      devices.push_back({{"id", id},
-                         {"state", std::string(state_name(info->state))},
-                         {"queues", info->queues},
-                         {"depth", info->depth},
-                         {"max_io_bytes", info->max_io_bytes},
-                         {"pid", info->daemon_pid},
-                         {"flags", info->flags.bits()},
-                         {"stats_socket", served ? nlohmann::json(socket) : nlohmann::json(nullptr)},
-                         {"shmem", shared}});
+      devices.push_back(std::move(device));
     } else {
       std::string shared = "-";
       if (shmem) {

@@ -291,6 +291,8 @@ int run_daemon(int argc, char** argv, DaemonKind kind) {
     // Declared after the device: its arenas are unmapped only after the device let go of them.
     // Listening before the device line is printed: whoever reads that line can connect.
     std::optional<ShmemServer> shmem_server;
+    // A state file under our device number is a dead daemon's (SIGKILL leaves it): not ours to show.
+    if (!options.shmem) ::unlink(shmem_state_path(stats_dir(), device.id()).c_str());
     if (options.shmem) {
       const std::string dir = stats_dir();
       shmem_server.emplace(options.shmem_socket.empty() ? shmem_socket_path(dir, device.id()) : options.shmem_socket,
