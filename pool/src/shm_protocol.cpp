@@ -31,7 +31,7 @@ Message reply(MessageType type, int status, std::string_view reason) noexcept {
   Message m = of_type(type);
   m.status = status;
   const std::size_t n = std::min(reason.size(), sizeof m.reason - 1);
-  std::memcpy(m.reason, reason.data(), n);
+  if (n > 0) std::memcpy(m.reason, reason.data(), n);  // an empty view may have no data
   return m;
 }
 

@@ -99,6 +99,9 @@ in_place=$(($(shmem ios "$work_dir/after.json") - $(shmem ios "$work_dir/before.
 fallback=$(($(shmem fallback_ios "$work_dir/after.json") - $(shmem fallback_ios "$work_dir/before.json")))
 log "C client: $ios data IOs, $in_place in place, $fallback fell back"
 ((ios >= 64 && in_place == ios && fallback == 0)) || fail "not every IO of the C client was served in place"
+while IFS= read -r line; do
+  if [[ "$line" == *"shared memory: client"*arena* ]]; then log "daemon: ${line#*: }"; fi
+done <"$daemon_err"
 wait_shmem clients 0
 wait_shmem arenas_reclaimed 2
 # A client killed in the middle of its IO.
@@ -113,6 +116,7 @@ while ((SECONDS < deadline)); do
   nap 0.2
 done
 (($(delta writes) > 32)) || fail "the looping client did no IO"
+log "killing the looping client after $(delta writes) WRITEs"
 kill -KILL "$looper"
 { wait "$looper" || true; } 2>/dev/null
 wait_shmem arenas 0
