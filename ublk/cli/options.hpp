@@ -47,6 +47,7 @@ struct DaemonOptions {
   unsigned pool_steps = 1;        // the pool's size classes per doubling (pool::PoolConfig)
   std::string log_file;           // --log FILE: stderr goes there, reopened on SIGHUP
   std::string shmem_file;         // --shmem-file PATH: shared memory registered for zero copy
+  unsigned io_timeout_s = 2;      // --io-timeout S: the block layer's request timeout; 0: the kernel's
   Verbosity verbosity = Verbosity::kNormal;
   bool app_copy = false;
   bool json = false;

@@ -1,4 +1,5 @@
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -53,6 +54,12 @@ struct DeviceConfig {
   // 7.1+): a request whose pages lie in it reaches the target as a span of it, and the kernel
   // copies nothing; other IO goes the mode's way (counted as fallback).
   std::vector<std::span<std::byte>> shared_memory;
+  // The block layer's request timeout (queue/io_timeout); 0 keeps the kernel's 30 s. The kernel
+  // restarts the timer of a live daemon's request, so it never fails IO a daemon still serves.
+  // What it bounds: on 6.12 (7.3 acts at once), a daemon that dies while every tag of a
+  // queue is in flight is noticed only when a request times out, and its IO (or, with a recovery
+  // policy, the wait for a takeover) hangs until then.
+  std::chrono::milliseconds io_timeout{0};
 };
 
 // One ublk device from ADD_DEV to DEL_DEV. start() adds it, sets its parameters, opens
@@ -92,6 +99,7 @@ class Device {
   void start_queues();
   void open_char_device();
   void wait_for_block_device() const;
+  void apply_io_timeout() const;
   void tear_down() noexcept;
   void register_fixed_buffers();
   void register_shared_memory();
