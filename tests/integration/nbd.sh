@@ -15,6 +15,9 @@
 #     `--recover N --connect` to the same nbdkit takes the device over: fio ends with 0 errors
 #     and the data written before the crash verifies. A server whose export changed size is
 #     refused for the takeover; `ublk-pool del` removes the device then.
+#  6. TCP: against `nbdkit memory` on 127.0.0.1 (multi-conn) the daemon opens one connection per
+#     queue, both queues carry IO and fio verify passes; against the same export with multi-conn
+#     switched off (nbdkit's multi-conn filter) it serves one queue over one connection and says why.
 # Sockets live under /run: the guest's /tmp may be 9p, which cannot hold them.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/../reliability/rel-lib.sh"
@@ -248,3 +251,49 @@ admin del -n "$id" >/dev/null
 assert_clean "after ublk-pool del -n $id"
 stop_server
 log "a takeover onto an export of another size is refused; ublk-pool del removes the device"
+
+# ---- 6. TCP, one connection per queue where the server allows multi-conn ----
+ip link set lo up || fail "cannot bring up the guest's loopback"
+port=10809
+# start_tcp_server ARGS...: nbdkit on 127.0.0.1:$port; its pid file appears once it accepts.
+start_tcp_server() {
+  local pidfile="$sock_dir/nbdkit.pid" i
+  rm -f "$pidfile"
+  nbdkit -f -P "$pidfile" -i 127.0.0.1 -p "$port" "$@" >>"$work_dir/server.log" 2>&1 &
+  server_pid=$!
+  for ((i = 0; i < 200; i++)); do
+    [ -s "$pidfile" ] && return 0
+    kill -0 "$server_pid" 2>/dev/null || { show "server log" "$work_dir/server.log"; fail "nbdkit on port $port exited at start"; }
+    nap 0.1
+  done
+  fail "nbdkit did not listen on port $port"
+}
+# Established connections whose peer is the server's port: the daemon's side of each one.
+daemon_connections() { ss -Htn state established "( dport = :$port )" | wc -l; }
+tcp_verify() {  # NAME: fio verify with one job pinned to each guest CPU, so both queues see IO
+  run_fio "$1" --filename="$daemon_dev" --direct=1 --ioengine=io_uring --rw=randrw --bssplit="$sizes" \
+    --blockalign=512 --iodepth=32 --numjobs=2 --size=8M --offset_increment=8M --cpus_allowed=0-1 \
+    --cpus_allowed_policy=split --verify=crc32c --do_verify=1 --verify_fatal=1 --exitall_on_error=1
+}
+
+start_tcp_server memory 64M
+daemon_start "$nbd_bin" --connect "tcp:127.0.0.1:$port" --queues 2 --depth 32
+expect_report "flags [a-z,-]*multi-conn" "live: 2 queue\(s\)"
+conns="$(daemon_connections)"
+((conns == 2)) || fail "$conns connection(s) to the server for 2 queues, not 2"
+tcp_verify tcp_multi_conn
+daemon_stop
+expect_report "[^0-9]0 errors" "queue 0: [1-9][0-9]* reads" "queue 1: [1-9][0-9]* reads"
+stop_server
+log "tcp: 2 queues over 2 connections to nbdkit (multi-conn), fio verify passes, both queues served"
+
+start_tcp_server --filter=multi-conn memory 64M multi-conn-mode=disable
+daemon_start "$nbd_bin" --connect "tcp:127.0.0.1:$port" --queues 2 --depth 32
+expect_report "one queue, not 2: the server does not allow multiple connections" "live: 1 queue\(s\)"
+conns="$(daemon_connections)"
+((conns == 1)) || fail "$conns connection(s) to a server without multi-conn, not 1"
+tcp_verify tcp_single_conn
+daemon_stop
+expect_report "[^0-9]0 errors"
+stop_server
+log "tcp: a server without multi-conn gets one queue over one connection, and the daemon says why"

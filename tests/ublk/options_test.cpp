@@ -244,13 +244,22 @@ TEST(DaemonOptions, ShmemServesClientsOnTheDefaultOrAGivenSocket) {
   EXPECT_NE(error({"--shmem=yes"}).find("takes no value"), std::string::npos);
 }
 
+TEST(DaemonOptions, IoTimeoutIsSecondsWithTwoByDefault) {
+  EXPECT_EQ(ok({}).io_timeout_s, 2u);
+  EXPECT_EQ(ok({"--io-timeout", "0"}).io_timeout_s, 0u);
+  EXPECT_EQ(ok({"--io-timeout=30"}, DaemonKind::kNull).io_timeout_s, 30u);
+  EXPECT_EQ(error({"--io-timeout", "2s"}), "bad --io-timeout '2s': want seconds, 0 to 3600 (0: the kernel's default)");
+  EXPECT_EQ(error({"--io-timeout", "3601"}), "bad --io-timeout '3601': want seconds, 0 to 3600 (0: the kernel's default)");
+  EXPECT_NE(daemon_usage("d", DaemonKind::kNbd).find("  --io-timeout S "), std::string::npos);
+}
+
 TEST(DaemonOptions, EveryFlagIsInTheHelp) {
   for (const auto kind : {DaemonKind::kNull, DaemonKind::kMem}) {
     const std::string usage = daemon_usage("d", kind);
     for (const char* flag : {"--mode", "--queues", "--depth", "--size", "--max-io", "--logical-block", "--provider",
                              "--provider-lib", "--list-providers", "--hugepages", "--pool-limit", "--on-exhaustion",
                              "--id", "--recovery", "--recovery-reissue", "--recovery-fail-io", "--recover",
-                             "--app-copy", "--poison-released", "--json", "--help", "--version", "--shmem",
+                             "--io-timeout", "--app-copy", "--poison-released", "--json", "--help", "--version", "--shmem",
                              "--shmem-socket", "--shmem-file"}) {
       EXPECT_NE(usage.find(std::string("  ") + flag + " "), std::string::npos) << flag;
     }

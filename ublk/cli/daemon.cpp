@@ -154,6 +154,7 @@ std::string in_flag_terms(std::string message) {
       {"DeviceConfig::id", "--id"},                   {"Mode::kAuto", "auto"},
       {"DeviceConfig::shared_memory_clients", "--shmem"}, {"DeviceConfig::shared_memory", "--shmem-file"},
       {"Mode::kZeroCopy", "zero_copy"},
+      {"DeviceConfig::io_timeout", "--io-timeout"},
   };
   for (const auto& [field, flag] : kFlags) {
     for (auto at = message.find(field); at != std::string::npos; at = message.find(field, at + flag.size())) {
@@ -269,6 +270,7 @@ int run_daemon(int argc, char** argv, DaemonKind kind) {
     config.recovery = options.recovery;
     config.take_over = options.recover.has_value();
     config.shared_memory_clients = options.shmem;
+    config.io_timeout = std::chrono::seconds(options.io_timeout_s);
 
     if (!options.recover && options.id >= 0) {
       if (auto dead_pid = reclaim_device_id(control, static_cast<unsigned>(options.id))) {

@@ -202,6 +202,11 @@ std::variant<DaemonOptions, ParseError> parse_daemon_options(std::span<const std
       if (auto e = need_value()) return *e;
       if (value->empty()) return bad("want the path of a file on a hugetlbfs (or tmpfs) mount");
       o.shmem_file = std::string(*value);
+    } else if (name == "--io-timeout") {
+      if (auto e = need_value()) return *e;
+      auto n = parse_number<unsigned>(*value);
+      if (!n || *n > 3600) return bad("want seconds, 0 to 3600 (0: the kernel's default)");
+      o.io_timeout_s = *n;
     } else if (name == "--pool-limit") {
       if (auto e = need_value()) return *e;
       auto n = parse_size(*value);
@@ -286,6 +291,9 @@ std::string nbd_usage(std::string_view program) {
          "  --shmem              serve shared-memory clients (UBLK_F_SHMEM_ZC, Linux 7.1+): an application\n"
          "                       connects to the socket and gets arenas of memory whose IO is not copied\n"
          "  --shmem-socket PATH  that socket (implies --shmem; default /run/ublk-pool/ublkbN.shmem.sock)\n"
+         "  --io-timeout S       the block layer's request timeout (default 2; 0: the kernel's 30). A live\n"
+         "                       daemon's IO never times out; on 6.12 (not 7.3) it is when the kernel\n"
+         "                       notices a daemon that died with every tag in flight\n"
          "  --on-exhaustion P    wait | fail (default wait)\n"
          "  --id N               ask for /dev/ublkbN\n"
          "  --recovery           the device outlives a crash of this daemon (UBLK_F_USER_RECOVERY): IO in\n"
@@ -344,6 +352,9 @@ std::string daemon_usage(std::string_view program, DaemonKind kind) {
       "                       memory whose O_DIRECT IO is not copied; `ublk-pool list` shows the socket\n"
       "  --shmem-socket PATH  that socket (implies --shmem; default /run/ublk-pool/ublkbN.shmem.sock,\n"
       "                       or under $UBLK_POOL_RUN_DIR)\n"
+      "  --io-timeout S       the block layer's request timeout (default 2; 0: the kernel's 30). A live\n"
+      "                       daemon's IO never times out; on 6.12 (not 7.3) it is when the kernel\n"
+      "                       notices a daemon that died with every tag in flight\n"
       "  --on-exhaustion P    when the provider has no buffer: wait (default: the IO waits until\n"
       "                       buffers come back, at most 10 s, then fails) | fail (ENOMEM at once)\n"
       "  --id N               ask for /dev/ublkbN (default: the kernel picks)\n"

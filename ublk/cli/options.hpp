@@ -49,6 +49,7 @@ struct DaemonOptions {
   std::string shmem_file;         // --shmem-file PATH: shared memory registered for zero copy
   bool shmem = false;             // --shmem: serve shared-memory clients (arenas over a socket)
   std::string shmem_socket;       // --shmem-socket PATH: their socket (empty: the default path)
+  unsigned io_timeout_s = 2;      // --io-timeout S: the block layer's request timeout; 0: the kernel's
   Verbosity verbosity = Verbosity::kNormal;
   bool app_copy = false;
   bool json = false;

@@ -11,6 +11,7 @@
 #include <system_error>
 #include <thread>
 
+#include "block_queue.hpp"
 #include "pool/size_class_pool.hpp"
 #include "queue.hpp"
 #include "shared_memory_table.hpp"
@@ -109,6 +110,7 @@ void Device::add_and_start() {
     control_.start_device(dev_id_, ::getpid());
     started_ = true;
     wait_for_block_device();
+    apply_io_timeout();
   } catch (...) {
     tear_down();
     throw;
@@ -138,6 +140,18 @@ void Device::take_over() {
   added_ = true;
   started_ = true;
   wait_for_block_device();
+  apply_io_timeout();
+}
+
+// Not fatal: the device works with the kernel's timeout, only a dead daemon is noticed later.
+void Device::apply_io_timeout() const {
+  if (config_.io_timeout.count() <= 0) return;
+  const std::string disk = "ublkb" + std::to_string(dev_id_);
+  if (const std::error_code error =
+          set_io_timeout(disk, config_.io_timeout, std::chrono::duration_cast<std::chrono::milliseconds>(kNodeTimeout))) {
+    log(LogLevel::kWarning, "DeviceConfig::io_timeout: cannot set /sys/block/" + disk +
+                                "/queue/io_timeout: " + error.message() + "; the kernel's default stays");
+  }
 }
 
 // For a target that asks (TargetTraits::fixed_buffers), the pool's regions become io_uring fixed

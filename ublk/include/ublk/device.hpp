@@ -1,4 +1,5 @@
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -59,6 +60,12 @@ struct DeviceConfig {
   // (Device::add_shared_memory, a client's arena).
   bool shared_memory_clients = false;
   [[nodiscard]] bool wants_shared_memory() const noexcept { return !shared_memory.empty() || shared_memory_clients; }
+  // The block layer's request timeout (queue/io_timeout); 0 keeps the kernel's 30 s. The kernel
+  // restarts the timer of a live daemon's request, so it never fails IO a daemon still serves.
+  // What it bounds: on 6.12 (7.3 acts at once), a daemon that dies while every tag of a
+  // queue is in flight is noticed only when a request times out, and its IO (or, with a recovery
+  // policy, the wait for a takeover) hangs until then.
+  std::chrono::milliseconds io_timeout{0};
 };
 
 // One ublk device from ADD_DEV to DEL_DEV. start() adds it, sets its parameters, opens
@@ -105,6 +112,7 @@ class Device final : public SharedMemoryRegistrar {
   void start_queues();
   void open_char_device();
   void wait_for_block_device() const;
+  void apply_io_timeout() const;
   void tear_down() noexcept;
   void register_fixed_buffers();
   void register_shared_memory();
