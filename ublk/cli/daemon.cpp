@@ -298,7 +298,7 @@ int run_daemon(int argc, char** argv, DaemonKind kind) {
     if (options.shmem) {
       const std::string dir = stats_dir();
       shmem_server.emplace(options.shmem_socket.empty() ? shmem_socket_path(dir, device.id()) : options.shmem_socket,
-                           device, shmem_state_path(dir, device.id()));
+                           device, shmem_state_path(dir, device.id()), [&log](const std::string& line) { log.info(line); });
       log.info("shared-memory clients connect to " + shmem_server->path());
     }
 

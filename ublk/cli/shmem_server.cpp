@@ -48,8 +48,9 @@ std::string shmem_state_path(const std::string& dir, unsigned device_id) {
   return dir + "/ublkb" + std::to_string(device_id) + ".shmem";
 }
 
-ShmemServer::ShmemServer(std::string socket_path, SharedMemoryRegistrar& registrar, std::string state_path)
-    : path_(std::move(socket_path)), state_path_(std::move(state_path)), registrar_(registrar) {
+ShmemServer::ShmemServer(std::string socket_path, SharedMemoryRegistrar& registrar, std::string state_path,
+                         Notice notice)
+    : path_(std::move(socket_path)), state_path_(std::move(state_path)), registrar_(registrar), notice_(std::move(notice)) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (path_.size() >= sizeof addr.sun_path) {
@@ -108,7 +109,7 @@ void ShmemServer::accept_clients() {
     ev.events = EPOLLIN | EPOLLRDHUP;
     ev.data.fd = socket.get();
     if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, socket.get(), &ev) != 0) continue;
-    log(LogLevel::kInfo, "shared memory: " + client_name(socket.get()) + " connected");
+    tell("shared memory: " + client_name(socket.get()) + " connected");
     auto client = std::make_unique<Client>();
     const int fd = socket.get();
     client->socket = std::move(socket);
@@ -149,7 +150,7 @@ bool ShmemServer::on_message(Client& client) {
 
 bool ShmemServer::on_arena_request(Client& client, const shm::Message& request) {
   const auto refuse = [&](int error, const std::string& reason) {
-    log(LogLevel::kWarning, "shared memory: " + client_name(client.socket.get()) + ": arena refused: " + reason);
+    tell("shared memory: " + client_name(client.socket.get()) + ": arena refused: " + reason);
     return !shm::send_message(client.socket.get(), shm::reply(shm::MessageType::kArenaReply, -error, reason));
   };
   if (const std::string problem = shm::arena_request_problem(request); !problem.empty()) return refuse(EINVAL, problem);
@@ -179,7 +180,7 @@ bool ShmemServer::on_arena_request(Client& client, const shm::Message& request) 
   ++counts_.arenas;
   ++counts_.arenas_given;
   counts_.arena_bytes += answer.bytes;
-  log(LogLevel::kInfo, "shared memory: " + client_name(client.socket.get()) + ": arena " + std::to_string(answer.index) +
+  tell("shared memory: " + client_name(client.socket.get()) + ": arena " + std::to_string(answer.index) +
                            ", " + std::to_string(answer.bytes) + " bytes of " +
                            (client.arenas.back().memory.hugetlb ? "hugetlb" : "shmem") + (read_only ? ", read-only" : ""));
   write_state();
@@ -189,7 +190,7 @@ bool ShmemServer::on_arena_request(Client& client, const shm::Message& request) 
 void ShmemServer::reclaim(Arena& arena) {
   const std::uint64_t bytes = arena.memory.mapping.size();
   if (const std::error_code error = registrar_.remove_shared_memory(arena.index)) {
-    log(LogLevel::kWarning, "shared memory: arena " + std::to_string(arena.index) + " still in use (" +
+    tell("shared memory: arena " + std::to_string(arena.index) + " still in use (" +
                                 error.message() + "): kept mapped until the daemon exits");
     kept_.push_back(std::move(arena));
   }
@@ -208,8 +209,13 @@ void ShmemServer::drop(int fd) {
   for (Arena& arena : client.arenas) reclaim(arena);
   clients_.erase(it);
   --counts_.clients;
-  log(LogLevel::kInfo, "shared memory: " + name + " left; " + std::to_string(arenas) + " arena(s) reclaimed");
+  tell("shared memory: " + name + " left; " + std::to_string(arenas) + " arena(s) reclaimed");
   write_state();
+}
+
+void ShmemServer::tell(const std::string& line) const {
+  if (notice_) return notice_(line);
+  log(LogLevel::kInfo, line);
 }
 
 void ShmemServer::write_state() const {

@@ -5,6 +5,7 @@
 // ended (SharedMemoryRegistrar::remove_shared_memory). Served from the daemon's main thread.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -35,7 +36,11 @@ class ShmemServer {
   // Listens on `socket_path` (its directory made if need be, a dead daemon's socket replaced).
   // `state_path`, if not empty, is rewritten with the counts (JSON) whenever they change, for
   // `ublk-pool list`. Throws std::system_error naming the path.
-  ShmemServer(std::string socket_path, SharedMemoryRegistrar& registrar, std::string state_path = {});
+  // `notice` gets a line for each client that comes, each arena given or refused, and each client
+  // that goes (the daemon's log); none: ublk::log at info level.
+  using Notice = std::function<void(const std::string& line)>;
+  ShmemServer(std::string socket_path, SharedMemoryRegistrar& registrar, std::string state_path = {},
+              Notice notice = {});
   ~ShmemServer();  // takes every arena back
   ShmemServer(const ShmemServer&) = delete;
   ShmemServer& operator=(const ShmemServer&) = delete;
@@ -66,10 +71,12 @@ class ShmemServer {
   void drop(int fd);
   void reclaim(Arena& arena);
   void write_state() const;
+  void tell(const std::string& line) const;
 
   std::string path_;
   std::string state_path_;
   SharedMemoryRegistrar& registrar_;
+  Notice notice_;
   UniqueFd listener_;
   UniqueFd epoll_;
   std::map<int, std::unique_ptr<Client>> clients_;
