@@ -141,6 +141,18 @@ class Recorder {
   std::map<unsigned, std::vector<int>> results_;
 };
 
+// One RingQueue per queue of the target; handle() posts a request to its queue.
+class RingQueues {
+ public:
+  RingQueues(Target& target, unsigned count) {
+    for (unsigned q = 0; q < count; ++q) queues_.push_back(std::make_unique<test::RingQueue>(target, q));
+  }
+  void handle(const Request& request, Completion done) { queues_.at(request.queue)->post(request, done); }
+
+ private:
+  std::vector<std::unique_ptr<test::RingQueue>> queues_;
+};
+
 NbdTargetConfig config_for(const Server& server, std::chrono::milliseconds timeout = 5s, unsigned queues = 1) {
   NbdTargetConfig c;
   c.endpoint.address = std::get<nbd::Address>(nbd::parse_address(server.address()));
@@ -186,7 +198,7 @@ std::vector<Io> reads_of(const std::vector<Io>& w) {
   return ios;
 }
 
-void run_all(test::RingQueues& queues, Recorder& rec, std::vector<Io>& ios) {
+void run_all(RingQueues& queues, Recorder& rec, std::vector<Io>& ios) {
   rec.clear();
   for (unsigned tag = 0; tag < ios.size(); ++tag) queues.handle(request_for(ios[tag], tag), rec.completion(tag));
   ASSERT_TRUE(rec.wait(ios.size())) << "requests did not complete";
@@ -209,7 +221,7 @@ TEST_P(NbdTargetTest, PipelinedWritesAndReadsInAnyOrder) {
   Server server(ex);
   server.script.reorder = true;
   NbdTarget target(config_for(server));
-  test::RingQueues queues(target, target.queues());
+  RingQueues queues(target, target.queues());
   EXPECT_EQ(target.export_info().structured_replies, GetParam());
   Recorder rec;
   auto w = writes(64);
@@ -235,7 +247,7 @@ TEST_P(NbdTargetFaults, SurvivesAndNeverCompletesTwice) {
   FakeExport ex;
   Server server(ex);
   NbdTarget target(config_for(server));
-  test::RingQueues queues(target, target.queues());
+  RingQueues queues(target, target.queues());
   Recorder rec;
   auto w = writes(16);
   run_all(queues, rec, w);
@@ -288,7 +300,7 @@ INSTANTIATE_TEST_SUITE_P(Kinds, NbdTargetFaults,
 TEST(NbdTarget, ServerGoneFailsAfterTimeoutAndRecoversWhenBack) {
   Server server(FakeExport{});
   NbdTarget target(config_for(server, 400ms));
-  test::RingQueues queues(target, target.queues());
+  RingQueues queues(target, target.queues());
   Recorder rec;
   server.stop();
   std::vector<Io> one{{ublk::IoOp::kWrite, 0, pattern(4096, 1)}};
@@ -317,7 +329,7 @@ TEST(NbdTarget, ServerGoneFailsAfterTimeoutAndRecoversWhenBack) {
 TEST(NbdTarget, InFlightIoWaitsForTheServerToComeBack) {
   Server server(FakeExport{});
   NbdTarget target(config_for(server, 10s));
-  test::RingQueues queues(target, target.queues());
+  RingQueues queues(target, target.queues());
   Recorder rec;
   auto w = writes(8);
   server.stop();
@@ -335,7 +347,7 @@ TEST(NbdTarget, InFlightIoWaitsForTheServerToComeBack) {
 TEST(NbdTarget, StoppingFailsWhatWaitsForTheServerAtOnce) {
   Server server(FakeExport{});
   NbdTarget target(config_for(server, 60s));
-  test::RingQueues queues(target, target.queues());
+  RingQueues queues(target, target.queues());
   Recorder rec;
   auto w = writes(4);
   // A healthy connection: on_stopping() leaves its IO alone.
@@ -360,7 +372,7 @@ TEST(NbdTarget, StoppingFailsWhatWaitsForTheServerAtOnce) {
 TEST(NbdTarget, StoppingWhileAlreadyWaitingFailsAtOnce) {
   Server server(FakeExport{});
   NbdTarget target(config_for(server, 60s));
-  test::RingQueues queues(target, target.queues());
+  RingQueues queues(target, target.queues());
   Recorder rec;
   auto w = writes(4);
   server.stop();
@@ -379,7 +391,7 @@ TEST(NbdTarget, StoppingWhileAlreadyWaitingFailsAtOnce) {
 TEST(NbdTarget, TimeoutZeroFailsAtOnce) {
   Server server(FakeExport{});
   NbdTarget target(config_for(server, 0ms));
-  test::RingQueues queues(target, target.queues());
+  RingQueues queues(target, target.queues());
   Recorder rec;
   server.stop();
   std::vector<Io> one{{ublk::IoOp::kRead, 0, std::vector<std::byte>(4096)}};
@@ -393,7 +405,7 @@ TEST(NbdTarget, TimeoutZeroFailsAtOnce) {
 TEST(NbdTarget, AnExportThatChangedSizeIsNotTakenBack) {
   Server server(FakeExport{}, /*grow_per_connection=*/1 << 20);
   NbdTarget target(config_for(server, 600ms));
-  test::RingQueues queues(target, target.queues());
+  RingQueues queues(target, target.queues());
   Recorder rec;
   server.script.misbehave = Misbehaviour::kDrop;
   server.script.after = 0;
@@ -410,7 +422,7 @@ TEST(NbdTarget, TheExportDecidesTheDeviceShapeAndOps) {
              nbd::tflag::kSendWriteZeroes | nbd::tflag::kCanMultiConn;
   Server server(ex);
   NbdTarget target(config_for(server, 1s, 4));
-  test::RingQueues queues(target, target.queues());
+  RingQueues queues(target, target.queues());
   const TargetTraits t = target.traits();
   EXPECT_EQ(t.size_bytes, ex.size / t.logical_block * t.logical_block);
   EXPECT_FALSE(t.read_only);
@@ -428,7 +440,7 @@ TEST(NbdTarget, ExportFlagsDecideTheOps) {
   ex.flags = nbd::tflag::kHasFlags | nbd::tflag::kReadOnly;
   Server server(ex);
   NbdTarget target(config_for(server, 1s, 4));
-  test::RingQueues queues(target, target.queues());
+  RingQueues queues(target, target.queues());
   EXPECT_EQ(target.queues(), 1U);
   EXPECT_NE(target.describe().find("one queue"), std::string::npos);
   const TargetTraits t = target.traits();
@@ -461,7 +473,7 @@ TEST(NbdTarget, ExportFlagsDecideTheOps) {
 TEST(NbdTarget, MultiConnGivesOneConnectionPerQueue) {
   Server server(FakeExport{});
   NbdTarget target(config_for(server, 1s, 3));
-  test::RingQueues queues(target, target.queues());
+  RingQueues queues(target, target.queues());
   EXPECT_EQ(target.queues(), 3U);
   EXPECT_EQ(server.connections(), 3U);
   Recorder rec;

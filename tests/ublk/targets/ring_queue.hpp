@@ -122,16 +122,4 @@ class RingQueue final : public QueueContext {
   std::thread thread_;
 };
 
-// One RingQueue per queue of the target; handle() posts a request to its queue.
-class RingQueues {
- public:
-  RingQueues(Target& target, unsigned count) {
-    for (unsigned q = 0; q < count; ++q) queues_.push_back(std::make_unique<RingQueue>(target, q));
-  }
-  void handle(const Request& request, Completion done) { queues_.at(request.queue)->post(request, done); }
-
- private:
-  std::vector<std::unique_ptr<RingQueue>> queues_;
-};
-
 }  // namespace ublk::test
