@@ -388,6 +388,31 @@ TEST(NbdTarget, StoppingWhileAlreadyWaitingFailsAtOnce) {
   for (unsigned tag = 0; tag < w.size(); ++tag) EXPECT_EQ(rec.results()[tag], std::vector<int>{-EIO}) << tag;
 }
 
+TEST(NbdTarget, AServerThatNeverAnswersTheHandshakeHoldsAReconnectForAtMostAStep) {
+  Server server(FakeExport{});
+  NbdTarget target(config_for(server, 1500ms));
+  RingQueues queues(target, target.queues());
+  Recorder rec;
+  server.stop();
+  // A listener that takes connections and never says a word: without the step limit, the
+  // reconnect's handshake would block the queue's thread for good.
+  const std::string path = server.address().substr(5);
+  UniqueFd mute(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un sun{};
+  sun.sun_family = AF_UNIX;
+  std::strcpy(sun.sun_path, path.c_str());
+  ASSERT_EQ(::bind(mute.get(), reinterpret_cast<sockaddr*>(&sun), sizeof sun), 0);
+  ASSERT_EQ(::listen(mute.get(), 16), 0);
+  std::vector<Io> one{{ublk::IoOp::kRead, 0, std::vector<std::byte>(4096)}};
+  const auto start = std::chrono::steady_clock::now();
+  queues.handle(request_for(one[0], 0), rec.completion(0));
+  // --timeout 1.5 s, plus at most one step of an attempt under way (1 s), plus slack.
+  ASSERT_TRUE(rec.wait(1, 10s)) << "the queue's thread is stuck in a reconnect";
+  EXPECT_EQ(rec.results()[0], std::vector<int>{-EIO});
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 4s);
+  ::unlink(path.c_str());
+}
+
 TEST(NbdTarget, TimeoutZeroFailsAtOnce) {
   Server server(FakeExport{});
   NbdTarget target(config_for(server, 0ms));
