@@ -5,24 +5,27 @@
 # IOPS and each mode's ratio to it, then each daemon's peak RSS (VmHWM) and copies per byte.
 # One connection on each side: nbd-client's default, and ublk-pool-nbd's one queue.
 #
-# usage: nbd_vs_kernel.sh [--vm 7.3|6.12] [--cache DIR] [--seconds N] [--build-dir DIR]
+# usage: nbd_vs_kernel.sh [--vm 7.3|6.12] [--cache DIR] [--seconds N] [--build-dir DIR] [--baseline BIN]
 #   --vm K        boot kernel K with tests/vm/run-in-vm.sh (default: natively when
 #                 /dev/ublk-control exists, else 7.3); the cache must hold the nbd module
 #                 (tests/vm/fetch-kernel.sh lists it; a cache fetched before it lacks it)
 #   --cache DIR   the VM kernel cache (default: run-in-vm.sh's)
 #   --seconds N   per fio job (default 5)
+#   --baseline BIN  also another ublk-pool-nbd (an older build) in each mode, as columns
+#                 MODE/base: a before/after comparison within one run
 set -euo pipefail
 
 script_path="$(readlink -f "${BASH_SOURCE[0]}")"
 repo_dir="$(cd "${script_path%/*}/../.." && pwd)"
 build_dir="${UBLKPOOL_BUILD_DIR:-$repo_dir/build}"
-vm_kernel="" cache_dir="" seconds=5 in_vm=0
+vm_kernel="" cache_dir="" seconds=5 in_vm=0 baseline=""
 while (($#)); do
   case "$1" in
     --vm) vm_kernel="${2:?}"; shift 2 ;;
     --cache) cache_dir="$(mkdir -p "${2:?}" && cd "$2" && pwd)"; shift 2 ;;
     --seconds) seconds="${2:?}"; shift 2 ;;
     --build-dir) build_dir="$(cd "${2:?}" && pwd)"; shift 2 ;;
+    --baseline) baseline="$(readlink -f "${2:?}")"; shift 2 ;;
     --in-vm) in_vm=1; shift ;;  # already inside the VM
     -h | --help) sed -n '2,15p' "$script_path" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "nbd_vs_kernel: unknown option '$1'" >&2; exit 2 ;;
@@ -38,11 +41,12 @@ if ((!in_vm)) && { [ -n "$vm_kernel" ] || [ ! -c /dev/ublk-control ]; }; then
     exit 1
   fi
   exec "$repo_dir/tests/vm/run-in-vm.sh" --kernel "$kernel" ${cache_dir:+--cache "$cache_dir"} --timeout 2400 -- \
-    env UBLKPOOL_BUILD_DIR="$build_dir" "$script_path" --seconds "$seconds" --in-vm
+    env UBLKPOOL_BUILD_DIR="$build_dir" "$script_path" --seconds "$seconds" ${baseline:+--baseline "$baseline"} --in-vm
 fi
 
 nbd_bin="$build_dir/bin/ublk-pool-nbd"
 [ -x "$nbd_bin" ] || { echo "nbd_vs_kernel: $nbd_bin is missing: build it first" >&2; exit 1; }
+[ -z "$baseline" ] || [ -x "$baseline" ] || { echo "nbd_vs_kernel: --baseline $baseline is not executable" >&2; exit 1; }
 for tool in nbdkit nbd-client fio python3; do
   command -v "$tool" >/dev/null || { echo "nbd_vs_kernel: $tool is missing (scripts/setup.sh installs it)" >&2; exit 1; }
 done
@@ -91,6 +95,12 @@ declare -A copies
 for mode in "${modes[@]}"; do
   start_daemon "$mode" "$nbd_bin" --connect "unix:$sock" --mode "$mode" --queues 1 --depth 64 --json
 done
+if [ -n "$baseline" ]; then
+  for mode in "${modes[@]}"; do
+    start_daemon "$mode/base" "$baseline" --connect "unix:$sock" --mode "$mode" --queues 1 --depth 64 --json
+    modes+=("$mode/base")
+  done
+fi
 measure "$nbddev"
 stop_daemons
 for mode in "${modes[@]}"; do
@@ -104,6 +114,7 @@ nbd-client -d "$nbddev" >/dev/null 2>&1 || true
 
 echo "kernel $(uname -r), $(nproc) CPU(s); export: nbdkit memory $size on a unix socket, filled; one connection each;"
 echo "kernel client: nbd-client -b 512 (nbd.ko, 1 connection); ublk-pool-nbd: 1 queue, depth 64, default pool;"
+[ -z "$baseline" ] || echo "MODE/base: $baseline"
 echo "fio io_uring direct, ${seconds} s per job, jobs interleaved; load average $(cut -d' ' -f1-3 /proc/loadavg) (guest)"
 print_table "kernel nbd"
 printf '%-16s %14s' "copies k/user" "-"; for m in "${modes[@]}"; do printf ' %12s' "${copies[$m]}"; done; echo

@@ -35,6 +35,9 @@ class FakeQueue final : public QueueContext, public RequestOwner {
     pending_.push_back({tag, cookie, io});
     return {};
   }
+  std::error_code submit_own(std::uint32_t cookie, const RingIo& io) noexcept override {
+    return submit(kOwnIo, cookie, io);
+  }
   int register_files(std::span<const int> fds) noexcept override {
     const int first = static_cast<int>(files.size());
     files.insert(files.end(), fds.begin(), fds.end());

@@ -78,6 +78,10 @@ class ScriptTarget final : public Target {
   void on_io_complete(QueueContext& queue, unsigned tag, std::uint32_t cookie, int result) noexcept override {
     if (on_io) on_io(queue, tag, cookie, result);
   }
+  void on_queue_start(QueueContext& queue) override {
+    if (on_start) on_start(queue);
+  }
+  std::function<void(QueueContext&)> on_start;
   std::function<void(const Request&, Completion)> on_handle = [](const Request& r, Completion done) {
     done(static_cast<int>(r.length));
   };
@@ -101,10 +105,11 @@ class Harness {
     config.mode = mode;
     config.on_exhaustion = policy;
   }
-  void start() {
+  // own_ios: what the target queues with submit_own from on_queue_start.
+  void start(unsigned own_ios = 0) {
     queue = std::make_unique<Queue>(config, provider, target, nullptr, std::make_unique<test::FakeRing>(ring));
     queue->start();
-    EXPECT_EQ(ring->count(), kDepth + 1);  // a FETCH_REQ per tag and the eventfd read
+    EXPECT_EQ(ring->count(), kDepth + 1 + own_ios);  // a FETCH_REQ per tag, the eventfd read, the target's own
   }
   ~Harness() { queue.reset(); }
 
@@ -218,6 +223,57 @@ TEST(Queue, TargetIoCompletionsComeBackToTheirRequestAndCookie) {
   EXPECT_EQ(seen[1].tag, 0u);
   EXPECT_EQ(seen[3].cookie, 2u);
   EXPECT_EQ(h.queue->stats().target_ios, 4u);
+}
+
+TEST(Queue, OwnIoBelongsToNoRequestAndComesBackUnderItsOwnTag) {
+  Harness h(Mode::kCopy);
+  std::mutex mutex;
+  std::vector<std::pair<unsigned, std::uint32_t>> seen;
+  std::error_code request_tag_refused, off_thread;
+  int buffer = 0;
+  h.target.on_start = [&](QueueContext& queue) {
+    EXPECT_FALSE(queue.submit_own(7, RingIo::recv(3, std::as_writable_bytes(std::span(&buffer, 1)))));
+    // kOwnIo is no request's tag: submit() refuses it.
+    request_tag_refused = queue.submit(QueueContext::kOwnIo, 1, RingIo::fdatasync(3));
+  };
+  h.target.on_handle = [&](const Request& r, Completion done) {
+    // While a request is in the target, own IO still completes on its own.
+    EXPECT_FALSE(done.queue().submit_own(8, RingIo::poll(3, POLLIN)));
+    (void)r;
+  };
+  h.target.on_io = [&](QueueContext& queue, unsigned tag, std::uint32_t cookie, int result) {
+    std::lock_guard lock(mutex);
+    seen.emplace_back(tag, cookie);
+    EXPECT_EQ(result, cookie == 7 ? 4 : 1);
+    if (cookie == 8) queue.completion(0)(4096);
+  };
+  h.start(1);
+  EXPECT_EQ(request_tag_refused, std::errc::invalid_argument);
+  auto own = [&](std::uint32_t cookie) {
+    auto at = h.ring->wait_for(0, [&](const FakeSqe& s) {
+      return s.kind == FakeSqe::Kind::kTargetIo && static_cast<std::uint32_t>(s.user_data) == cookie;
+    });
+    EXPECT_TRUE(at);
+    return h.ring->at(at.value_or(0));
+  };
+  const FakeSqe recv = own(7);
+  EXPECT_EQ(recv.io.op, RingIo::Op::kRecv);
+  h.send_request(0, uapi::IoOp::kRead, 4096);
+  const FakeSqe poll = own(8);
+  h.ring->complete(recv.user_data, 4);
+  h.ring->complete(poll.user_data, 1);
+  auto commit = h.wait_command(0, uapi::IoCmd::kCommitAndFetchReq);
+  ASSERT_TRUE(commit);
+  EXPECT_EQ(commit->cmd.result, 4096);
+  {
+    std::lock_guard lock(mutex);
+    ASSERT_EQ(seen.size(), 2u);
+    EXPECT_EQ(seen[0], std::make_pair(QueueContext::kOwnIo, std::uint32_t{7}));
+    EXPECT_EQ(seen[1], std::make_pair(QueueContext::kOwnIo, std::uint32_t{8}));
+  }
+  EXPECT_EQ(h.queue->stats().double_completions, 0u);
+  // Off the queue's thread, the ring is out of reach.
+  EXPECT_EQ(h.queue->context().submit_own(9, RingIo::poll(3, POLLIN)), std::errc::operation_not_permitted);
 }
 
 TEST(Queue, CopyModeTagKeepsItsOwnBufferAndCannotHandItOff) {

@@ -56,6 +56,7 @@ Queue::Queue(const QueueConfig& config, pool::BufferProvider& provider, Target& 
       ring_(std::move(ring)),
       parked_(config.depth),
       home_(std::make_shared<HandOffHome>(this, provider)) {
+  if (config.depth >= kOwnIo) throw std::invalid_argument("queue depth " + std::to_string(config.depth) + " too large");
   const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
   descs_ = Mapping::map(uapi::desc_array_bytes(config.depth, page), PROT_READ, MAP_SHARED | MAP_POPULATE,
                         config.char_fd, static_cast<off_t>(uapi::desc_array_offset(config.q_id, page)),
@@ -499,8 +500,17 @@ pool::OwnedBuffer Queue::take_buffer(unsigned tag, std::uint32_t generation) noe
 
 std::error_code Queue::submit(unsigned tag, std::uint32_t cookie, const RingIo& io) noexcept {
   if (!on_queue_thread() || !ring_) return std::make_error_code(std::errc::operation_not_permitted);
+  // The constructor keeps every tag below kOwnIo.
   if (tag >= slots_.size()) return std::make_error_code(std::errc::invalid_argument);
   if (auto error = ring_->target_io(io, user_data(CqeKind::kTargetIo, tag, cookie))) return error;
+  ++stats_.target_ios;
+  return {};
+}
+
+std::error_code Queue::submit_own(std::uint32_t cookie, const RingIo& io) noexcept {
+  if (!on_queue_thread() || !ring_) return std::make_error_code(std::errc::operation_not_permitted);
+  static_assert(kOwnIo == 0xffff, "kOwnIo must fit user_data's 16-bit tag field");
+  if (auto error = ring_->target_io(io, user_data(CqeKind::kTargetIo, kOwnIo, cookie))) return error;
   ++stats_.target_ios;
   return {};
 }

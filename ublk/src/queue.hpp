@@ -131,6 +131,7 @@ class Queue final : public RequestOwner, private QueueContext, private BufferRet
 
   // QueueContext
   std::error_code submit(unsigned tag, std::uint32_t cookie, const RingIo& io) noexcept override;
+  std::error_code submit_own(std::uint32_t cookie, const RingIo& io) noexcept override;
   int register_files(std::span<const int> fds) noexcept override;
   Completion completion(unsigned tag) noexcept override;
   // BufferReturn: the queue's own releases, on its thread.

@@ -34,21 +34,38 @@ NbdTarget::NbdTarget(NbdTargetConfig config) {
     sockets.emplace_back(std::move(socket), other);
   }
   for (unsigned q = 0; q < queues; ++q) {
-    workers_.push_back(std::make_unique<nbd::ConnectionWorker>(q, config.endpoint, std::move(sockets[q].first),
-                                                               sockets[q].second, config.depth, config.timeout,
-                                                               config.log));
+    connections_.push_back(std::make_unique<nbd::RingConnection>(q, config.endpoint, std::move(sockets[q].first),
+                                                                 sockets[q].second, config.depth, config.timeout,
+                                                                 config.log));
   }
 }
 
 NbdTarget::~NbdTarget() = default;
 
 void NbdTarget::handle(const Request& request, Completion done) noexcept {
-  if (request.queue >= workers_.size()) return done(-EIO);
-  workers_[request.queue]->post(request, done);
+  if (request.queue >= connections_.size()) return done(-EIO);
+  connections_[request.queue]->submit(request, done);
+}
+
+void NbdTarget::on_queue_start(QueueContext& queue) {
+  if (queue.id() >= connections_.size()) {
+    throw std::runtime_error("queue " + std::to_string(queue.id()) + " has no NBD connection");
+  }
+  connections_[queue.id()]->start(queue);
+}
+
+void NbdTarget::on_io_complete(QueueContext& queue, unsigned tag, std::uint32_t cookie, int result) noexcept {
+  // The target queues no IO for a request: every SQE of its own is a connection's.
+  if (tag != QueueContext::kOwnIo || queue.id() >= connections_.size()) return;
+  connections_[queue.id()]->on_own_io(cookie, result);
+}
+
+void NbdTarget::on_queue_stop(QueueContext& queue) noexcept {
+  if (queue.id() < connections_.size()) connections_[queue.id()]->stop();
 }
 
 void NbdTarget::on_stopping() noexcept {
-  for (auto& worker : workers_) worker->stop_waiting();
+  for (auto& connection : connections_) connection->stop_waiting();
 }
 
 TargetTraits NbdTarget::traits() const noexcept {

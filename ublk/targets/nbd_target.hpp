@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "nbd/negotiation.hpp"
-#include "nbd/worker.hpp"
+#include "nbd/ring_connection.hpp"
 #include "ublk/target.hpp"
 
 namespace ublk {
@@ -20,7 +20,8 @@ struct NbdTargetConfig {
 };
 
 // Serves a ublk device from an NBD export. The constructor connects and negotiates (setup:
-// throws with a one-line message); the device's shape comes from the export.
+// throws with a one-line message); the device's shape comes from the export. Each queue's
+// connection runs on that queue's thread and io_uring (nbd::RingConnection).
 class NbdTarget final : public Target {
  public:
   explicit NbdTarget(NbdTargetConfig config);
@@ -28,7 +29,10 @@ class NbdTarget final : public Target {
 
   [[nodiscard]] std::string_view name() const noexcept override { return "nbd"; }
   void handle(const Request& request, Completion done) noexcept override;
-  // A connection waiting for the server fails what it holds with EIO, and new IO, at once.
+  void on_queue_start(QueueContext& queue) override;
+  void on_io_complete(QueueContext& queue, unsigned tag, std::uint32_t cookie, int result) noexcept override;
+  void on_queue_stop(QueueContext& queue) noexcept override;
+  // Any thread. A connection waiting for the server fails what it holds with EIO, and new IO, at once.
   void on_stopping() noexcept override;
 
   // The device's shape and the ops it advertises, from the export: size (whole blocks), block
@@ -39,7 +43,7 @@ class NbdTarget final : public Target {
   [[nodiscard]] std::string describe() const override;
 
   [[nodiscard]] const nbd::Export& export_info() const noexcept { return export_; }
-  [[nodiscard]] unsigned queues() const noexcept { return static_cast<unsigned>(workers_.size()); }
+  [[nodiscard]] unsigned queues() const noexcept { return static_cast<unsigned>(connections_.size()); }
 
  private:
   [[nodiscard]] std::uint32_t logical_block() const noexcept;
@@ -48,7 +52,7 @@ class NbdTarget final : public Target {
   std::string export_name_;
   std::string address_;
   std::string why_one_queue_;
-  std::vector<std::unique_ptr<nbd::ConnectionWorker>> workers_;
+  std::vector<std::unique_ptr<nbd::RingConnection>> connections_;  // by queue
 };
 
 }  // namespace ublk

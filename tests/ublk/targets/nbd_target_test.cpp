@@ -1,6 +1,6 @@
 // The NBD target on the host, against the fake server in this process: pipelining, replies in
-// any order, each kind of misbehaviour, reconnect and --timeout. No ublk kernel needed: the
-// test plays the queue (handle() + Completion).
+// any order, each kind of misbehaviour, reconnect and --timeout. No ublk kernel needed: each
+// queue is a RingQueue (a thread with a real io_uring, on which the target's socket IO runs).
 #include "nbd_target.hpp"
 
 #include <gtest/gtest.h>
@@ -19,6 +19,7 @@
 
 #include "callback_owner.hpp"
 #include "fake_server.hpp"
+#include "targets/ring_queue.hpp"
 
 namespace ublk {
 namespace {
@@ -140,6 +141,18 @@ class Recorder {
   std::map<unsigned, std::vector<int>> results_;
 };
 
+// One RingQueue per queue of the target; handle() posts a request to its queue.
+class RingQueues {
+ public:
+  RingQueues(Target& target, unsigned count) {
+    for (unsigned q = 0; q < count; ++q) queues_.push_back(std::make_unique<test::RingQueue>(target, q));
+  }
+  void handle(const Request& request, Completion done) { queues_.at(request.queue)->post(request, done); }
+
+ private:
+  std::vector<std::unique_ptr<test::RingQueue>> queues_;
+};
+
 NbdTargetConfig config_for(const Server& server, std::chrono::milliseconds timeout = 5s, unsigned queues = 1) {
   NbdTargetConfig c;
   c.endpoint.address = std::get<nbd::Address>(nbd::parse_address(server.address()));
@@ -185,9 +198,9 @@ std::vector<Io> reads_of(const std::vector<Io>& w) {
   return ios;
 }
 
-void run_all(NbdTarget& target, Recorder& rec, std::vector<Io>& ios) {
+void run_all(RingQueues& queues, Recorder& rec, std::vector<Io>& ios) {
   rec.clear();
-  for (unsigned tag = 0; tag < ios.size(); ++tag) target.handle(request_for(ios[tag], tag), rec.completion(tag));
+  for (unsigned tag = 0; tag < ios.size(); ++tag) queues.handle(request_for(ios[tag], tag), rec.completion(tag));
   ASSERT_TRUE(rec.wait(ios.size())) << "requests did not complete";
 }
 
@@ -208,13 +221,14 @@ TEST_P(NbdTargetTest, PipelinedWritesAndReadsInAnyOrder) {
   Server server(ex);
   server.script.reorder = true;
   NbdTarget target(config_for(server));
+  RingQueues queues(target, target.queues());
   EXPECT_EQ(target.export_info().structured_replies, GetParam());
   Recorder rec;
   auto w = writes(64);
-  run_all(target, rec, w);
+  run_all(queues, rec, w);
   expect_all_ok_once(rec, w);
   auto r = reads_of(w);
-  run_all(target, rec, r);
+  run_all(queues, rec, r);
   expect_all_ok_once(rec, r);
   for (unsigned i = 0; i < w.size(); ++i) EXPECT_EQ(r[i].data, w[i].data) << "request " << i;
 }
@@ -233,15 +247,16 @@ TEST_P(NbdTargetFaults, SurvivesAndNeverCompletesTwice) {
   FakeExport ex;
   Server server(ex);
   NbdTarget target(config_for(server));
+  RingQueues queues(target, target.queues());
   Recorder rec;
   auto w = writes(16);
-  run_all(target, rec, w);
+  run_all(queues, rec, w);
   expect_all_ok_once(rec, w);
 
   server.script.after = server.script.requests.load() + 5;  // the 6th READ goes wrong
   server.script.misbehave = GetParam().kind;
   auto r = reads_of(w);
-  run_all(target, rec, r);
+  run_all(queues, rec, r);
   const auto results = rec.results();
   unsigned failed = 0;
   for (const auto& [tag, list] : results) {
@@ -261,7 +276,7 @@ TEST_P(NbdTargetFaults, SurvivesAndNeverCompletesTwice) {
 
   // The target still works afterwards.
   auto again = reads_of(w);
-  run_all(target, rec, again);
+  run_all(queues, rec, again);
   expect_all_ok_once(rec, again);
 }
 
@@ -285,11 +300,12 @@ INSTANTIATE_TEST_SUITE_P(Kinds, NbdTargetFaults,
 TEST(NbdTarget, ServerGoneFailsAfterTimeoutAndRecoversWhenBack) {
   Server server(FakeExport{});
   NbdTarget target(config_for(server, 400ms));
+  RingQueues queues(target, target.queues());
   Recorder rec;
   server.stop();
   std::vector<Io> one{{ublk::IoOp::kWrite, 0, pattern(4096, 1)}};
   const auto start = std::chrono::steady_clock::now();
-  target.handle(request_for(one[0], 0), rec.completion(0));
+  queues.handle(request_for(one[0], 0), rec.completion(0));
   ASSERT_TRUE(rec.wait(1, 5s));
   const auto waited = std::chrono::steady_clock::now() - start;
   EXPECT_EQ(rec.results()[0], std::vector<int>{-EIO});
@@ -302,7 +318,7 @@ TEST(NbdTarget, ServerGoneFailsAfterTimeoutAndRecoversWhenBack) {
   int result = -EIO;
   while (result < 0 && std::chrono::steady_clock::now() < deadline) {
     rec.clear();
-    target.handle(request_for(one[0], 0), rec.completion(0));
+    queues.handle(request_for(one[0], 0), rec.completion(0));
     ASSERT_TRUE(rec.wait(1));
     result = rec.results()[0][0];
     if (result < 0) std::this_thread::sleep_for(100ms);
@@ -313,32 +329,34 @@ TEST(NbdTarget, ServerGoneFailsAfterTimeoutAndRecoversWhenBack) {
 TEST(NbdTarget, InFlightIoWaitsForTheServerToComeBack) {
   Server server(FakeExport{});
   NbdTarget target(config_for(server, 10s));
+  RingQueues queues(target, target.queues());
   Recorder rec;
   auto w = writes(8);
   server.stop();
-  for (unsigned tag = 0; tag < w.size(); ++tag) target.handle(request_for(w[tag], tag), rec.completion(tag));
+  for (unsigned tag = 0; tag < w.size(); ++tag) queues.handle(request_for(w[tag], tag), rec.completion(tag));
   std::this_thread::sleep_for(300ms);
   EXPECT_TRUE(rec.results().empty()) << "IO completed while the server was away";
   server.start();
   ASSERT_TRUE(rec.wait(w.size()));
   expect_all_ok_once(rec, w);
   auto r = reads_of(w);
-  run_all(target, rec, r);
+  run_all(queues, rec, r);
   for (unsigned i = 0; i < w.size(); ++i) EXPECT_EQ(r[i].data, w[i].data);
 }
 
 TEST(NbdTarget, StoppingFailsWhatWaitsForTheServerAtOnce) {
   Server server(FakeExport{});
   NbdTarget target(config_for(server, 60s));
+  RingQueues queues(target, target.queues());
   Recorder rec;
   auto w = writes(4);
   // A healthy connection: on_stopping() leaves its IO alone.
   target.on_stopping();
-  run_all(target, rec, w);
+  run_all(queues, rec, w);
   expect_all_ok_once(rec, w);
   rec.clear();
   server.stop();
-  for (unsigned tag = 0; tag < w.size(); ++tag) target.handle(request_for(w[tag], tag), rec.completion(tag));
+  for (unsigned tag = 0; tag < w.size(); ++tag) queues.handle(request_for(w[tag], tag), rec.completion(tag));
   // The held requests fail as soon as the connection is known to be down, not after 60 s.
   const auto start = std::chrono::steady_clock::now();
   ASSERT_TRUE(rec.wait(w.size(), 5s));
@@ -346,7 +364,7 @@ TEST(NbdTarget, StoppingFailsWhatWaitsForTheServerAtOnce) {
   for (unsigned tag = 0; tag < w.size(); ++tag) EXPECT_EQ(rec.results()[tag], std::vector<int>{-EIO}) << tag;
   rec.clear();
   std::vector<Io> one{{ublk::IoOp::kRead, 0, std::vector<std::byte>(4096)}};
-  target.handle(request_for(one[0], 0), rec.completion(0));
+  queues.handle(request_for(one[0], 0), rec.completion(0));
   ASSERT_TRUE(rec.wait(1, 1s));
   EXPECT_EQ(rec.results()[0], std::vector<int>{-EIO});
 }
@@ -354,27 +372,56 @@ TEST(NbdTarget, StoppingFailsWhatWaitsForTheServerAtOnce) {
 TEST(NbdTarget, StoppingWhileAlreadyWaitingFailsAtOnce) {
   Server server(FakeExport{});
   NbdTarget target(config_for(server, 60s));
+  RingQueues queues(target, target.queues());
   Recorder rec;
   auto w = writes(4);
   server.stop();
-  for (unsigned tag = 0; tag < w.size(); ++tag) target.handle(request_for(w[tag], tag), rec.completion(tag));
-  std::this_thread::sleep_for(300ms);
+  for (unsigned tag = 0; tag < w.size(); ++tag) queues.handle(request_for(w[tag], tag), rec.completion(tag));
+  // Reconnects were tried at about 0, 0.1, 0.3, 0.7 and 1.5 s; the next is 1.6 s away. Only the
+  // wake-up from on_stopping (another thread) can end the wait sooner.
+  std::this_thread::sleep_for(1600ms);
   EXPECT_TRUE(rec.results().empty()) << "IO completed while the server was away";
   const auto start = std::chrono::steady_clock::now();
   target.on_stopping();
   ASSERT_TRUE(rec.wait(w.size(), 5s));
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 500ms);
   for (unsigned tag = 0; tag < w.size(); ++tag) EXPECT_EQ(rec.results()[tag], std::vector<int>{-EIO}) << tag;
+}
+
+TEST(NbdTarget, AServerThatNeverAnswersTheHandshakeHoldsAReconnectForAtMostAStep) {
+  Server server(FakeExport{});
+  NbdTarget target(config_for(server, 1500ms));
+  RingQueues queues(target, target.queues());
+  Recorder rec;
+  server.stop();
+  // A listener that takes connections and never says a word: without the step limit, the
+  // reconnect's handshake would block the queue's thread for good.
+  const std::string path = server.address().substr(5);
+  UniqueFd mute(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un sun{};
+  sun.sun_family = AF_UNIX;
+  std::strcpy(sun.sun_path, path.c_str());
+  ASSERT_EQ(::bind(mute.get(), reinterpret_cast<sockaddr*>(&sun), sizeof sun), 0);
+  ASSERT_EQ(::listen(mute.get(), 16), 0);
+  std::vector<Io> one{{ublk::IoOp::kRead, 0, std::vector<std::byte>(4096)}};
+  const auto start = std::chrono::steady_clock::now();
+  queues.handle(request_for(one[0], 0), rec.completion(0));
+  // --timeout 1.5 s, plus at most one step of an attempt under way (1 s), plus slack.
+  ASSERT_TRUE(rec.wait(1, 10s)) << "the queue's thread is stuck in a reconnect";
+  EXPECT_EQ(rec.results()[0], std::vector<int>{-EIO});
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 4s);
+  ::unlink(path.c_str());
 }
 
 TEST(NbdTarget, TimeoutZeroFailsAtOnce) {
   Server server(FakeExport{});
   NbdTarget target(config_for(server, 0ms));
+  RingQueues queues(target, target.queues());
   Recorder rec;
   server.stop();
   std::vector<Io> one{{ublk::IoOp::kRead, 0, std::vector<std::byte>(4096)}};
   const auto start = std::chrono::steady_clock::now();
-  target.handle(request_for(one[0], 0), rec.completion(0));
+  queues.handle(request_for(one[0], 0), rec.completion(0));
   ASSERT_TRUE(rec.wait(1, 5s));
   EXPECT_EQ(rec.results()[0], std::vector<int>{-EIO});
   EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
@@ -383,11 +430,12 @@ TEST(NbdTarget, TimeoutZeroFailsAtOnce) {
 TEST(NbdTarget, AnExportThatChangedSizeIsNotTakenBack) {
   Server server(FakeExport{}, /*grow_per_connection=*/1 << 20);
   NbdTarget target(config_for(server, 600ms));
+  RingQueues queues(target, target.queues());
   Recorder rec;
   server.script.misbehave = Misbehaviour::kDrop;
   server.script.after = 0;
   std::vector<Io> one{{ublk::IoOp::kRead, 0, std::vector<std::byte>(4096)}};
-  target.handle(request_for(one[0], 0), rec.completion(0));
+  queues.handle(request_for(one[0], 0), rec.completion(0));
   ASSERT_TRUE(rec.wait(1, 5s));
   EXPECT_EQ(rec.results()[0], std::vector<int>{-EIO});
   EXPECT_GE(server.connections(), 2U);
@@ -399,6 +447,7 @@ TEST(NbdTarget, TheExportDecidesTheDeviceShapeAndOps) {
              nbd::tflag::kSendWriteZeroes | nbd::tflag::kCanMultiConn;
   Server server(ex);
   NbdTarget target(config_for(server, 1s, 4));
+  RingQueues queues(target, target.queues());
   const TargetTraits t = target.traits();
   EXPECT_EQ(t.size_bytes, ex.size / t.logical_block * t.logical_block);
   EXPECT_FALSE(t.read_only);
@@ -416,6 +465,7 @@ TEST(NbdTarget, ExportFlagsDecideTheOps) {
   ex.flags = nbd::tflag::kHasFlags | nbd::tflag::kReadOnly;
   Server server(ex);
   NbdTarget target(config_for(server, 1s, 4));
+  RingQueues queues(target, target.queues());
   EXPECT_EQ(target.queues(), 1U);
   EXPECT_NE(target.describe().find("one queue"), std::string::npos);
   const TargetTraits t = target.traits();
@@ -435,7 +485,7 @@ TEST(NbdTarget, ExportFlagsDecideTheOps) {
   for (unsigned tag = 0; tag < ios.size(); ++tag) {
     Request r = request_for(ios[tag], tag);
     if (ios[tag].op == ublk::IoOp::kDiscard) r.length = 4096;
-    target.handle(r, rec.completion(tag));
+    queues.handle(r, rec.completion(tag));
   }
   ASSERT_TRUE(rec.wait(ios.size()));
   auto results = rec.results();
@@ -448,12 +498,13 @@ TEST(NbdTarget, ExportFlagsDecideTheOps) {
 TEST(NbdTarget, MultiConnGivesOneConnectionPerQueue) {
   Server server(FakeExport{});
   NbdTarget target(config_for(server, 1s, 3));
+  RingQueues queues(target, target.queues());
   EXPECT_EQ(target.queues(), 3U);
   EXPECT_EQ(server.connections(), 3U);
   Recorder rec;
   std::vector<Io> ios{{ublk::IoOp::kWrite, 0, pattern(8192, 3)}, {ublk::IoOp::kWrite, 65536, pattern(4096, 4)}};
-  target.handle(request_for(ios[0], 0, 2), rec.completion(0));
-  target.handle(request_for(ios[1], 1, 1), rec.completion(1));
+  queues.handle(request_for(ios[0], 0, 2), rec.completion(0));
+  queues.handle(request_for(ios[1], 1, 1), rec.completion(1));
   ASSERT_TRUE(rec.wait(2));
   expect_all_ok_once(rec, ios);
   std::vector<std::byte> back(8192);

@@ -19,6 +19,12 @@ class QueueContext {
   // Target::on_io_complete(queue, tag, cookie, result) on this thread. The SQE goes to the kernel
   // at the queue's next submit, right after the current batch of work.
   virtual std::error_code submit(unsigned tag, std::uint32_t cookie, const RingIo& io) noexcept = 0;
+  // The tag Target::on_io_complete sees for IO queued with submit_own: above any queue depth.
+  static constexpr unsigned kOwnIo = 0xffff;
+  // Queues IO of the target's own, tied to no request (a socket's receive, a timer, a wake-up):
+  // its CQE comes back to on_io_complete(queue, kOwnIo, cookie, result) on this thread, whatever
+  // state the tags are in.
+  virtual std::error_code submit_own(std::uint32_t cookie, const RingIo& io) noexcept = 0;
   // Registers descriptors as fixed files of this queue's ring (RingIo::fixed_file). Returns the
   // index of the first, or -errno. Setup: call it from on_queue_start.
   virtual int register_files(std::span<const int> fds) noexcept = 0;

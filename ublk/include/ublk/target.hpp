@@ -61,7 +61,8 @@ class Target {
   [[nodiscard]] virtual std::string describe() const { return {}; }
   // The target's own counters, for the report; safe from any thread while the queues run.
   [[nodiscard]] virtual std::vector<TargetCounter> counters() const { return {}; }
-  // A CQE of an IO the target queued with QueueContext::submit, on the queue's thread.
+  // A CQE of an IO the target queued with QueueContext::submit (tag: its request's) or
+  // submit_own (tag: QueueContext::kOwnIo), on the queue's thread.
   virtual void on_io_complete(QueueContext& /*queue*/, unsigned /*tag*/, std::uint32_t /*cookie*/,
                               int /*result*/) noexcept {}
   // On each queue's thread before its first request (register files, per-queue state). Setup:

@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 
 #include <cerrno>
@@ -55,12 +56,23 @@ namespace {
 [[noreturn]] void fail(int error, const Address& address) {
   throw std::system_error(error, std::generic_category(), "cannot connect to " + address.to_string());
 }
+
+void set_step_limit(int fd, std::chrono::milliseconds limit) noexcept {
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(limit).count();
+  const timeval tv{static_cast<time_t>(us / 1'000'000), static_cast<suseconds_t>(us % 1'000'000)};
+  // SO_SNDTIMEO also bounds a blocking connect().
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+}
 }  // namespace
 
-UniqueFd connect_to(const Address& address) {
+void clear_step_limit(int fd) noexcept { set_step_limit(fd, std::chrono::milliseconds{0}); }
+
+UniqueFd connect_to(const Address& address, std::chrono::milliseconds step_limit) {
   if (address.kind == Address::Kind::kUnix) {
     UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!fd) fail(errno, address);
+    if (step_limit.count() > 0) set_step_limit(fd.get(), step_limit);
     sockaddr_un sun{};
     sun.sun_family = AF_UNIX;
     std::memcpy(sun.sun_path, address.path.c_str(), address.path.size() + 1);
@@ -82,6 +94,7 @@ UniqueFd connect_to(const Address& address) {
       last_error = errno;
       continue;
     }
+    if (step_limit.count() > 0) set_step_limit(fd.get(), step_limit);
     if (::connect(fd.get(), ai->ai_addr, ai->ai_addrlen) < 0) {
       last_error = errno;
       continue;

@@ -1,4 +1,5 @@
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -25,7 +26,11 @@ struct AddressError {
 std::variant<Address, AddressError> parse_address(std::string_view text);
 
 // A blocking, connected stream socket (TCP_NODELAY for TCP). Throws std::system_error naming
-// the address.
-UniqueFd connect_to(const Address& address);
+// the address. step_limit > 0 bounds the connect and each later blocking send or receive on the
+// socket (SO_SNDTIMEO / SO_RCVTIMEO; until clear_step_limit) for a caller that must not block
+// for long.
+UniqueFd connect_to(const Address& address, std::chrono::milliseconds step_limit = {});
+// Blocking sends and receives wait as long as they need again.
+void clear_step_limit(int fd) noexcept;
 
 }  // namespace ublk::nbd

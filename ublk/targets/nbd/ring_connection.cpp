@@ -1,0 +1,178 @@
+#include "ring_connection.hpp"
+
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+
+#include <cerrno>
+#include <system_error>
+
+namespace ublk::nbd {
+
+RingConnection::RingConnection(unsigned index, Endpoint endpoint, UniqueFd socket, const Export& shape, unsigned depth,
+                               std::chrono::milliseconds timeout, LogSink log)
+    : index_(index),
+      endpoint_(std::move(endpoint)),
+      shape_(shape),
+      timeout_(timeout),
+      log_(std::move(log)),
+      connection_(*this, depth, shape, [this](std::string_view line) { this->log(std::string(line)); }),
+      first_socket_(std::move(socket)),
+      timer_(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC)),
+      wake_(::eventfd(0, EFD_CLOEXEC)) {
+  if (!timer_) throw std::system_error(errno, std::generic_category(), "timerfd_create");
+  if (!wake_) throw std::system_error(errno, std::generic_category(), "eventfd");
+  refused_.reserve(4);
+}
+
+void RingConnection::log(const std::string& line) const {
+  if (log_) log_("connection " + std::to_string(index_) + ": " + line);
+}
+
+void RingConnection::start(QueueContext& queue) noexcept {
+  queue_ = &queue;
+  arm_wake();
+  connection_.attach(std::move(first_socket_));
+  deliver_refused();
+  watch_link();
+}
+
+void RingConnection::submit(const Request& request, Completion done) noexcept {
+  if (link_ == Link::kFailed) return done(-EIO);
+  connection_.submit(request, done);
+  deliver_refused();
+  watch_link();
+}
+
+void RingConnection::on_own_io(std::uint32_t cookie, int result) noexcept {
+  switch (static_cast<OwnIo>(cookie)) {
+    case OwnIo::kSend: connection_.on_sent(result); break;
+    case OwnIo::kRecv: connection_.on_received(result); break;
+    case OwnIo::kTimer: timer_read_queued_ = false; break;
+    case OwnIo::kWake: arm_wake(); break;
+  }
+  deliver_refused();
+  watch_link();
+}
+
+void RingConnection::stop() noexcept {
+  connection_.disconnect();
+  // The queue's ring closes after this and cancels the socket's IO: nothing comes back.
+  connection_.fail_all(-EIO);
+  link_ = Link::kFailed;
+  queue_ = nullptr;
+}
+
+void RingConnection::stop_waiting() noexcept {
+  no_wait_.store(true);
+  const std::uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(wake_.get(), &one, sizeof one);
+}
+
+void RingConnection::sendmsg(int fd, msghdr* message) noexcept {
+  queue_own(OwnIo::kSend, RingIo::sendmsg(fd, message, MSG_NOSIGNAL));
+}
+
+void RingConnection::recv(int fd, std::span<std::byte> into) noexcept { queue_own(OwnIo::kRecv, RingIo::recv(fd, into)); }
+
+void RingConnection::queue_own(OwnIo kind, const RingIo& io) noexcept {
+  const std::error_code error =
+      queue_ ? queue_->submit_own(static_cast<std::uint32_t>(kind), io) : std::make_error_code(std::errc::bad_file_descriptor);
+  if (error) refused_.emplace_back(kind, -error.value());
+}
+
+// The connection learns of a refused send or receive as of a failed one, but only once the call
+// that asked for it has returned (it is not reentrant).
+void RingConnection::deliver_refused() noexcept {
+  if (delivering_) return;
+  delivering_ = true;
+  while (!refused_.empty()) {
+    const auto [kind, result] = refused_.front();
+    refused_.erase(refused_.begin());
+    switch (kind) {
+      case OwnIo::kSend: connection_.on_sent(result); break;
+      case OwnIo::kRecv: connection_.on_received(result); break;
+      case OwnIo::kTimer: timer_read_queued_ = false; break;
+      case OwnIo::kWake: break;  // no_wait_ is also read at every event
+    }
+  }
+  delivering_ = false;
+}
+
+void RingConnection::arm_wake() noexcept {
+  queue_own(OwnIo::kWake, RingIo::read(wake_.get(), std::as_writable_bytes(std::span(&wake_value_, 1)), 0));
+}
+
+void RingConnection::arm_timer(Clock::time_point at) noexcept {
+  // steady_clock is CLOCK_MONOTONIC; a time already past still fires (a zero it_value disarms).
+  const auto ns = std::max<std::int64_t>(
+      1, std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch()).count());
+  itimerspec spec{};
+  spec.it_value.tv_sec = ns / 1'000'000'000;
+  spec.it_value.tv_nsec = ns % 1'000'000'000;
+  if (::timerfd_settime(timer_.get(), TFD_TIMER_ABSTIME, &spec, nullptr) != 0) return;
+  if (timer_read_queued_) return;
+  timer_read_queued_ = true;
+  queue_own(OwnIo::kTimer, RingIo::read(timer_.get(), std::as_writable_bytes(std::span(&timer_value_, 1)), 0));
+}
+
+void RingConnection::watch_link() noexcept {
+  if (!queue_) return;
+  if (link_ == Link::kUp && connection_.broken() && connection_.quiet()) {
+    connection_.detach();
+    link_ = Link::kDown;
+    down_since_ = Clock::now();
+    next_attempt_ = down_since_;
+    backoff_ = kFirstBackoff;
+    last_attempt_error_.clear();
+  }
+  if (link_ == Link::kUp) return;
+  if (link_ == Link::kDown && no_wait_.load()) {
+    log("stopping without a connection: failing " + std::to_string(connection_.held()) + " request(s) with EIO");
+    connection_.fail_all(-EIO);
+    link_ = Link::kFailed;
+    return;
+  }
+  if (link_ == Link::kDown && Clock::now() - down_since_ >= timeout_) {
+    log("no connection for " + std::to_string(timeout_.count()) + " ms: failing " +
+        std::to_string(connection_.held()) + " request(s) with EIO, and new ones until the server is back");
+    connection_.fail_all(-EIO);
+    link_ = Link::kFailed;
+  }
+  if (link_ == Link::kFailed && no_wait_.load()) return;  // stopping: no more reconnects
+  if (Clock::now() >= next_attempt_) try_reconnect();
+  deliver_refused();
+  if (link_ == Link::kUp) return;
+  auto wake_at = next_attempt_;
+  if (link_ == Link::kDown) wake_at = std::min(wake_at, down_since_ + timeout_);
+  arm_timer(wake_at);
+}
+
+void RingConnection::try_reconnect() noexcept {
+  std::string error;
+  try {
+    UniqueFd socket = connect_to(endpoint_.address, kStepLimit);
+    const Export fresh = negotiate(socket.get(), endpoint_.export_name);
+    clear_step_limit(socket.get());
+    if (fresh.size != shape_.size) {
+      error = "the export's size changed from " + std::to_string(shape_.size) + " to " + std::to_string(fresh.size) +
+              " bytes: not using it";
+    } else if (fresh.read_only() != shape_.read_only()) {
+      error = "the export's read-only flag changed: not using it";
+    } else {
+      const bool resending = link_ == Link::kDown;
+      link_ = Link::kUp;
+      connection_.attach(std::move(socket));
+      log(std::string("reconnected to ") + endpoint_.address.to_string() +
+          (resending ? "; resending " + std::to_string(connection_.held()) + " request(s)" : ""));
+      return;
+    }
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  if (error != last_attempt_error_) log("reconnect failed: " + error);
+  last_attempt_error_ = error;
+  next_attempt_ = Clock::now() + backoff_;
+  backoff_ = std::min(backoff_ * 2, kMaxBackoff);
+}
+
+}  // namespace ublk::nbd

@@ -1,0 +1,96 @@
+#pragma once
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "address.hpp"
+#include "connection.hpp"
+
+namespace ublk::nbd {
+
+struct Endpoint {
+  Address address;
+  std::string export_name;
+};
+
+// One queue's NBD connection, driven from that queue's thread and io_uring: the socket's send
+// and receive, the reconnect timer and the stop wake-up are the target's own IO on the queue's
+// ring (QueueContext::submit_own), and requests complete on the queue's thread.
+//
+// When the connection breaks, requests held and new ones wait while it reconnects with backoff;
+// they are resent on the new connection. After `timeout` without one they fail with EIO, and so
+// does new IO until a reconnect succeeds. A server whose export changed (size, read-only) is not
+// taken back. A reconnect attempt blocks the queue's thread, each step (connect, each handshake
+// send or receive) for at most kStepLimit.
+class RingConnection final : private Transport {
+ public:
+  static constexpr std::chrono::milliseconds kStepLimit{1000};
+  static constexpr std::chrono::milliseconds kFirstBackoff{100};
+  static constexpr std::chrono::milliseconds kMaxBackoff{2000};
+
+  // `socket`: negotiated; it is used from start() on. Setup: throws std::system_error.
+  RingConnection(unsigned index, Endpoint endpoint, UniqueFd socket, const Export& shape, unsigned depth,
+                 std::chrono::milliseconds timeout, LogSink log);
+  RingConnection(const RingConnection&) = delete;
+  RingConnection& operator=(const RingConnection&) = delete;
+
+  // On the queue's thread: Target::on_queue_start, handle, on_io_complete (QueueContext::kOwnIo),
+  // on_queue_stop.
+  void start(QueueContext& queue) noexcept;
+  void submit(const Request& request, Completion done) noexcept;
+  void on_own_io(std::uint32_t cookie, int result) noexcept;
+  // The queue is going away: a last NBD_CMD_DISC, and what is still held fails with EIO.
+  void stop() noexcept;
+
+  // From any thread, when the device is being stopped: from now on a connection that is down
+  // fails what it holds, and new IO, with EIO at once instead of after `timeout`. Requests on a
+  // healthy connection complete as usual.
+  void stop_waiting() noexcept;
+
+ private:
+  enum class Link : std::uint8_t { kUp, kDown, kFailed };
+  enum class OwnIo : std::uint32_t { kSend = 1, kRecv = 2, kTimer = 3, kWake = 4 };
+  using Clock = std::chrono::steady_clock;
+
+  void sendmsg(int fd, msghdr* message) noexcept override;
+  void recv(int fd, std::span<std::byte> into) noexcept override;
+  void queue_own(OwnIo kind, const RingIo& io) noexcept;
+  void deliver_refused() noexcept;
+  void arm_wake() noexcept;
+  void arm_timer(Clock::time_point at) noexcept;
+  void watch_link() noexcept;
+  void try_reconnect() noexcept;
+  void log(const std::string& line) const;
+
+  unsigned index_;
+  Endpoint endpoint_;
+  Export shape_;
+  std::chrono::milliseconds timeout_;
+  LogSink log_;
+  Connection connection_;
+  UniqueFd first_socket_;  // until start()
+  QueueContext* queue_ = nullptr;
+
+  // The ring refused an SQE (none left): the IO's result, handed to the connection once it is
+  // out of the call that asked for the IO.
+  std::vector<std::pair<OwnIo, int>> refused_;
+  bool delivering_ = false;
+
+  UniqueFd timer_;  // a timerfd: its read on the ring completes at the next reconnect or timeout
+  std::uint64_t timer_value_ = 0;
+  bool timer_read_queued_ = false;
+  UniqueFd wake_;  // an eventfd: stop_waiting() from another thread
+  std::uint64_t wake_value_ = 0;
+  std::atomic<bool> no_wait_{false};
+
+  Link link_ = Link::kUp;
+  Clock::time_point down_since_{};
+  Clock::time_point next_attempt_{};
+  std::chrono::milliseconds backoff_{0};
+  std::string last_attempt_error_;
+};
+
+}  // namespace ublk::nbd
