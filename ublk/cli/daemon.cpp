@@ -34,7 +34,6 @@
 #include "takeover.hpp"
 #include "ublk/control.hpp"
 #include "ublk/device.hpp"
-#include "ublk/features.hpp"
 #include "ublk/mapping.hpp"
 #include "ublk/unique_fd.hpp"
 #include "ublk/recovery.hpp"
@@ -250,14 +249,6 @@ int run_daemon(int argc, char** argv, DaemonKind kind) {
     ModeChoice& choice = std::get<ModeChoice>(decision);
     if (options.recover) choice.reason = "the mode device " + std::to_string(*options.recover) + " was created with";
     log.info("mode " + std::string(to_string(choice.mode)) + ": " + choice.reason);
-    const auto shmem_zc_bit = feature_bit("SHMEM_ZC");
-    // Without the feature the device refuses at its start, in one line of its own.
-    if ((options.shmem || !options.shmem_file.empty()) && shmem_zc_bit &&
-        kf.features.has(std::uint64_t{1} << *shmem_zc_bit)) {
-      log.info(std::string("zero copy from shared memory (UBLK_F_SHMEM_ZC): IO from ") +
-               (options.shmem_file.empty() ? "the clients' arenas" : options.shmem_file) +
-               " is served in place; other IO goes the " + std::string(to_string(choice.mode)) + " way");
-    }
     if (const std::string line = target->describe(); !line.empty()) log.info(line);
     if (options.recover) {
       if (auto conflict = backend_shape_conflict(target->traits(), options)) {
@@ -299,6 +290,11 @@ int run_daemon(int argc, char** argv, DaemonKind kind) {
     Target& device_target = app_copy ? static_cast<Target&>(*app_copy) : *target;
     Device device(control, config, device_provider, device_target);
     device.start();
+    if (options.shmem || !options.shmem_file.empty()) {
+      log.info(std::string("zero copy from shared memory (UBLK_F_SHMEM_ZC): IO from ") +
+               (options.shmem_file.empty() ? "the clients' arenas" : options.shmem_file) +
+               " is served in place; other IO goes the " + std::string(to_string(choice.mode)) + " way");
+    }
     // Declared after the device: its arenas are unmapped only after the device let go of them.
     // Listening before the device line is printed: whoever reads that line can connect.
     std::optional<ShmemServer> shmem_server;
