@@ -568,8 +568,12 @@ TEST(Queue, ARequestInSharedMemoryIsServedInPlaceInEveryMode) {
     Harness h(mode);
     h.config.shared_memory = {{}, {shared.data(), shared.size()}};  // REG_BUF answered index 1
     const std::byte* seen = nullptr;
+    bool said_shared = false;
+    bool handed_a_buffer = false;
     h.target.on_handle = [&](const Request& r, Completion done) {
       seen = r.data.data();
+      said_shared = r.in_shared_memory;
+      handed_a_buffer = static_cast<bool>(done.take_buffer());
       EXPECT_EQ(r.data.size(), r.length);
       done(static_cast<int>(r.length));
     };
@@ -586,12 +590,15 @@ TEST(Queue, ARequestInSharedMemoryIsServedInPlaceInEveryMode) {
     }
     ASSERT_TRUE(h.wait_command(0, uapi::IoCmd::kCommitAndFetchReq));
     EXPECT_EQ(seen, shared.data() + 0x3000);
+    EXPECT_TRUE(said_shared);  // the target must copy what it keeps
+    EXPECT_FALSE(handed_a_buffer);
     h.send_request(1, uapi::IoOp::kRead, 4096, 0, 0, uapi::kIoFlagShmemZc, (std::uint64_t{1} << 32) | 0x8000);
     ASSERT_TRUE(h.wait_command(1, uapi::IoCmd::kCommitAndFetchReq));
     EXPECT_EQ(seen, shared.data() + 0x8000);
     h.send_request(2, uapi::IoOp::kRead, 4096);  // not in shared memory: the mode's own way
     ASSERT_TRUE(h.wait_command(2, uapi::IoCmd::kCommitAndFetchReq));
     EXPECT_NE(seen, shared.data() + 0x8000);
+    EXPECT_FALSE(said_shared);
     const auto stats = h.queue->stats();
     EXPECT_EQ(stats.shmem_zc_ios, 2u);
     EXPECT_EQ(stats.shmem_zc_bytes, 8192u + 4096u);

@@ -298,6 +298,7 @@ void Queue::start_request(TagSlot& slot, bool may_wait) {
   request.offset = slot.desc.start_sector << 9;
   request.length = slot.length();
   request.data = data;
+  request.in_shared_memory = !slot.shared.empty();
   if (config_.mode == Mode::kZeroCopy && slot.moves_data()) {
     request.fixed_buffer = ZeroCopyStrategy::buffer_index(slot);
     request.registered_pages = true;
@@ -482,7 +483,9 @@ void Queue::wake() noexcept {
 pool::OwnedBuffer Queue::take_buffer(unsigned tag, std::uint32_t generation) noexcept {
   if (!on_queue_thread() || tag >= slots_.size() || config_.mode == Mode::kCopy) return {};
   TagSlot& slot = slots_[tag];
-  if (!slot.with_target || slot.generation != generation || slot.op() != uapi::IoOp::kWrite || !slot.buffer) {
+  // A request in shared memory has its data in the application's pages, not in slot.buffer.
+  if (!slot.with_target || slot.generation != generation || slot.op() != uapi::IoOp::kWrite || !slot.buffer ||
+      !slot.shared.empty()) {
     return {};
   }
   ++stats_.handed_off;

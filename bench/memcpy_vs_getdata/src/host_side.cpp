@@ -221,7 +221,7 @@ Results read_results(const nlohmann::json& manifest, const fs::path& out, std::v
   Results results;
   for (const auto& cell : all_cells()) {
     auto& slot = by_cell[cell.key()];
-    std::string error = slot.reps.empty() ? (slot.error.empty() ? "not run" : slot.error) : "";
+    std::string error = slot.reps.empty() ? (slot.error.empty() ? std::string(kNotRun) : slot.error) : "";
     results.add(summarize(slot.cell, std::move(slot.reps), error, slot.copies));
   }
   return results;

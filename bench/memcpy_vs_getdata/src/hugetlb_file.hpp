@@ -1,7 +1,7 @@
 #pragma once
 // The shmem_zc column's shared memory: a 2 MiB file on a private hugetlbfs mount, which the daemon
-// maps with --shmem-file and fio with --mem=mmaphuge. The destructor unmounts and gives the huge
-// pages back as they were.
+// maps with --shmem-file and fio with --mem=mmaphuge. fio unlinks that file when it ends, so each
+// run makes it anew (fresh_file). The destructor unmounts and gives the huge pages back as they were.
 
 #include <filesystem>
 #include <stdexcept>
@@ -15,14 +15,16 @@ struct HugetlbError : std::runtime_error {
 
 class HugetlbFile {
  public:
-  // Mounts hugetlbfs under `dir` (created) and makes the file. Throws HugetlbError, saying what
-  // failed (no root, no hugetlbfs, no free huge page).
+  // Mounts hugetlbfs under `dir` (created). Throws HugetlbError, saying what failed (no root, no
+  // hugetlbfs, no free huge pages).
   explicit HugetlbFile(const std::filesystem::path& dir);
   ~HugetlbFile();
   HugetlbFile(const HugetlbFile&) = delete;
   HugetlbFile& operator=(const HugetlbFile&) = delete;
 
   const std::string& path() const { return file_; }
+  // Makes the file (again) at its size, empty; throws HugetlbError.
+  void fresh_file() const;
 
  private:
   void release() noexcept;

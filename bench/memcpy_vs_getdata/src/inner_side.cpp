@@ -242,7 +242,14 @@ class InnerBench {
     std::vector<std::string> argv{c_.daemon};
     const auto& mode_args = info(run.cell.mode).daemon_args;
     argv.insert(argv.end(), mode_args.begin(), mode_args.end());
-    if (info(run.cell.mode).shared_memory && shared_) argv.insert(argv.end(), {"--shmem-file", shared_->path()});
+    if (info(run.cell.mode).shared_memory && shared_) {
+      try {
+        shared_->fresh_file();
+      } catch (const HugetlbError& e) {
+        return {e.what()};
+      }
+      argv.insert(argv.end(), {"--shmem-file", shared_->path()});
+    }
     argv.insert(argv.end(), {"--queues", "1", "--depth", "16", "--max-io", c_.max_io, "--json"});
     std::optional<ChildProcess> daemon;
     try {

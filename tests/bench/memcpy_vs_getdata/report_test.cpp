@@ -87,6 +87,10 @@ TEST(Report, AColumnTheKernelLacksIsNaWithTheReasonUnderEachTable) {
   }
   // A column with figures in some rows has its gaps, and no reason line.
   EXPECT_EQ(table2_text(full_results()).find(": n/a:"), std::string::npos);
+  // Nor has a column left out on purpose (--mode, --only).
+  Results left_out;
+  for (const auto& c : all_cells()) left_out.add(summarize(c, {}, std::string(kNotRun)));
+  EXPECT_EQ(table2_text(left_out).find(": n/a:"), std::string::npos);
 }
 
 TEST(Report, Table1MarksCellsThatWereNotMeasured) {

@@ -42,7 +42,7 @@ nlohmann::json optional_number(std::optional<double> v) {
 }
 
 // Under a table, why a column has no figures at all (e.g. the kernel lacks the mode): the first
-// error of that mode's cells in the table.
+// error of that mode's cells in the table. A column the bench was told to leave out just has gaps.
 template <std::size_t N>
 std::string unmeasured_columns_text(const Results& results, const std::array<Mode, N>& modes,
                                     const std::vector<Cell>& table_cells) {
@@ -55,7 +55,7 @@ std::string unmeasured_columns_text(const Results& results, const std::array<Mod
       for (const auto& c : results.cells()) {
         if (!(c.cell == cell)) continue;
         measured = measured || c.measured();
-        if (why.empty()) why = c.error;
+        if (why.empty() && c.error != kNotRun) why = c.error;
       }
     }
     if (!measured && !why.empty()) out.append(info(mode).label).append(": n/a: ").append(why).append("\n");
