@@ -7,6 +7,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <thread>
@@ -15,6 +16,7 @@
 #include "pool/buffer_provider.hpp"
 #include "pool/owned_buffer.hpp"
 #include "buffer_strategy.hpp"
+#include "fixed_buffer_table.hpp"
 #include "ublk/mapping.hpp"
 #include "ublk/mode.hpp"
 #include "parked_tags.hpp"
@@ -142,6 +144,8 @@ class Queue final : public RequestOwner, private QueueContext, private BufferRet
   void dispatch(const Cqe& cqe);
   void send_fetches();
   void register_fixed_buffers();
+  // The fixed-buffer index of a request's data (Request::fixed_buffer), or -1.
+  int fixed_buffer_of(const TagSlot& slot, std::span<std::byte> data) const noexcept;
 
   // One function per transition of a tag (see TagState).
   void apply(TagSlot& slot, TagEvent event);
@@ -188,7 +192,8 @@ class Queue final : public RequestOwner, private QueueContext, private BufferRet
   std::unique_ptr<BufferStrategy> strategy_;
   std::unique_ptr<QueueRing> ring_;
   std::vector<Cqe> cqes_;
-  bool fixed_registered_ = false;
+  bool fixed_registered_ = false;  // the pool's regions are in the ring's fixed-buffer table
+  std::optional<FixedBufferTable> shared_fixed_;  // the shared regions are, and where
   UniqueFd eventfd_;
   std::uint64_t eventfd_value_ = 0;
   unsigned live_tags_ = 0;
