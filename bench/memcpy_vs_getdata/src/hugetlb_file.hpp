@@ -1,7 +1,8 @@
 #pragma once
 // The shmem_zc column's shared memory: a 2 MiB file on a private hugetlbfs mount, which the daemon
-// maps with --shmem-file and fio with --mem=mmaphuge. fio unlinks that file when it ends, so each
-// run makes it anew (fresh_file). The destructor unmounts and gives the huge pages back as they were.
+// maps with --shmem-file and fio with --mem=mmaphuge. Each run makes it anew (fresh_file), so that
+// no run starts from what the one before left in it. The destructor unmounts and gives the huge
+// pages back as they were.
 
 #include <filesystem>
 #include <stdexcept>
