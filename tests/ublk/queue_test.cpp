@@ -582,6 +582,7 @@ TEST(Queue, ARequestInSharedMemoryIsServedInPlaceInEveryMode) {
     };
     h.start();
     const int acquired_at_start = h.provider.acquired;  // copy mode's per-tag buffers
+    const std::uint64_t fetch_addr = h.ring->at(h.last_command(0)).cmd.addr;
     const std::uint64_t at = (std::uint64_t{1} << 32) | 0x3000;
     const int res = mode == Mode::kGetData ? uapi::kIoResNeedGetData : 0;
     h.send_request(0, uapi::IoOp::kWrite, 8192, 0, res, uapi::kIoFlagShmemZc, at);
@@ -591,7 +592,12 @@ TEST(Queue, ARequestInSharedMemoryIsServedInPlaceInEveryMode) {
       EXPECT_EQ(need->cmd.addr, reinterpret_cast<std::uintptr_t>(shared.data() + 0x3000));
       h.ring->complete(need->user_data, 0);
     }
-    ASSERT_TRUE(h.wait_command(0, uapi::IoCmd::kCommitAndFetchReq));
+    auto commit = h.wait_command(0, uapi::IoCmd::kCommitAndFetchReq);
+    ASSERT_TRUE(commit);
+    // What the commit names: copy the tag's own buffer (its FETCH address), get_data the span it
+    // answered NEED_GET_DATA with, user_copy nothing.
+    const std::uint64_t in_place = reinterpret_cast<std::uintptr_t>(shared.data() + 0x3000);
+    EXPECT_EQ(commit->cmd.addr, mode == Mode::kCopy ? fetch_addr : mode == Mode::kGetData ? in_place : 0u);
     EXPECT_EQ(seen, shared.data() + 0x3000);
     EXPECT_TRUE(said_shared);  // the target must copy what it keeps
     EXPECT_FALSE(handed_a_buffer);

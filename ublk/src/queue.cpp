@@ -336,14 +336,8 @@ void Queue::start_request(TagSlot& slot, bool may_wait) {
 // COMMIT_AND_FETCH_REQ with the result; the tag waits for its next request.
 void Queue::commit(TagSlot& slot, int result) {
   slot.with_target = false;
-  std::uint64_t addr = 0;
-  if (slot.shared.empty()) {
-    addr = strategy_->on_done(slot, result);
-  } else if (config_.mode == Mode::kCopy) {
-    addr = reinterpret_cast<std::uintptr_t>(slot.buffer.data);  // the tag's buffer, for its next request
-  } else if (config_.mode == Mode::kGetData) {
-    addr = reinterpret_cast<std::uintptr_t>(slot.shared.data());  // the kernel copies nothing from it
-  }
+  const std::uint64_t addr =
+      slot.shared.empty() ? strategy_->on_done(slot, result) : strategy_->in_place_done_address(slot);
   slot.shared = {};
   if (result < 0) {
     ++stats_.errors;
