@@ -16,8 +16,8 @@
 #include <thread>
 
 #include "child_process.hpp"
-#include "hugetlb_file.hpp"
 #include "clock_text.hpp"
+#include "hugetlb_file.hpp"
 #include "mvg/plan.hpp"
 #include "stop_request.hpp"
 #include "ublk/control.hpp"
