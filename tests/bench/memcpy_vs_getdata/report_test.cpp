@@ -196,6 +196,8 @@ TEST(Report, PlotScriptWritesThePngAndPlotsEveryMode) {
   for (auto mode : kTable2Modes) {
     EXPECT_NE(script.find("title '" + std::string(info(mode).label) + " ("), std::string::npos);
   }
+  // A quote in a legend is doubled, as gnuplot's single-quoted strings want it.
+  EXPECT_NE(script.find("title 'shmem_zc (0 memcpy: fio''s pages in place)'"), std::string::npos) << script;
   EXPECT_NE(script.find("compare ratios"), std::string::npos);
 }
 

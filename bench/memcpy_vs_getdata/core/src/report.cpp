@@ -37,6 +37,13 @@ nlohmann::json cell_figures(const CellSummary* s) {
   return {{"p50_us", s->p50_us}, {"p99_us", s->p99_us}, {"mean_us", s->mean_us}, {"iops", s->iops}};
 }
 
+// Text inside a gnuplot '...' string: a quote is written twice.
+std::string gnuplot_single_quoted(const std::string& text) {
+  std::string out;
+  for (char ch : text) out += ch == '\'' ? std::string("''") : std::string(1, ch);
+  return out;
+}
+
 nlohmann::json optional_number(std::optional<double> v) {
   return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
 }
@@ -359,7 +366,7 @@ std::string plot_script(const Report& report, const std::string& data_path,
     const auto& m = info(kTable2Modes[i]);
     out += (i ? ", \\\n     " : "") + std::string("'") + data_path + "' using 1:" +
            std::to_string(col) + " with linespoints linecolor " + color + " linewidth 2 title '" +
-           std::string(m.label) + " (" + std::string(m.copies) + ")', \\\n     '" + data_path +
+           gnuplot_single_quoted(std::string(m.label) + " (" + std::string(m.copies) + ")") + "', \\\n     '" + data_path +
            "' using 1:" + std::to_string(col + 1) + " with lines linecolor " + color +
            " dashtype 2 notitle";
   }
