@@ -7,17 +7,22 @@
 #      back, and the kernel copied nothing;
 #   2. get_data: fio --mem=mmaphuge:FILE with crc32c verify passes, all in place;
 #   3. the same device, fio from its own memory: verify passes, every IO falls back;
+#      in every mode the mem target copied every WRITE in shared memory into its store
+#      and counted it (shmem_copied_bytes): the application owns those pages;
 #   4. --shmem: the C example (examples/shm-client) connects to the daemon's socket (found with
 #      `ublk-pool list`), takes two arenas and writes and reads its blocks back through the device,
 #      every data IO in place; then a client looping on IO is SIGKILLed: the daemon takes its two
 #      arenas back (list: 0 live, reclaimed), keeps serving (another client and fio verify pass) and
 #      logs no failed UNREG_BUF.
+#   5. ublk-pool-loop with --shmem-file: fio --mem=mmaphuge with crc32c verify passes, every data
+#      IO in place, its file IO by READ_FIXED/WRITE_FIXED from the shared pages (fixed_buffer_ios),
+#      and the backing file holds what the device reads back.
 # (6.12's refusal of --shmem-file is in bad-input.sh.)
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/../reliability/rel-lib.sh"
 require_ublk
 shm_client="$build_dir/tests/bin/shm_client"
-require_binaries "$mem_bin" "$admin_bin" "$shm_client"
+require_binaries "$mem_bin" "$loop_bin" "$admin_bin" "$shm_client"
 assert_clean "before the test"
 
 huge="$work_dir/huge"
@@ -33,11 +38,19 @@ client="$(dirname "$0")/shmem_client.py"
 stats() { admin stats -n "${daemon_dev#/dev/ublkb}" --json >"$1"; }
 # delta KEY: KEY's growth from before.json to after.json.
 delta() { echo $(($(json_number "$1" "$work_dir/after.json") - $(json_number "$1" "$work_dir/before.json"))); }
+# target_counter NAME: a counter from the stopped daemon's report ("target mem: NAME N ...").
+target_counter() {
+  local report
+  report="$(<"$daemon_out")"$'\n'"$(<"$daemon_err")"
+  [[ "$report" =~ [[:space:]]$1\ ([0-9]+) ]] || fail "no target counter $1 in the daemon's report"
+  echo "${BASH_REMATCH[1]}"
+}
 # shmem KEY FILE: a key of the "shmem_zc" object.
 shmem() { python3 -c 'import json,sys; print(json.load(open(sys.argv[2]))["shmem_zc"][sys.argv[1]])' "$1" "$2"; }
 
 for mode in $(kernel_modes); do
   daemon_start "$mem_bin" --mode "$mode" --size 64M --queues 2 --depth 32 --shmem-file "$shared"
+  expect_report "zero copy from shared memory \(UBLK_F_SHMEM_ZC\): IO from $shared is served in place; other IO goes the $mode way"
   stats "$work_dir/before.json"
   python3 "$client" "$shared" "$daemon_dev" || fail "$mode: the shared-memory client's data did not read back"
   stats "$work_dir/after.json"
@@ -48,6 +61,7 @@ for mode in $(kernel_modes); do
   log "$mode: $ios data IOs, $in_place in place, $fallback fell back, kernel copied $kernel B"
   ((ios >= 128 && in_place == ios && fallback == 0)) || fail "$mode: not every IO of the client was served in place"
   ((kernel == 0)) || fail "$mode: the kernel copied $kernel bytes of IO in shared memory"
+  client_writes=$(delta write_bytes)
   if [ "$mode" = get_data ]; then
     stats "$work_dir/before.json"
     run_fio mmaphuge --filename="$daemon_dev" --direct=1 --ioengine=io_uring --rw=randrw --bs=4k-64k \
@@ -67,6 +81,9 @@ for mode in $(kernel_modes); do
     ((ios > 0 && fallback == ios)) || fail "fio from private memory: $fallback of $ios IOs fell back"
   fi
   daemon_stop
+  copied=$(target_counter shmem_copied_bytes)
+  log "$mode: the mem target copied $copied B of WRITEs in shared memory into its store"
+  ((client_writes > 0 && copied >= client_writes)) || fail "$mode: the mem target counted $copied B copied from shared memory, the client wrote $client_writes B"
 done
 
 # 4. Shared-memory clients over the daemon's socket.
@@ -133,6 +150,27 @@ if [[ "$(<"$daemon_err")" == *UNREG_BUF* ]]; then
 fi
 daemon_stop
 [ ! -e "$socket" ] || fail "the daemon left its socket $socket behind"
+
+# 5. The loop target: file IO from the application's pages, by fixed buffers
+backing="$work_dir/loop.img"
+daemon_start "$loop_bin" --file "$backing" --size 32M --mode get_data --queues 2 --depth 32 --shmem-file "$shared"
+stats "$work_dir/before.json"
+run_fio loop_mmaphuge --filename="$daemon_dev" --direct=1 --ioengine=io_uring --rw=randrw --bs=4k-64k \
+  --iodepth=8 --size=32M --verify=crc32c --mem="mmaphuge:$shared"
+stats "$work_dir/after.json"
+ios=$(($(delta reads) + $(delta writes)))
+in_place=$(($(shmem ios "$work_dir/after.json") - $(shmem ios "$work_dir/before.json")))
+((ios > 0 && in_place == ios)) || fail "loop: $in_place of $ios IOs of fio from the shared file in place"
+device_sum=$(head -c 32M "$daemon_dev" | md5sum) || fail "loop: reading the device back failed"
+daemon_stop
+fixed=$(target_counter fixed_buffer_ios)
+file_sum=$(head -c 32M "$backing" | md5sum)
+log "loop: $in_place IOs in place, $fixed file IOs by fixed buffer; device and file read back as $device_sum"
+((fixed >= in_place)) || fail "loop: only $fixed of the $in_place shared-memory IOs went to the file by a fixed buffer"
+[ "$device_sum" = "$file_sum" ] || fail "loop: the backing file ($file_sum) does not hold what the device reads ($device_sum)"
+[ "$file_sum" != "$(head -c 32M /dev/zero | md5sum)" ] || fail "loop: the backing file holds only zeroes"
+rm -f "$backing"
+
 umount "$huge"
 echo 0 >/proc/sys/vm/nr_hugepages
 log PASS

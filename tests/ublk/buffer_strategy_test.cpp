@@ -210,6 +210,26 @@ TEST_F(StrategyTest, CopyModeOwnsOneMaxIoBufferPerTagUntilRetired) {
   EXPECT_TRUE(provider.out.empty());
 }
 
+// A request served in place from shared memory commits without on_done: copy names the tag's
+// own buffer for its next request, get_data the span it answered NEED_GET_DATA with, user_copy
+// nothing. No buffer moves either way.
+TEST_F(StrategyTest, EachModeSaysWhatAnInPlaceRequestCommitsWith) {
+  std::vector<std::byte> shared(8192);
+  auto copy = make_strategy(Mode::kCopy, res);
+  TagSlot slot;
+  const std::uint64_t own = copy->fetch_address(slot);
+  slot.desc = desc(uapi::IoOp::kWrite, 4096);
+  slot.shared = std::span(shared).subspan(4096);
+  EXPECT_EQ(copy->in_place_done_address(slot), own);
+  auto get_data = make_strategy(Mode::kGetData, res);
+  EXPECT_EQ(get_data->in_place_done_address(slot), reinterpret_cast<std::uintptr_t>(shared.data() + 4096));
+  auto user_copy = make_strategy(Mode::kUserCopy, res);
+  EXPECT_EQ(user_copy->in_place_done_address(slot), 0u);
+  EXPECT_EQ(provider.out.size(), 1u);  // copy's own buffer only
+  copy->on_retire(slot);
+  EXPECT_TRUE(provider.out.empty());
+}
+
 TEST_F(StrategyTest, CopyModeSetupFailsLoudly) {
   auto s = make_strategy(Mode::kCopy, res);
   TagSlot slot;

@@ -39,6 +39,7 @@ struct FakeRingState {
   std::uint64_t* eventfd_value = nullptr;
   std::uint64_t eventfd_user_data = 0;
   std::size_t buffers_registered = 0;
+  std::vector<iovec> buffer_table;  // what register_buffers registered
   unsigned sparse_slots = 0;        // register_sparse_buffers' table size
   int fail_wait = 0;  // set: the next submit_and_wait returns it (-errno), as a broken ring would
 
@@ -149,6 +150,7 @@ class FakeRing final : public QueueRing {
   int register_buffers(std::span<const iovec> buffers) noexcept override {
     std::lock_guard lock(state_->mutex);
     state_->buffers_registered = buffers.size();
+    state_->buffer_table.assign(buffers.begin(), buffers.end());
     return 0;
   }
   int register_sparse_buffers(unsigned slots) noexcept override {

@@ -181,6 +181,40 @@ TEST_F(LoopTargetTest, WritesReachTheFileAndReadBack) {
   EXPECT_EQ(file, out);
 }
 
+// Data in memory registered in the ring's buffer table (the pool's regions, or an application's
+// shared memory): READ_FIXED/WRITE_FIXED at the data's own address, and counted.
+TEST_F(LoopTargetTest, DataInAFixedBufferGoesByReadFixedAndWriteFixed) {
+  LoopTarget target = make(1 << 20);
+  target.on_queue_start(queue_);
+  std::vector<std::byte> shared(8192), back(4096);
+  for (std::size_t i = 0; i < shared.size(); ++i) shared[i] = static_cast<std::byte>(i * 11 + 2);
+  auto fixed = [&](ublk::IoOp op, std::span<std::byte> data) {
+    Request r;
+    r.op = op;
+    r.offset = 12288;
+    r.length = static_cast<std::uint32_t>(data.size());
+    r.data = data;
+    r.fixed_buffer = 9;
+    r.in_shared_memory = true;
+    queue_.results.erase(0);
+    queue_.submitted.clear();
+    target.handle(r, Completion(queue_, 0, 0));
+    queue_.drain(target);
+    return queue_.results[0].size() == 1 ? queue_.results[0].front() : -999;
+  };
+  EXPECT_EQ(fixed(ublk::IoOp::kWrite, std::span(shared).subspan(4096)), 4096);
+  ASSERT_EQ(queue_.submitted.size(), 1u);
+  EXPECT_EQ(queue_.submitted[0].io.op, RingIo::Op::kWriteFixed);
+  EXPECT_EQ(queue_.submitted[0].io.buf_index, 9u);
+  EXPECT_EQ(queue_.submitted[0].io.addr, static_cast<void*>(shared.data() + 4096));
+  EXPECT_EQ(fixed(ublk::IoOp::kRead, back), 4096);
+  EXPECT_EQ(queue_.submitted[0].io.op, RingIo::Op::kReadFixed);
+  EXPECT_TRUE(std::equal(back.begin(), back.end(), shared.begin() + 4096));
+  EXPECT_EQ(counter(target, "fixed_buffer_ios"), 2u);
+  EXPECT_EQ(run(target, ublk::IoOp::kWrite, 0, back), 4096);  // no fixed buffer: plain WRITE
+  EXPECT_EQ(counter(target, "fixed_buffer_ios"), 2u);
+}
+
 TEST_F(LoopTargetTest, ShortTransfersAreIssuedAgainForTheRest) {
   LoopTarget target = make(1 << 20);
   target.on_queue_start(queue_);

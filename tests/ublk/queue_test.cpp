@@ -2,6 +2,7 @@
 // queue's ublk commands with requests whose descriptors it writes into a memfd that stands in
 // for /dev/ublkcN, and reads the commands the queue sends back.
 #include "queue.hpp"
+#include "fixed_buffer_table.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/mman.h>
@@ -74,6 +75,8 @@ class LimitedProvider final : public pool::BufferProvider {
 class ScriptTarget final : public Target {
  public:
   std::string_view name() const noexcept override { return "script"; }
+  TargetTraits traits() const noexcept override { return traits_; }
+  TargetTraits traits_;
   void handle(const Request& request, Completion done) noexcept override { on_handle(request, done); }
   void on_io_complete(QueueContext& queue, unsigned tag, std::uint32_t cookie, int result) noexcept override {
     if (on_io) on_io(queue, tag, cookie, result);
@@ -627,13 +630,18 @@ TEST(Queue, ARequestInSharedMemoryIsServedInPlaceInEveryMode) {
     Harness h(mode);
     h.config.shared_memory = &table;
     const std::byte* seen = nullptr;
+    bool said_shared = false;
+    bool handed_a_buffer = false;
     h.target.on_handle = [&](const Request& r, Completion done) {
       seen = r.data.data();
+      said_shared = r.in_shared_memory;
+      handed_a_buffer = static_cast<bool>(done.take_buffer());
       EXPECT_EQ(r.data.size(), r.length);
       done(static_cast<int>(r.length));
     };
     h.start();
     const int acquired_at_start = h.provider.acquired;  // copy mode's per-tag buffers
+    const std::uint64_t fetch_addr = h.ring->at(h.last_command(0)).cmd.addr;
     const std::uint64_t at = (std::uint64_t{1} << 32) | 0x3000;
     const int res = mode == Mode::kGetData ? uapi::kIoResNeedGetData : 0;
     h.send_request(0, uapi::IoOp::kWrite, 8192, 0, res, uapi::kIoFlagShmemZc, at);
@@ -643,14 +651,22 @@ TEST(Queue, ARequestInSharedMemoryIsServedInPlaceInEveryMode) {
       EXPECT_EQ(need->cmd.addr, reinterpret_cast<std::uintptr_t>(shared.data() + 0x3000));
       h.ring->complete(need->user_data, 0);
     }
-    ASSERT_TRUE(h.wait_command(0, uapi::IoCmd::kCommitAndFetchReq));
+    auto commit = h.wait_command(0, uapi::IoCmd::kCommitAndFetchReq);
+    ASSERT_TRUE(commit);
+    // What the commit names: copy the tag's own buffer (its FETCH address), get_data the span it
+    // answered NEED_GET_DATA with, user_copy nothing.
+    const std::uint64_t in_place = reinterpret_cast<std::uintptr_t>(shared.data() + 0x3000);
+    EXPECT_EQ(commit->cmd.addr, mode == Mode::kCopy ? fetch_addr : mode == Mode::kGetData ? in_place : 0u);
     EXPECT_EQ(seen, shared.data() + 0x3000);
+    EXPECT_TRUE(said_shared);  // the target must copy what it keeps
+    EXPECT_FALSE(handed_a_buffer);
     h.send_request(1, uapi::IoOp::kRead, 4096, 0, 0, uapi::kIoFlagShmemZc, (std::uint64_t{1} << 32) | 0x8000);
     ASSERT_TRUE(h.wait_command(1, uapi::IoCmd::kCommitAndFetchReq));
     EXPECT_EQ(seen, shared.data() + 0x8000);
     h.send_request(2, uapi::IoOp::kRead, 4096);  // not in shared memory: the mode's own way
     ASSERT_TRUE(h.wait_command(2, uapi::IoCmd::kCommitAndFetchReq));
     EXPECT_NE(seen, shared.data() + 0x8000);
+    EXPECT_FALSE(said_shared);
     const auto stats = h.queue->stats();
     EXPECT_EQ(stats.shmem_zc_ios, 2u);
     EXPECT_EQ(stats.shmem_zc_bytes, 8192u + 4096u);
@@ -699,6 +715,78 @@ TEST(Queue, WithdrawnSharedMemoryIsIdleOnlyOnceItsRequestCompleted) {
   ASSERT_TRUE(commit);
   EXPECT_EQ(commit->cmd.result, -EIO);  // withdrawn: never served from the old mapping
   EXPECT_EQ(table.holders(2), 0u);
+}
+
+// A target that does fixed-buffer IO (the loop target) gets the shared regions in its ring's
+// table, behind the pool's regions, and a request in shared memory names its region's slot.
+TEST(Queue, SharedMemoryIsInTheFixedBufferTableForATargetThatUsesIt) {
+  std::vector<std::byte> shared(1 << 20);
+  Harness h(Mode::kUserCopy);
+  h.target.traits_.fixed_buffers = true;
+  SharedMemoryTable table;
+  ASSERT_TRUE(table.publish(1, {shared.data(), shared.size()}));  // REG_BUF answered index 1
+  h.config.shared_memory = &table;
+  h.config.fixed_shared_memory = {{}, {shared.data(), shared.size()}};
+  std::vector<Request> seen;
+  h.target.on_handle = [&](const Request& r, Completion done) {
+    seen.push_back(r);
+    done(static_cast<int>(r.length));
+  };
+  h.start();
+  {
+    std::lock_guard lock(h.ring->mutex);
+    ASSERT_EQ(h.ring->buffer_table.size(), 2u);  // no pool regions here: the shared ones from slot 0
+    EXPECT_EQ(h.ring->buffer_table[0].iov_base, nullptr);  // index 0 unused: a sparse entry
+    EXPECT_EQ(h.ring->buffer_table[1].iov_base, shared.data());
+    EXPECT_EQ(h.ring->buffer_table[1].iov_len, shared.size());
+  }
+  h.send_request(0, uapi::IoOp::kWrite, 4096, 0, 0, uapi::kIoFlagShmemZc, (std::uint64_t{1} << 32) | 0x2000);
+  ASSERT_TRUE(h.wait_command(0, uapi::IoCmd::kCommitAndFetchReq));
+  h.send_request(1, uapi::IoOp::kRead, 4096);  // not in shared memory, and no pool regions
+  ASSERT_TRUE(h.wait_command(1, uapi::IoCmd::kCommitAndFetchReq));
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].data.data(), shared.data() + 0x2000);
+  EXPECT_EQ(seen[0].fixed_buffer, 1);
+  EXPECT_EQ(seen[1].fixed_buffer, -1);
+}
+
+TEST(Queue, SharedMemoryStaysOutOfTheTableOfATargetWithoutFixedBufferIo) {
+  std::vector<std::byte> shared(1 << 20);
+  Harness h(Mode::kCopy);
+  SharedMemoryTable table;
+  ASSERT_TRUE(table.publish(0, {shared.data(), shared.size()}));
+  h.config.shared_memory = &table;
+  h.config.fixed_shared_memory = {{shared.data(), shared.size()}};
+  std::vector<Request> seen;
+  h.target.on_handle = [&](const Request& r, Completion done) {
+    seen.push_back(r);
+    done(static_cast<int>(r.length));
+  };
+  h.start();
+  {
+    std::lock_guard lock(h.ring->mutex);
+    EXPECT_TRUE(h.ring->buffer_table.empty());
+  }
+  h.send_request(0, uapi::IoOp::kWrite, 4096, 0, 0, uapi::kIoFlagShmemZc, 0);
+  ASSERT_TRUE(h.wait_command(0, uapi::IoCmd::kCommitAndFetchReq));
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].fixed_buffer, -1);
+}
+
+TEST(FixedBufferTable, PutsTheSharedRegionsBehindTheBaseAndSkipsUnusableOnes) {
+  std::vector<std::byte> a(4096), b(8192);
+  const std::span<std::byte> huge(b.data(), kMaxFixedBufferBytes + 1);  // never touched
+  const std::vector<std::span<std::byte>> shared{a, {}, huge, b};
+  const FixedBufferTable table(16, shared);  // e.g. 16 pool regions, or zero_copy's 16 tags
+  EXPECT_EQ(table.shared_base(), 16u);
+  ASSERT_EQ(table.shared_entries().size(), 4u);
+  EXPECT_EQ(table.shared_slot(0), 16u);
+  EXPECT_EQ(table.shared_slot(1), std::nullopt);  // no region at REG_BUF index 1
+  EXPECT_EQ(table.shared_slot(2), std::nullopt);  // beyond io_uring's 1 GiB per buffer
+  EXPECT_EQ(table.shared_entries()[2].iov_base, nullptr);
+  EXPECT_EQ(table.shared_slot(3), 19u);  // keeps its slot behind the unusable ones
+  EXPECT_EQ(table.shared_entries()[3].iov_len, b.size());
+  EXPECT_EQ(table.shared_slot(4), std::nullopt);
 }
 
 TEST(Queue, ARequestFlaggedInUnregisteredMemoryFailsWithEio) {

@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -254,6 +255,41 @@ TEST(MemTarget, KeepsAHandedOffWriteBufferInsteadOfCopyingAndReadsThroughIt) {
     EXPECT_EQ(mem.held_bytes(), 0u);
   }
   EXPECT_EQ(home->returned, 1);
+}
+
+TEST(MemTarget, CopiesAWriteInSharedMemoryEvenWithAHoldBudgetAndCountsIt) {
+  auto home = std::make_shared<CountingHome>();
+  std::vector<std::byte> application_pages(8192, std::byte{0x3c});
+  std::vector<std::byte> offered(8192);
+  MemTarget mem(1 << 20, MemStore::kPrivate, kDefaultMemStoreDir, 1 << 20);
+  Outcome w;
+  test::CallbackOwner owner(&record, &w);
+  owner.offer = pool::OwnedBuffer(pool::Buffer{offered.data(), 8192, 8192, nullptr, 0}, home);
+  Request r;
+  r.op = IoOp::kWrite;
+  r.offset = 8192;
+  r.length = 8192;
+  r.data = application_pages;
+  r.in_shared_memory = true;
+  mem.handle(r, Completion(owner, 0, 0));
+  EXPECT_EQ(w.result, 8192);
+  EXPECT_EQ(w.copied, 8192u);
+  EXPECT_EQ(owner.take_calls, 0);
+  EXPECT_EQ(mem.held_bytes(), 0u);
+  EXPECT_EQ(mem.shmem_copied_bytes(), 8192u);
+
+  // The application reuses its pages once the WRITE completed: the device keeps what was written.
+  std::fill(application_pages.begin(), application_pages.end(), std::byte{0});
+  std::vector<std::byte> out(8192);
+  EXPECT_EQ(run(mem, IoOp::kRead, 8192, out).result, 8192);
+  EXPECT_EQ(out, std::vector<std::byte>(8192, std::byte{0x3c}));
+
+  std::vector<std::byte> private_write(4096, std::byte{1});
+  run(mem, IoOp::kWrite, 0, private_write);  // not in shared memory: not counted as such
+  const auto counters = mem.counters();
+  ASSERT_EQ(counters.size(), 1u);
+  EXPECT_EQ(counters[0].name, "shmem_copied_bytes");
+  EXPECT_EQ(counters[0].value, 8192u);
 }
 
 TEST(MemTarget, ANamedStoreCopiesEvenWhenABufferIsOffered) {

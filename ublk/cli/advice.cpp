@@ -92,7 +92,9 @@ Mode to_device_mode(mvg::Mode mode) {
     case mvg::Mode::UserCopy: return Mode::kUserCopy;
     case mvg::Mode::AppCopy:
     case mvg::Mode::Copy:
-    case mvg::Mode::CopyNoData: break;
+    case mvg::Mode::CopyNoData:
+    // shmem_zc is copy serving the client's registered pages in place: its device mode is copy.
+    case mvg::Mode::ShmemZc: break;
   }
   return Mode::kCopy;
 }

@@ -81,6 +81,10 @@ class BufferStrategy {
   // -errno.
   virtual std::uint64_t on_done(TagSlot& slot, int& result) noexcept = 0;
 
+  // A request served in place from shared memory (slot.shared, SHMEM_ZC) is done: the address
+  // COMMIT_AND_FETCH_REQ carries. The kernel copies nothing to or from it; no buffer was acquired
+  // and none is given back. 0 where the mode names no buffer (user_copy).
+  [[nodiscard]] virtual std::uint64_t in_place_done_address(const TagSlot& /*slot*/) const noexcept { return 0; }
   // What FETCH_REQ and COMMIT_AND_FETCH_REQ carry in the SQE's own addr field (not the command's):
   // zero_copy's buffer-table slot for the tag's next request; 0 in the other modes.
   [[nodiscard]] virtual std::uint64_t sqe_addr(const TagSlot& /*slot*/) const noexcept { return 0; }

@@ -13,6 +13,10 @@ class CopyStrategy final : public BufferStrategy {
   std::uint64_t fetch_address(TagSlot& slot) override;
   int on_request(TagSlot& slot, std::span<std::byte>& data) noexcept override;
   std::uint64_t on_done(TagSlot& slot, int& result) noexcept override;
+  // The tag's own buffer, for its next request.
+  [[nodiscard]] std::uint64_t in_place_done_address(const TagSlot& slot) const noexcept override {
+    return reinterpret_cast<std::uintptr_t>(slot.buffer.data);
+  }
 };
 
 }  // namespace ublk

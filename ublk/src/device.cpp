@@ -177,6 +177,8 @@ void Device::register_shared_memory() {
       throw std::runtime_error("REG_BUF answered index " + std::to_string(index) + ", beyond the " +
                                std::to_string(shared_->capacity()) + " buffers a device serves");
     }
+    if (fixed_shared_.size() <= index) fixed_shared_.resize(index + 1);
+    fixed_shared_[index] = memory;
   }
 }
 
@@ -224,6 +226,7 @@ void Device::start_queues() {
       qc.fixed_buffers = fixed_buffers_;
       qc.time_backend = target_.traits().time_backend;
       qc.shared_memory = config_.wants_shared_memory() ? shared_.get() : nullptr;
+      qc.fixed_shared_memory = fixed_shared_;
       queues_.push_back(std::make_unique<Queue>(qc, provider_, target_, group_.get()));
       group_->add(queues_.back().get());
       homes_.push_back(queues_.back()->home());

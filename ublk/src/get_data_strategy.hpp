@@ -29,6 +29,10 @@ class GetDataStrategy final : public BufferStrategy {
   std::uint64_t need_data_address(TagSlot& slot, bool may_wait) noexcept override;
   int on_request(TagSlot& slot, std::span<std::byte>& data) noexcept override;
   std::uint64_t on_done(TagSlot& slot, int& result) noexcept override;
+  // The request's own span, as NEED_GET_DATA was answered.
+  [[nodiscard]] std::uint64_t in_place_done_address(const TagSlot& slot) const noexcept override {
+    return reinterpret_cast<std::uintptr_t>(slot.shared.data());
+  }
 };
 
 }  // namespace ublk

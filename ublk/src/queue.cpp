@@ -171,10 +171,31 @@ void Queue::register_fixed_buffers() {
     }
     return;
   }
-  if (!config_.fixed_pool || config_.fixed_buffers.empty()) return;
-  const int ret = ring_->register_buffers(config_.fixed_buffers);
+  // Shared memory with zero_copy is refused (Device); its slots would go behind the tags'.
+  const std::span<const iovec> pool_regions =
+      config_.fixed_pool ? config_.fixed_buffers : std::span<const iovec>{};
+  const bool shared = target_.traits().fixed_buffers && !config_.fixed_shared_memory.empty();
+  FixedBufferTable table(static_cast<unsigned>(pool_regions.size()),
+                         shared ? std::span<const std::span<std::byte>>(config_.fixed_shared_memory)
+                                : std::span<const std::span<std::byte>>{});
+  std::vector<iovec> entries(pool_regions.begin(), pool_regions.end());
+  entries.insert(entries.end(), table.shared_entries().begin(), table.shared_entries().end());
+  if (entries.empty()) return;
   // Not fatal: the target then does plain READ/WRITE on the same memory.
-  fixed_registered_ = ret == 0;
+  if (ring_->register_buffers(entries) != 0) return;
+  fixed_registered_ = !pool_regions.empty();
+  if (shared) shared_fixed_ = std::move(table);
+}
+
+int Queue::fixed_buffer_of(const TagSlot& slot, std::span<std::byte> data) const noexcept {
+  if (!slot.shared.empty()) {
+    if (!shared_fixed_) return -1;
+    const auto fixed = shared_fixed_->shared_slot(uapi::shmem_place(slot.desc.addr).index);
+    return fixed ? static_cast<int>(*fixed) : -1;
+  }
+  if (!fixed_registered_ || data.empty()) return -1;
+  const auto ref = config_.fixed_pool->fixed_buffer(data.data());
+  return ref ? static_cast<int>(ref->buf_index) : -1;
 }
 
 void Queue::send_fetches() {
@@ -299,11 +320,12 @@ void Queue::start_request(TagSlot& slot, bool may_wait) {
   request.offset = slot.desc.start_sector << 9;
   request.length = slot.length();
   request.data = data;
+  request.in_shared_memory = !slot.shared.empty();
   if (config_.mode == Mode::kZeroCopy && slot.moves_data()) {
     request.fixed_buffer = ZeroCopyStrategy::buffer_index(slot);
     request.registered_pages = true;
-  } else if (fixed_registered_ && !data.empty()) {
-    if (auto ref = config_.fixed_pool->fixed_buffer(data.data())) request.fixed_buffer = static_cast<int>(ref->buf_index);
+  } else {
+    request.fixed_buffer = fixed_buffer_of(slot, data);
   }
   request.queue = config_.q_id;
   request.tag = slot.tag;
@@ -315,14 +337,8 @@ void Queue::start_request(TagSlot& slot, bool may_wait) {
 // COMMIT_AND_FETCH_REQ with the result; the tag waits for its next request.
 void Queue::commit(TagSlot& slot, int result) {
   slot.with_target = false;
-  std::uint64_t addr = 0;
-  if (slot.shared.empty()) {
-    addr = strategy_->on_done(slot, result);
-  } else if (config_.mode == Mode::kCopy) {
-    addr = reinterpret_cast<std::uintptr_t>(slot.buffer.data);  // the tag's buffer, for its next request
-  } else if (config_.mode == Mode::kGetData) {
-    addr = reinterpret_cast<std::uintptr_t>(slot.shared.data());  // the kernel copies nothing from it
-  }
+  const std::uint64_t addr =
+      slot.shared.empty() ? strategy_->on_done(slot, result) : strategy_->in_place_done_address(slot);
   drop_shared(slot);
   if (result < 0) {
     ++stats_.errors;
@@ -489,7 +505,9 @@ void Queue::wake() noexcept {
 pool::OwnedBuffer Queue::take_buffer(unsigned tag, std::uint32_t generation) noexcept {
   if (!on_queue_thread() || tag >= slots_.size() || config_.mode == Mode::kCopy) return {};
   TagSlot& slot = slots_[tag];
-  if (!slot.with_target || slot.generation != generation || slot.op() != uapi::IoOp::kWrite || !slot.buffer) {
+  // A request in shared memory has its data in the application's pages, not in slot.buffer.
+  if (!slot.with_target || slot.generation != generation || slot.op() != uapi::IoOp::kWrite || !slot.buffer ||
+      !slot.shared.empty()) {
     return {};
   }
   ++stats_.handed_off;

@@ -7,6 +7,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <thread>
@@ -15,6 +16,7 @@
 #include "pool/buffer_provider.hpp"
 #include "pool/owned_buffer.hpp"
 #include "buffer_strategy.hpp"
+#include "fixed_buffer_table.hpp"
 #include "ublk/mapping.hpp"
 #include "ublk/mode.hpp"
 #include "parked_tags.hpp"
@@ -47,6 +49,10 @@ struct QueueConfig {
   // The registered shared memory by REG_BUF index (nullptr: none): a request the kernel flags
   // UBLK_IO_F_SHMEM_ZC is served in place from it, holding its entry until committed.
   SharedMemoryTable* shared_memory = nullptr;
+  // The shared memory registered before the queues start (DeviceConfig::shared_memory), by REG_BUF
+  // index, empty spans between: for a target that does fixed-buffer IO it joins the ring's fixed
+  // buffers. Arenas added later are not in the table; their file IO is plain READ/WRITE.
+  std::vector<std::span<std::byte>> fixed_shared_memory;
 };
 
 // The queues of one device: a buffer freed on one queue wakes requests waiting on another.
@@ -144,6 +150,8 @@ class Queue final : public RequestOwner, private QueueContext, private BufferRet
   void dispatch(const Cqe& cqe);
   void send_fetches();
   void register_fixed_buffers();
+  // The fixed-buffer index of a request's data (Request::fixed_buffer), or -1.
+  int fixed_buffer_of(const TagSlot& slot, std::span<std::byte> data) const noexcept;
 
   // One function per transition of a tag (see TagState).
   void apply(TagSlot& slot, TagEvent event);
@@ -192,7 +200,8 @@ class Queue final : public RequestOwner, private QueueContext, private BufferRet
   std::unique_ptr<BufferStrategy> strategy_;
   std::unique_ptr<QueueRing> ring_;
   std::vector<Cqe> cqes_;
-  bool fixed_registered_ = false;
+  bool fixed_registered_ = false;  // the pool's regions are in the ring's fixed-buffer table
+  std::optional<FixedBufferTable> shared_fixed_;  // the shared regions are, and where
   UniqueFd eventfd_;
   std::uint64_t eventfd_value_ = 0;
   unsigned live_tags_ = 0;

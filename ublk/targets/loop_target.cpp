@@ -170,8 +170,12 @@ TargetTraits LoopTarget::traits() const noexcept {
 
 std::vector<TargetCounter> LoopTarget::counters() const {
   std::uint64_t syncs = 0;
-  for (const auto& q : queues_) syncs += q.fdatasyncs.load();
-  return {{"fdatasyncs", syncs}};
+  std::uint64_t fixed = 0;
+  for (const auto& q : queues_) {
+    syncs += q.fdatasyncs.load();
+    fixed += q.fixed_buffer_ios.load();
+  }
+  return {{"fdatasyncs", syncs}, {"fixed_buffer_ios", fixed}};
 }
 
 void LoopTarget::on_queue_start(QueueContext& queue) {
@@ -248,6 +252,7 @@ void LoopTarget::issue_transfer(QueueContext& queue, QueueState& q, unsigned tag
   } else if (const auto rest = io.data.subspan(io.done); io.fixed_buffer >= 0) {
     const auto index = static_cast<unsigned>(io.fixed_buffer);
     rw = io.write ? RingIo::write_fixed(0, rest, offset, index) : RingIo::read_fixed(0, rest, offset, index);
+    ++q.fixed_buffer_ios;
   } else {
     rw = io.write ? RingIo::write(0, rest, offset) : RingIo::read(0, rest, offset);
   }

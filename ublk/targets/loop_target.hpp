@@ -61,6 +61,7 @@ class LoopTarget final : public Target {
     bool fixed_file = false;
     std::vector<TagIo> tags;
     Counter fdatasyncs;  // written by the queue's thread only
+    Counter fixed_buffer_ios;  // READ_FIXED/WRITE_FIXED issued from the pool's or shared memory
   };
 
   void open_backing(const LoopConfig& config);

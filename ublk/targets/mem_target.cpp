@@ -91,7 +91,7 @@ int MemTarget::discard(std::uint64_t offset, std::uint64_t length) noexcept {
 
 void MemTarget::write(const Request& request, Completion& done) noexcept {
   const std::uint64_t length = request.length;
-  if (hold_budget_ && held_bytes_.load(std::memory_order_relaxed) + length <= hold_budget_) {
+  if (hold_budget_ && !request.in_shared_memory && held_bytes_.load(std::memory_order_relaxed) + length <= hold_budget_) {
     if (pool::OwnedBuffer buffer = done.take_buffer()) {
       const std::byte* bytes = buffer.data();
       held_bytes_.fetch_add(buffer.size(), std::memory_order_relaxed);
@@ -114,7 +114,12 @@ void MemTarget::write(const Request& request, Completion& done) noexcept {
     }
   }
   std::memcpy(data_.bytes() + request.offset, request.data.data(), length);
+  if (request.in_shared_memory) shmem_copied_bytes_.fetch_add(length, std::memory_order_relaxed);
   done(static_cast<int>(length), length);
+}
+
+std::vector<TargetCounter> MemTarget::counters() const {
+  return {{"shmem_copied_bytes", shmem_copied_bytes()}};
 }
 
 void MemTarget::read(const Request& request) noexcept {

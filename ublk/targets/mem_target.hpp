@@ -4,6 +4,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "pool/owned_buffer.hpp"
 #include "ublk/held_extents.hpp"
@@ -32,7 +33,8 @@ inline constexpr const char* kDefaultMemStoreDir = "/dev/shm";
 // request's buffer (Completion::take_buffer) and keeps it, up to `hold_bytes` of buffers; reads
 // see those buffers over the store. Past the budget, or where the mode cannot hand a buffer over
 // (copy), WRITEs are copied into the store. A named store always copies: its data must be in the
-// file when the daemon dies.
+// file when the daemon dies. A WRITE in an application's shared memory (Request::in_shared_memory)
+// is always copied, and counted (shmem_copied_bytes): the application owns those pages.
 class MemTarget final : public Target {
  public:
   // kPrivate maps now; the named stores map in on_device_added, when the name is known.
@@ -43,11 +45,16 @@ class MemTarget final : public Target {
   void handle(const Request& request, Completion done) noexcept override;
   void on_device_added(unsigned dev_id) override;
   void on_device_deleted() noexcept override;
+  [[nodiscard]] std::vector<TargetCounter> counters() const override;
 
   [[nodiscard]] std::uint64_t size() const noexcept { return size_; }
   [[nodiscard]] const std::string& store_path() const noexcept { return path_; }  // empty: private
   // Bytes of request buffers the target holds now.
   [[nodiscard]] std::uint64_t held_bytes() const noexcept { return held_bytes_.load(std::memory_order_relaxed); }
+  // Bytes of WRITEs in shared memory copied into the store.
+  [[nodiscard]] std::uint64_t shmem_copied_bytes() const noexcept {
+    return shmem_copied_bytes_.load(std::memory_order_relaxed);
+  }
 
  private:
   // A buffer taken from a request; its bytes leave the budget when the last segment drops it.
@@ -71,6 +78,7 @@ class MemTarget final : public Target {
   Mapping data_;
   std::uint64_t hold_budget_;
   std::atomic<std::uint64_t> held_bytes_{0};
+  std::atomic<std::uint64_t> shmem_copied_bytes_{0};
   std::mutex held_mutex_;
   HeldExtents<std::shared_ptr<Held>> held_;  // by device offset; guarded by held_mutex_
 };

@@ -213,14 +213,15 @@ Results read_results(const nlohmann::json& manifest, const fs::path& out, std::v
       }
     }
     if (!error.empty()) {
-      errors.push_back(run.at("id").get<std::string>() + ": " + error);
+      // A mode the kernel lacks is n/a with its reason, not a failed run.
+      if (!run.value("unsupported", false)) errors.push_back(run.at("id").get<std::string>() + ": " + error);
       slot.error = error;
     }
   }
   Results results;
   for (const auto& cell : all_cells()) {
     auto& slot = by_cell[cell.key()];
-    std::string error = slot.reps.empty() ? (slot.error.empty() ? "not run" : slot.error) : "";
+    std::string error = slot.reps.empty() ? (slot.error.empty() ? std::string(kNotRun) : slot.error) : "";
     results.add(summarize(slot.cell, std::move(slot.reps), error, slot.copies));
   }
   return results;

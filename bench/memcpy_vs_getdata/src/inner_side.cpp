@@ -11,13 +11,17 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "child_process.hpp"
 #include "clock_text.hpp"
+#include "hugetlb_file.hpp"
 #include "mvg/plan.hpp"
 #include "stop_request.hpp"
+#include "ublk/control.hpp"
+#include "ublk/features.hpp"
 
 namespace mvg {
 namespace {
@@ -36,6 +40,7 @@ struct RunOutcome {
 
   std::string error;  // the run has no figures
   bool fatal = false; // the bench must stop: something may be left behind
+  bool unsupported = false;  // the kernel lacks the mode: not a failure
   std::string device;
   // Where the time went, for the budget's overhead estimates.
   double start_s = 0;
@@ -108,6 +113,18 @@ bool wait_gone(const std::string& path, std::chrono::milliseconds timeout) {
   return true;
 }
 
+// Why this kernel cannot run the shared-memory mode, or empty when it can.
+std::string shared_memory_unsupported() {
+  try {
+    ublk::Control control;
+    const auto bit = ublk::feature_bit("SHMEM_ZC");
+    if (bit && control.features().features.has(std::uint64_t{1} << *bit)) return {};
+    return "kernel " + kernel_release() + " lacks UBLK_F_SHMEM_ZC (Linux 7.1+)";
+  } catch (const std::exception& e) {
+    return std::string("cannot ask the kernel for UBLK_F_SHMEM_ZC: ") + e.what();
+  }
+}
+
 bool wait_present(const std::string& path, std::chrono::milliseconds timeout) {
   auto deadline = Clock::now() + timeout;
   while (!fs::exists(path)) {
@@ -130,7 +147,9 @@ class InnerBench {
                  {"settings", {{"reps", c_.reps}, {"runtime_s", c_.runtime_s}, {"ramp_s", c_.ramp_s},
                                {"max_io", c_.max_io}}},
                  {"runs", nlohmann::json::array()}};
-    auto runs = interleaved_runs(selected_cells(c_.only, c_.modes), c_.reps);
+    const auto cells = selected_cells(c_.only, c_.modes);
+    prepare_shared_memory(cells);
+    auto runs = interleaved_runs(cells, c_.reps);
     auto start = Clock::now();
     int failed = 0;
     for (std::size_t k = 0; k < runs.size(); ++k) {
@@ -139,12 +158,16 @@ class InnerBench {
       auto t0 = Clock::now();
       RunOutcome outcome;
       auto failed_mode = failed_modes_.find(run.cell.mode);
-      if (failed_mode != failed_modes_.end()) {
+      auto unsupported = unsupported_modes_.find(run.cell.mode);
+      if (unsupported != unsupported_modes_.end()) {
+        outcome.error = unsupported->second;
+        outcome.unsupported = true;
+      } else if (failed_mode != failed_modes_.end()) {
         outcome.error = "skipped: " + failed_mode->second;
       } else {
         outcome = run_one(run);
       }
-      if (!outcome.error.empty()) ++failed;
+      if (!outcome.error.empty() && !outcome.unsupported) ++failed;
       record(run, outcome, std::chrono::duration<double>(Clock::now() - t0).count());
       if (outcome.fatal) {
         manifest_["fatal"] = outcome.error;
@@ -183,6 +206,22 @@ class InnerBench {
                  format_duration(elapsed).c_str(), eta.c_str());
   }
 
+  // The hugetlbfs file of the shared-memory mode, where the kernel has it and a cell wants it.
+  void prepare_shared_memory(const std::vector<Cell>& cells) {
+    const bool wanted = std::any_of(cells.begin(), cells.end(),
+                                    [](const Cell& c) { return info(c.mode).shared_memory; });
+    if (!wanted || !c_.fio_file.empty()) return;
+    if (auto why = shared_memory_unsupported(); !why.empty()) {
+      unsupported_modes_[Mode::ShmemZc] = why;
+      return;
+    }
+    try {
+      shared_.emplace(fs::path(c_.out_dir) / "hugetlbfs");
+    } catch (const std::exception& e) {
+      failed_modes_[Mode::ShmemZc] = e.what();
+    }
+  }
+
   std::vector<std::string> fio_argv(const Run& run, const std::string& device) const {
     std::vector<std::string> argv{
         "fio", "--name=mvg", "--filename=" + device, "--direct=1", "--ioengine=libaio",
@@ -192,6 +231,7 @@ class InnerBench {
         "--norandommap=1", "--output-format=json"};
     if (c_.ramp_s > 0) argv.push_back("--ramp_time=" + milliseconds(c_.ramp_s));
     if (!c_.fio_file.empty()) argv.push_back("--size=256M");
+    if (info(run.cell.mode).shared_memory && shared_) argv.push_back("--mem=mmaphuge:" + shared_->path());
     return argv;
   }
 
@@ -202,6 +242,14 @@ class InnerBench {
     std::vector<std::string> argv{c_.daemon};
     const auto& mode_args = info(run.cell.mode).daemon_args;
     argv.insert(argv.end(), mode_args.begin(), mode_args.end());
+    if (info(run.cell.mode).shared_memory && shared_) {
+      try {
+        shared_->fresh_file();
+      } catch (const HugetlbError& e) {
+        return {e.what()};
+      }
+      argv.insert(argv.end(), {"--shmem-file", shared_->path()});
+    }
     argv.insert(argv.end(), {"--queues", "1", "--depth", "16", "--max-io", c_.max_io, "--json"});
     std::optional<ChildProcess> daemon;
     try {
@@ -298,6 +346,7 @@ class InnerBench {
       entry["phases_s"] = {{"start", outcome.start_s}, {"fio", outcome.fio_s}, {"stop", outcome.stop_s}};
     }
     if (!outcome.error.empty()) entry["error"] = outcome.error;
+    if (outcome.unsupported) entry["unsupported"] = true;
     manifest_["runs"].push_back(entry);
     save();
   }
@@ -313,6 +362,8 @@ class InnerBench {
   fs::path raw_;
   nlohmann::json manifest_;
   std::map<Mode, std::string> failed_modes_;
+  std::map<Mode, std::string> unsupported_modes_;  // the kernel lacks them: n/a, not failed
+  std::optional<HugetlbFile> shared_;
 };
 
 }  // namespace

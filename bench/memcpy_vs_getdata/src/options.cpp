@@ -36,7 +36,7 @@ std::string parse_modes(const std::string& list) {
     const auto comma = list.find(',', start);
     const std::string key = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     if (!mode_from_key(key)) {
-      throw cli::UsageError(cli::bad_value("--mode", list, "want a comma list of copy_app_copy, get_data, user_copy, copy, copy_no_data"));
+      throw cli::UsageError(cli::bad_value("--mode", list, "want a comma list of copy_app_copy, get_data, user_copy, copy, copy_no_data, shmem_zc"));
     }
     if (comma == std::string::npos) return list;
     start = comma + 1;
@@ -71,7 +71,9 @@ at it; earlier runs are kept. Needs root for the native run (ublk, kernel 6.0 or
                       (default: natively when the host has ublk, else in a 7.3 VM)
   --native            run on the host's ublk; refuse if it has none (not with --vm)
   --mode LIST         only these modes, comma-separated: copy_app_copy, get_data, user_copy, copy,
-                      copy_no_data (default: all; the tables then have gaps)
+                      copy_no_data, shmem_zc (default: all; the tables then have gaps). shmem_zc:
+                      the daemon's --shmem-file and fio's --mem=mmaphuge on one hugetlbfs file,
+                      where the kernel has UBLK_F_SHMEM_ZC (7.1+; else n/a, with the reason)
   --max-io SIZE       the daemons' --max-io (default 512K: 1m IOs split in two, as in the
                       cover letter's setup)
   --start-timeout SEC how long a daemon may take to bring its device up (default 60)

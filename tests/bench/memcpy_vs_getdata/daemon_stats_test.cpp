@@ -23,6 +23,13 @@ TEST(DaemonStats, CopyMakesOne) {
   EXPECT_DOUBLE_EQ(*copies, 1.0);
 }
 
+TEST(DaemonStats, ShmemZcMakesNone) {
+  // 10513 WRITEs served in place (shmem_zc.ios); the kernel copied only the 3 partition-scan READs.
+  auto copies = copies_per_write_byte(fixture("daemon-shmem-zc.json"));
+  ASSERT_TRUE(copies);
+  EXPECT_DOUBLE_EQ(*copies, 0.0);
+}
+
 TEST(DaemonStats, NothingToSayWithoutCountersOrWrites) {
   EXPECT_EQ(copies_per_write_byte(""), std::nullopt);
   EXPECT_EQ(copies_per_write_byte("ublk-pool-null: stats on stderr"), std::nullopt);

@@ -23,8 +23,8 @@ TEST(Plan, CoversBothTablesAndMeasuresSharedCellsOnce) {
   for (const auto& rw : kTable1Workloads) {
     for (auto m : kTable1Modes) EXPECT_TRUE(has(rw, kTable1BlockSize, m)) << rw;
   }
-  // 6 x 4 for Table 2; Table 1 adds randwrite's copy --no-data and write's 4 modes.
-  EXPECT_EQ(cells.size(), 24u + 1u + 4u);
+  // 6 x 5 for Table 2; Table 1 adds randwrite's copy --no-data and write's 5 modes.
+  EXPECT_EQ(cells.size(), 30u + 1u + 5u);
 }
 
 TEST(Plan, RunsEveryCellOncePerRepetition) {

@@ -40,8 +40,8 @@ std::vector<std::string> split(const std::string& line, char sep) {
   return fields;
 }
 
-const std::vector<std::string> kTable2Modes{"copy_app_copy", "get_data", "user_copy", "copy"};
-const std::vector<std::string> kTable1Modes{"copy_no_data", "copy", "get_data", "user_copy"};
+const std::vector<std::string> kTable2Modes{"copy_app_copy", "get_data", "user_copy", "copy", "shmem_zc"};
+const std::vector<std::string> kTable1Modes{"copy_no_data", "copy", "get_data", "user_copy", "shmem_zc"};
 const std::vector<std::string> kBlockSizes{"4k", "64k", "128k", "256k", "512k", "1m"};
 
 void expect_plausible(const nlohmann::json& cell, const std::string& where) {
@@ -122,13 +122,15 @@ TEST_F(QuickRun, CsvHasEveryCell) {
     double copies = std::stod(f[10]);
     if (f[3] == "copy_app_copy") {
       EXPECT_NEAR(copies, 2.0, 0.05) << line;
+    } else if (f[3] == "shmem_zc") {
+      EXPECT_EQ(copies, 0.0) << line;
     } else if (f[3] != "copy_no_data") {
       EXPECT_NEAR(copies, 1.0, 0.05) << line;
     }
     EXPECT_TRUE(f[11].empty()) << line;
     ++rows;
   }
-  EXPECT_EQ(rows, 29u);  // 24 cells of Table 2, 5 more for Table 1
+  EXPECT_EQ(rows, 36u);  // 30 cells of Table 2, 6 more for Table 1
 }
 
 TEST_F(QuickRun, DrawsThePlot) {

@@ -24,6 +24,13 @@ TEST(Recommendation, NeverRecommendsPlainCopyWhichLosesTheData) {
   for (const auto& r : ranges) EXPECT_NE(r.mode, Mode::Copy);
 }
 
+TEST(Recommendation, NamesShmemZcWhereItWins) {
+  auto results = table2_scaled(3.0, 2.0, 2.5, 1.0);
+  // No copy, but a slower start: it wins once the copy it saves outweighs that.
+  for (auto bs : kTable2BlockSizes) add(results, "randwrite", bs, Mode::ShmemZc, 200 + static_cast<double>(bs / KiB));
+  EXPECT_EQ(format_recommendation(recommend(results)), "4k-128k: get_data; 256k-1m: shmem_zc");
+}
+
 TEST(Recommendation, SplitsWhereTheWinnerChanges) {
   Results results;
   for (auto bs : kTable2BlockSizes) {

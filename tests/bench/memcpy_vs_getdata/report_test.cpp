@@ -11,7 +11,7 @@ namespace {
 
 using testing::add;
 
-// Every cell measured; get_data beats 2-memcpy from 64k on.
+// Every cell measured; get_data beats 2-memcpy from 64k on, shmem_zc beats both from 256k on.
 Results full_results() {
   Results results;
   for (auto bs : kTable2BlockSizes) {
@@ -20,6 +20,7 @@ Results full_results() {
     add(results, "randwrite", bs, Mode::GetData, (bs == 4 * KiB ? 20 : 11) + k, 40 + k);
     add(results, "randwrite", bs, Mode::UserCopy, 30 + 1.5 * k);
     add(results, "randwrite", bs, Mode::Copy, 9 + k);
+    add(results, "randwrite", bs, Mode::ShmemZc, 100 + 0.5 * k);
   }
   for (const auto& rw : kTable1Workloads) {
     add(results, rw, kTable1BlockSize, Mode::CopyNoData, 8);
@@ -53,6 +54,43 @@ TEST(Report, Table2HasTheSeedsRowsOursBesideTheirsAndTheRatio) {
   EXPECT_NE(lines[3].find("| 0.96 "), std::string::npos);
   EXPECT_EQ(lines[8].rfind("| 1m ", 0), 0u);
   EXPECT_NE(lines[8].find("| 177.1 "), std::string::npos);
+}
+
+TEST(Report, Table2HasTheShmemZcColumn) {
+  auto lines = lines_of(table2_text(full_results()));
+  ASSERT_EQ(lines.size(), 9u);
+  EXPECT_NE(lines[1].find("| shmem_zc "), std::string::npos) << lines[1];
+  EXPECT_NE(lines[8].find("| 612.0 / 1224.0 "), std::string::npos) << lines[8];  // 100 + 1024 / 2
+}
+
+// Where the kernel lacks UBLK_F_SHMEM_ZC every shmem_zc cell carries the inner side's reason.
+Results without_shared_memory() {
+  Results results;
+  const std::string why = "kernel 6.12.48+deb12-amd64 lacks UBLK_F_SHMEM_ZC (Linux 7.1+)";
+  for (const auto& c : all_cells()) {
+    if (c.mode == Mode::ShmemZc) {
+      results.add(summarize(c, {}, why));
+    } else {
+      add(results, c.rw, c.block_size, c.mode, 10);
+    }
+  }
+  return results;
+}
+
+TEST(Report, AColumnTheKernelLacksIsNaWithTheReasonUnderEachTable) {
+  const auto results = without_shared_memory();
+  for (const auto& text : {table2_text(results), table1_text(results)}) {
+    auto lines = lines_of(text);
+    EXPECT_NE(lines[3].find("| 10.00 / 20.00 | n/a      |"), std::string::npos) << text;
+    EXPECT_EQ(lines.back(), "shmem_zc: n/a: kernel 6.12.48+deb12-amd64 lacks UBLK_F_SHMEM_ZC (Linux 7.1+)")
+        << text;
+  }
+  // A column with figures in some rows has its gaps, and no reason line.
+  EXPECT_EQ(table2_text(full_results()).find(": n/a:"), std::string::npos);
+  // Nor has a column left out on purpose (--mode, --only).
+  Results left_out;
+  for (const auto& c : all_cells()) left_out.add(summarize(c, {}, std::string(kNotRun)));
+  EXPECT_EQ(table2_text(left_out).find(": n/a:"), std::string::npos);
 }
 
 TEST(Report, Table1MarksCellsThatWereNotMeasured) {
@@ -135,7 +173,7 @@ TEST(Report, JsonHasEveryRowAndColumn) {
   ASSERT_EQ(j["table1"].size(), 2u);
   EXPECT_TRUE(j["table1"][1]["modes"]["user_copy"].is_object());   // shared with Table 2
   EXPECT_TRUE(j["table1"][1]["modes"]["copy_no_data"].is_object());
-  EXPECT_EQ(j["recommendation"]["line"], "4k: copy --app-copy; 64k-1m: get_data");
+  EXPECT_EQ(j["recommendation"]["line"], "4k: copy --app-copy; 64k-128k: get_data; 256k-1m: shmem_zc");
   EXPECT_EQ(j["measured_crossover"], "64k");
   EXPECT_DOUBLE_EQ(j["cost_model"]["predicted_crossover_bytes"].get<double>(), 6144);
 }
@@ -145,8 +183,8 @@ TEST(Report, PlotDataHasAColumnPairPerModeAndNaNForGaps) {
   add(results, "randwrite", 4 * KiB, Mode::GetData, 10, 20);
   auto lines = lines_of(plot_data(results));
   ASSERT_EQ(lines.size(), 1 + kTable2BlockSizes.size());
-  EXPECT_EQ(lines[1], "4 NaN NaN 10.000 20.000 NaN NaN NaN NaN");
-  EXPECT_EQ(lines[6], "1024 NaN NaN NaN NaN NaN NaN NaN NaN");
+  EXPECT_EQ(lines[1], "4 NaN NaN 10.000 20.000 NaN NaN NaN NaN NaN NaN");
+  EXPECT_EQ(lines[6], "1024 NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN");
 }
 
 TEST(Report, PlotScriptWritesThePngAndPlotsEveryMode) {
@@ -158,6 +196,8 @@ TEST(Report, PlotScriptWritesThePngAndPlotsEveryMode) {
   for (auto mode : kTable2Modes) {
     EXPECT_NE(script.find("title '" + std::string(info(mode).label) + " ("), std::string::npos);
   }
+  // A quote in a legend is doubled, as gnuplot's single-quoted strings want it.
+  EXPECT_NE(script.find("title 'shmem_zc (0 memcpy: fio''s pages in place)'"), std::string::npos) << script;
   EXPECT_NE(script.find("compare ratios"), std::string::npos);
 }
 

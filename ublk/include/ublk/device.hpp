@@ -129,7 +129,8 @@ class Device final : public SharedMemoryRegistrar {
   UniqueFd char_fd_;
   std::unique_ptr<QueueGroup> group_;
   std::vector<iovec> fixed_buffers_;  // the pool's regions, registered on every queue's ring
-  std::unique_ptr<SharedMemoryTable> shared_;  // the registered shared memory by REG_BUF index
+  std::unique_ptr<SharedMemoryTable> shared_;
+  std::vector<std::span<std::byte>> fixed_shared_;  // DeviceConfig::shared_memory by REG_BUF index  // the registered shared memory by REG_BUF index
   pool::SizeClassPool* fixed_pool_ = nullptr;
   mutable std::mutex queues_mutex_;  // queues_, stats_ and homes_ against stats() from elsewhere
   std::vector<std::unique_ptr<Queue>> queues_;

@@ -33,6 +33,10 @@ struct Request {
   // slot where the kernel registered the request's own pages, addressed by byte offset into the
   // request (RingIo::read_registered / write_registered).
   bool registered_pages = false;
+  // `data` is the application's own pages, shared with the daemon (UBLK_F_SHMEM_ZC): the
+  // application reuses them once the request completes, so a target that keeps WRITE data past
+  // its completion must copy it; no buffer can be taken (Completion::take_buffer).
+  bool in_shared_memory = false;
   unsigned queue = 0;
   unsigned tag = 0;
 };

@@ -5,8 +5,8 @@
 namespace mvg {
 namespace {
 
-const std::array<ModeInfo, 5>& all_modes() {
-  static const std::array<ModeInfo, 5> modes{{
+const std::array<ModeInfo, kAllModes.size()>& all_modes() {
+  static const std::array<ModeInfo, kAllModes.size()> modes{{
       {Mode::AppCopy, "copy_app_copy", "copy --app-copy", "2 memcpy",
        {"--mode", "copy", "--app-copy"}},
       {Mode::GetData, "get_data", "get_data", "1 memcpy + 1 round trip",
@@ -16,6 +16,9 @@ const std::array<ModeInfo, 5>& all_modes() {
       {Mode::Copy, "copy", "copy", "1 memcpy, data unused", {"--mode", "copy"}},
       {Mode::CopyNoData, "copy_no_data", "copy --no-data", "frontend overhead only",
        {"--mode", "copy", "--no-data"}},
+      // copy as the base: get_data would still ask NEED_GET_DATA for a WRITE in shared memory.
+      {Mode::ShmemZc, "shmem_zc", "shmem_zc", "0 memcpy: fio's pages in place",
+       {"--mode", "copy"}, /*shared_memory=*/true},
   }};
   return modes;
 }

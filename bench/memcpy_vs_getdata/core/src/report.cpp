@@ -1,7 +1,9 @@
 #include "mvg/report.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
+#include <vector>
 
 #include "mvg/recommendation.hpp"
 #include "mvg/seed.hpp"
@@ -35,8 +37,49 @@ nlohmann::json cell_figures(const CellSummary* s) {
   return {{"p50_us", s->p50_us}, {"p99_us", s->p99_us}, {"mean_us", s->mean_us}, {"iops", s->iops}};
 }
 
+// Text inside a gnuplot '...' string: a quote is written twice.
+std::string gnuplot_single_quoted(const std::string& text) {
+  std::string out;
+  for (char ch : text) out += ch == '\'' ? std::string("''") : std::string(1, ch);
+  return out;
+}
+
 nlohmann::json optional_number(std::optional<double> v) {
   return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+}
+
+// Under a table, why a column has no figures at all (e.g. the kernel lacks the mode): the first
+// error of that mode's cells in the table. A column the bench was told to leave out just has gaps.
+template <std::size_t N>
+std::string unmeasured_columns_text(const Results& results, const std::array<Mode, N>& modes,
+                                    const std::vector<Cell>& table_cells) {
+  std::string out;
+  for (auto mode : modes) {
+    std::string why;
+    bool measured = false;
+    for (auto cell : table_cells) {
+      cell.mode = mode;
+      for (const auto& c : results.cells()) {
+        if (!(c.cell == cell)) continue;
+        measured = measured || c.measured();
+        if (why.empty() && c.error != kNotRun) why = c.error;
+      }
+    }
+    if (!measured && !why.empty()) out.append(info(mode).label).append(": n/a: ").append(why).append("\n");
+  }
+  return out;
+}
+
+std::vector<Cell> table2_cells() {
+  std::vector<Cell> cells;
+  for (auto bs : kTable2BlockSizes) cells.push_back({"randwrite", bs, Mode::Copy});
+  return cells;
+}
+
+std::vector<Cell> table1_cells() {
+  std::vector<Cell> cells;
+  for (const auto& rw : kTable1Workloads) cells.push_back({rw, kTable1BlockSize, Mode::Copy});
+  return cells;
 }
 
 }  // namespace
@@ -80,8 +123,9 @@ std::string table2_text(const Results& results) {
   }
   return "Table 2: rw=randwrite, latency p50 / p99 (usec). Columns: copy --app-copy = 2 memcpy "
          "(seed: w/o NEED_GET_DATA); get_data = 1 memcpy (seed: w/ NEED_GET_DATA); user_copy = "
-         "1 memcpy, no extra round trip; copy = 1 memcpy, data never needed.\n" +
-         table.render();
+         "1 memcpy, no extra round trip; copy = 1 memcpy, data never needed; shmem_zc = no memcpy: "
+         "copy --shmem-file F, fio --mem=mmaphuge:F (UBLK_F_SHMEM_ZC, Linux 7.1+).\n" +
+         table.render() + unmeasured_columns_text(results, kTable2Modes, table2_cells());
 }
 
 std::string table1_text(const Results& results) {
@@ -104,14 +148,14 @@ std::string table1_text(const Results& results) {
   }
   return "Table 1: null target, bs=4k, latency p50 / p99 (usec). The seed's columns map to: "
          "baseline (old code) -> copy --no-data (frontend overhead, data never read); NEED_GET_DATA "
-         "disabled -> copy; enabled -> get_data. user_copy has no seed counterpart.\n" +
-         table.render();
+         "disabled -> copy; enabled -> get_data. user_copy and shmem_zc have no seed counterpart.\n" +
+         table.render() + unmeasured_columns_text(results, kTable1Modes, table1_cells());
 }
 
 std::string copies_text(const Results& results) {
   std::string out = "Copies per WRITE byte, as the daemons counted them (kernel + userspace):";
   bool any = false;
-  for (auto mode : {Mode::AppCopy, Mode::GetData, Mode::UserCopy, Mode::Copy, Mode::CopyNoData}) {
+  for (auto mode : kAllModes) {
     std::optional<double> lo, hi;
     for (const auto& c : results.cells()) {
       if (c.cell.mode != mode || !c.copies_per_write_byte) continue;
@@ -322,7 +366,7 @@ std::string plot_script(const Report& report, const std::string& data_path,
     const auto& m = info(kTable2Modes[i]);
     out += (i ? ", \\\n     " : "") + std::string("'") + data_path + "' using 1:" +
            std::to_string(col) + " with linespoints linecolor " + color + " linewidth 2 title '" +
-           std::string(m.label) + " (" + std::string(m.copies) + ")', \\\n     '" + data_path +
+           gnuplot_single_quoted(std::string(m.label) + " (" + std::string(m.copies) + ")") + "', \\\n     '" + data_path +
            "' using 1:" + std::to_string(col + 1) + " with lines linecolor " + color +
            " dashtype 2 notitle";
   }

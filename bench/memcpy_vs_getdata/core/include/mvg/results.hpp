@@ -3,12 +3,16 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "mvg/fio_result.hpp"
 #include "mvg/plan.hpp"
 
 namespace mvg {
+
+// A cell's error when the bench left it out (--only, --mode): a gap, not something to explain.
+inline constexpr std::string_view kNotRun = "not run";
 
 struct CellSummary {
   Cell cell;
