@@ -104,11 +104,13 @@ fi
 measure "$nbddev"
 stop_daemons
 for mode in "${modes[@]}"; do
-  # The --json report follows the device line: the kernel's and the daemon's copies per byte.
+  # The --json report follows the device line: the kernel's copies per byte, the daemon's per
+  # WRITE byte and per READ byte (a build older than that counter reports none: "-").
   copies[$mode]="$(tail -n +2 "$(out_file "$mode")" | python3 -c '
 import json, sys
 c = json.load(sys.stdin)["copies"]
-print("%.2f/%.2f" % (c["kernel_per_byte"], c["userspace_per_write_byte"]))')"
+r = c.get("userspace_per_read_byte")
+print("%.2f/%.2f/%s" % (c["kernel_per_byte"], c["userspace_per_write_byte"], "-" if r is None else "%.2f" % r))')"
 done
 nbd-client -d "$nbddev" >/dev/null 2>&1 || true
 
@@ -117,4 +119,4 @@ echo "kernel client: nbd-client -b 512 (nbd.ko, 1 connection); ublk-pool-nbd: 1 
 [ -z "$baseline" ] || echo "MODE/base: $baseline"
 echo "fio io_uring direct, ${seconds} s per job, jobs interleaved; load average $(cut -d' ' -f1-3 /proc/loadavg) (guest)"
 print_table "kernel nbd"
-printf '%-16s %14s' "copies k/user" "-"; for m in "${modes[@]}"; do printf ' %12s' "${copies[$m]}"; done; echo
+printf '%-16s %14s' "copies k/uw/ur" "-"; for m in "${modes[@]}"; do printf ' %12s' "${copies[$m]}"; done; echo

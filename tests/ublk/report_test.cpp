@@ -20,6 +20,7 @@ RunSummary sample() {
   s.io.read_bytes = 4096;
   s.io.get_data = 3;
   s.io.userspace_copy_bytes = 2 * 3 * 4096;
+  s.io.userspace_read_copy_bytes = 1024;
   s.io.enomem = 1;
   s.io.errors = 1;
   for (int i = 0; i < 4; ++i) s.io.sizes.add(4096);
@@ -105,6 +106,7 @@ TEST(ReportSchema, ReadsBackWhatItWrote) {
   EXPECT_EQ(out.io.writes, 3u);
   EXPECT_EQ(out.io.kernel_copy_bytes, in.io.kernel_copy_bytes);
   EXPECT_EQ(out.io.userspace_copy_bytes, in.io.userspace_copy_bytes);
+  EXPECT_EQ(out.io.userspace_read_copy_bytes, 1024u);
   for (unsigned b = 0; b < SizeHistogram::kBuckets; ++b) EXPECT_EQ(out.io.sizes.count(b), in.io.sizes.count(b)) << b;
   EXPECT_EQ(out.pool.bytes_peak, in.pool.bytes_peak);
   EXPECT_EQ(out.pool.buffers_peak, in.pool.buffers_peak);

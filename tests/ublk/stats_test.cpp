@@ -64,6 +64,8 @@ TEST(IoStats, MergeAddsEveryCounterAndTheRatioFollows) {
   b.sizes.add(8192);
   b.backend_latency_us.add(10);
   b.backend_latency_ns = 10'000;
+  b.read_bytes = 4096;
+  b.userspace_read_copy_bytes = 1024;
   a.merge(b);
   EXPECT_EQ(a.backend_latency_us.total(), 1u);
   EXPECT_EQ(a.backend_latency_ns, 10'000u);
@@ -74,6 +76,8 @@ TEST(IoStats, MergeAddsEveryCounterAndTheRatioFollows) {
   EXPECT_EQ(a.sizes.total(), 1u);
   EXPECT_DOUBLE_EQ(a.userspace_copies_per_write_byte(), 0.5);
   EXPECT_DOUBLE_EQ(IoStats{}.userspace_copies_per_write_byte(), 0.0);
+  EXPECT_DOUBLE_EQ(a.userspace_copies_per_read_byte(), 0.25);
+  EXPECT_DOUBLE_EQ(IoStats{}.userspace_copies_per_read_byte(), 0.0);
 }
 
 }  // namespace

@@ -52,6 +52,8 @@ json io_json(const IoStats& io) {
            {{"kernel_bytes", io.kernel_copy_bytes},
             {"userspace_bytes", io.userspace_copy_bytes},
             {"userspace_per_write_byte", io.userspace_copies_per_write_byte()},
+            {"userspace_read_bytes", io.userspace_read_copy_bytes},
+            {"userspace_per_read_byte", io.userspace_copies_per_read_byte()},
             {"kernel_per_byte", kernel_copies_per_byte(io)}}}};
 }
 
@@ -115,6 +117,10 @@ IoStats io_from_json(const json& doc) {
   const json& copies = member(doc, "copies");
   io.kernel_copy_bytes = get<std::uint64_t>(copies, "kernel_bytes");
   io.userspace_copy_bytes = get<std::uint64_t>(copies, "userspace_bytes");
+  // Added in schema version 1 after its first release: absent from older reports.
+  if (copies.contains("userspace_read_bytes")) {
+    io.userspace_read_copy_bytes = get<std::uint64_t>(copies, "userspace_read_bytes");
+  }
   return io;
 }
 
@@ -185,9 +191,10 @@ std::string report_text(const RunSummary& s) {
   out += line;
   std::snprintf(line, sizeof line,
                 "  copies: kernel %llu B (%.3f per byte), userspace %llu B; userspace bytes copied per WRITE "
-                "byte: %.3f\n",
+                "byte: %.3f, per READ byte: %.3f (%llu B)\n",
                 (unsigned long long)io.kernel_copy_bytes, kernel_copies_per_byte(io),
-                (unsigned long long)io.userspace_copy_bytes, io.userspace_copies_per_write_byte());
+                (unsigned long long)io.userspace_copy_bytes, io.userspace_copies_per_write_byte(),
+                io.userspace_copies_per_read_byte(), (unsigned long long)io.userspace_read_copy_bytes);
   out += line;
   if (s.mode == Mode::kZeroCopy) {
     std::snprintf(line, sizeof line, "  zero copy: %llu IOs (%llu B) served from the requests' own pages\n",
@@ -418,6 +425,7 @@ std::string report_prometheus(const RunSummary& s) {
   e.family("copy_bytes_total", "counter", "Request data copied, by who copied it.");
   e.sample("copy_bytes_total", "by=\"kernel\"", io.kernel_copy_bytes);
   e.sample("copy_bytes_total", "by=\"userspace\"", io.userspace_copy_bytes);
+  e.sample("copy_bytes_total", "by=\"userspace_read\"", io.userspace_read_copy_bytes);
   e.single("buffer_acquires_total", "counter", "Buffers asked of the provider.", io.acquires);
   e.single("buffer_acquire_failures_total", "counter", "Buffer requests the provider refused.", io.acquire_failures);
   e.single("buffer_waits_total", "counter", "Requests that waited for a buffer to come back.", io.exhaustion_waits);

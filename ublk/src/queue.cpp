@@ -589,6 +589,7 @@ void Queue::drain_done() {
       continue;
     }
     if (slot.op() == uapi::IoOp::kWrite) stats_.userspace_copy_bytes += done.copied;
+    if (slot.op() == uapi::IoOp::kRead) stats_.userspace_read_copy_bytes += done.copied;
     if (config_.time_backend) count_backend_time(slot);
     commit(slot, done.result);
   }

@@ -28,6 +28,7 @@ void IoStats::merge(const IoStats& o) noexcept {
   get_data += o.get_data;
   kernel_copy_bytes += o.kernel_copy_bytes;
   userspace_copy_bytes += o.userspace_copy_bytes;
+  userspace_read_copy_bytes += o.userspace_read_copy_bytes;
   acquires += o.acquires;
   acquire_failures += o.acquire_failures;
   exhaustion_waits += o.exhaustion_waits;

@@ -105,6 +105,7 @@ struct IoStats {
   Counter get_data;       // NEED_GET_DATA commands issued
   Counter kernel_copy_bytes;     // request data the kernel copied to/from our memory
   Counter userspace_copy_bytes;  // WRITE data memcpy'd in user space (app copy, target)
+  Counter userspace_read_copy_bytes;  // READ data memcpy'd in user space (a target's receive staging)
   Counter acquires, acquire_failures;
   Counter exhaustion_waits;    // IOs parked until a provider buffer came back
   Counter handed_off;          // request buffers a target took ownership of
@@ -132,6 +133,11 @@ struct IoStats {
   [[nodiscard]] double userspace_copies_per_write_byte() const noexcept {
     const std::uint64_t copied = userspace_copy_bytes, written = write_bytes;
     return written ? static_cast<double>(copied) / static_cast<double>(written) : 0.0;
+  }
+  // Userspace bytes copied per READ byte (0 when nothing was read).
+  [[nodiscard]] double userspace_copies_per_read_byte() const noexcept {
+    const std::uint64_t copied = userspace_read_copy_bytes, read = read_bytes;
+    return read ? static_cast<double>(copied) / static_cast<double>(read) : 0.0;
   }
 };
 

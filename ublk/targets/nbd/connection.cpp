@@ -17,7 +17,7 @@ constexpr bool wants_fua(const Request& r) noexcept { return (r.flags & kIoFlagF
 }  // namespace
 
 Connection::Connection(Transport& transport, unsigned depth, const Export& shape, LogSink log)
-    : transport_(transport), shape_(shape), log_(std::move(log)), slots_(depth), reader_(shape.structured_replies) {
+    : transport_(transport), shape_(shape), log_(std::move(log)), slots_(depth), receiver_(shape.structured_replies) {
   batch_.headers.reserve(depth);
   batch_.iov.reserve(std::min<std::size_t>(2 * std::size_t{depth}, kMaxIov));
   batch_.members.reserve(depth);
@@ -26,14 +26,14 @@ Connection::Connection(Transport& transport, unsigned depth, const Export& shape
 void Connection::attach(UniqueFd socket) {
   socket_ = std::move(socket);
   broken_.reset();
-  reader_.reset(shape_.structured_replies);
+  receiver_.reset(shape_.structured_replies);
   kick();
 }
 
 void Connection::detach() noexcept {
   socket_.reset();
   broken_.reset();
-  reader_.reset();
+  receiver_.reset();
   batch_ = SendBatch{};
   batch_.headers.reserve(slots_.size());
   batch_.members.reserve(slots_.size());
@@ -156,14 +156,14 @@ void Connection::finish(Slot& s, int result) noexcept {
   --held_;
   const Completion done = *s.done;
   s.done.reset();
-  done(result);
+  done(result, s.reply.copied);
 }
 
 void Connection::kick() noexcept {
   if (!socket_ || broken_) return;
   if (!recv_busy_) {
     recv_busy_ = true;
-    transport_.recv(socket_.get(), reader_.want());
+    transport_.recv(socket_.get(), receiver_.receive_into());
   }
   if (!send_busy_ && !to_send_.empty()) start_batch();
 }
@@ -224,14 +224,21 @@ void Connection::on_sent(int result) noexcept {
 }
 
 void Connection::on_received(int result) noexcept {
-  recv_busy_ = false;
-  if (broken_) return;
-  if (result <= 0) {
+  if (broken_ || result <= 0) {
+    recv_busy_ = false;
+    if (broken_) return;
     return break_stream(result == 0 ? "the server closed the connection" : std::strerror(-result));
   }
-  ReplyEvent event = reader_.received(static_cast<std::size_t>(result), *this);
-  if (event.kind == ReplyEvent::Kind::kBroken) return break_stream("malformed reply: " + event.why);
-  if (event.kind == ReplyEvent::Kind::kDone) {
+  // recv_busy_ stays set while the replies received are parsed: a completion that submits a
+  // request from inside finish() must not start a receive before what is staged is used up.
+  receiver_.received(static_cast<std::size_t>(result));
+  for (;;) {
+    ReplyEvent event = receiver_.next(*this);
+    if (event.kind == ReplyEvent::Kind::kMore) break;
+    if (event.kind == ReplyEvent::Kind::kBroken) {
+      recv_busy_ = false;
+      return break_stream("malformed reply: " + event.why);
+    }
     Slot& s = slots_[event.cookie & ((1U << kTagBits) - 1)];
     if (event.result < 0 && log_) {
       log_("server error " + std::string(std::strerror(-event.result)) + " for a request at offset " +
@@ -239,6 +246,7 @@ void Connection::on_received(int result) noexcept {
     }
     finish(s, event.result);
   }
+  recv_busy_ = false;
   kick();
 }
 

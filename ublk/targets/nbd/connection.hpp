@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "negotiation.hpp"
-#include "reply_reader.hpp"
+#include "reply_receiver.hpp"
 #include "ublk/target.hpp"
 #include "ublk/unique_fd.hpp"
 
@@ -34,7 +34,7 @@ using LogSink = std::function<void(std::string_view)>;
 
 // The transmission phase of one NBD connection: requests pipelined up to the queue depth, a
 // WRITE's header and payload in one sendmsg straight from the request's buffer, replies
-// matched by cookie in any order, a READ's payload received straight into its buffer.
+// matched by cookie in any order, many per receive (see ReplyReceiver).
 // Single-threaded; holds each request until its reply is complete, and completes it exactly
 // once (or hands it back to be resent when the connection breaks: see requeue_all).
 class Connection final : private ReplyLookup {
@@ -97,7 +97,7 @@ class Connection final : private ReplyLookup {
   std::vector<Slot> slots_;  // by tag
   std::deque<unsigned> to_send_;
   SendBatch batch_;
-  ReplyReader reader_;
+  ReplyReceiver receiver_;
   std::uint64_t next_generation_ = 1;
   unsigned held_ = 0;
   bool send_busy_ = false;

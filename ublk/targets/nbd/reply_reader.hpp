@@ -21,6 +21,7 @@ struct PendingReply {
   std::uint64_t covered = 0;  // READ bytes received or known as holes
   std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges;  // [begin, end) of `data` covered
   int error = 0;  // -errno of the first error chunk
+  std::uint64_t copied = 0;  // payload bytes copied in user space to `data` (ReplyReceiver)
 
   void reset_progress() noexcept {
     covered = 0;
@@ -62,6 +63,11 @@ class ReplyReader {
   // Where the next bytes go; never empty.
   [[nodiscard]] std::span<std::byte> want() noexcept { return target_.subspan(filled_); }
   ReplyEvent received(std::size_t n, ReplyLookup& lookup);
+  // The request whose payload want() is (its own buffer), or nullptr for a header or a chunk's
+  // payload kept by the reader.
+  [[nodiscard]] PendingReply* payload_owner() const noexcept {
+    return step_ == Step::kSimpleData || step_ == Step::kChunkData ? current_ : nullptr;
+  }
   // A new connection: forget any reply half read.
   void reset() noexcept;
   void reset(bool structured) noexcept {

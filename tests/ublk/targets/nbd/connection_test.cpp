@@ -52,8 +52,10 @@ class ScriptedTransport final : public Transport {
 
 struct Results {
   std::map<unsigned, std::vector<int>> by_tag;
-  static void record(void* self, unsigned tag, int result, std::uint64_t) noexcept {
+  std::map<unsigned, std::uint64_t> copied;
+  static void record(void* self, unsigned tag, int result, std::uint64_t copied) noexcept {
     static_cast<Results*>(self)->by_tag[tag].push_back(result);
+    static_cast<Results*>(self)->copied[tag] += copied;
   }
 };
 
@@ -80,6 +82,12 @@ Request write_request(unsigned tag, std::uint64_t offset, std::vector<std::byte>
   r.data = data;
   r.tag = tag;
   r.flags = flags;
+  return r;
+}
+
+Request read_request(unsigned tag, std::uint64_t offset, std::vector<std::byte>& data) {
+  Request r = write_request(tag, offset, data);
+  r.op = ublk::IoOp::kRead;
   return r;
 }
 
@@ -204,6 +212,78 @@ TEST(NbdConnection, FailAllCompletesEachHeldRequestOnce) {
   c.fail_all(-EIO);
   c.fail_all(-EIO);
   EXPECT_EQ(results.by_tag[5], std::vector<int>{-EIO});
+}
+
+TEST(NbdConnection, OneReceiveCompletesEveryReplyInItAndCountsTheCopies) {
+  ScriptedTransport t;
+  Results results;
+  test::CallbackOwner owner(&Results::record, &results);
+  Connection c(t, 8, shape(), {});
+  c.attach(dummy_socket());
+  std::vector<std::vector<std::byte>> buffers(3, std::vector<std::byte>(4096));
+  std::vector<std::uint64_t> cookies;
+  for (unsigned tag = 0; tag < 3; ++tag) {
+    c.submit(read_request(tag, tag * 4096, buffers[tag]), Completion(owner, tag, 0));
+    const auto wire = t.take();
+    cookies.push_back(cookie_at(wire, 0));
+    c.on_sent(static_cast<int>(wire.size()));
+  }
+  std::vector<std::byte> replies;
+  for (unsigned tag : {2U, 0U, 1U}) {
+    const auto header = encode_simple_reply({0, cookies[tag]});
+    replies.insert(replies.end(), header.begin(), header.end());
+    replies.insert(replies.end(), 4096, static_cast<std::byte>(tag + 1));
+  }
+  const int recvs_before = t.recvs;
+  t.deliver(c, replies);
+  // One receive took all three replies; the next is already asked for.
+  EXPECT_EQ(t.recvs, recvs_before + 1);
+  for (unsigned tag = 0; tag < 3; ++tag) {
+    EXPECT_EQ(results.by_tag[tag], std::vector<int>{4096});
+    EXPECT_EQ(results.copied[tag], 4096U);
+    EXPECT_EQ(buffers[tag], std::vector<std::byte>(4096, static_cast<std::byte>(tag + 1)));
+  }
+}
+
+// A completion that submits the next request (as a queue may) while the replies of one receive
+// are being parsed: no receive starts until every staged reply is used.
+struct Resubmitter {
+  Connection* connection = nullptr;
+  test::CallbackOwner* owner = nullptr;
+  std::vector<std::byte>* buffer = nullptr;
+  int completions = 0;
+  static void record(void* self, unsigned tag, int, std::uint64_t) noexcept {
+    auto* r = static_cast<Resubmitter*>(self);
+    if (++r->completions == 1) r->connection->submit(write_request(tag + 4, 0, *r->buffer), Completion(*r->owner, tag + 4, 0));
+  }
+};
+
+TEST(NbdConnection, ACompletionThatSubmitsDoesNotStartAReceiveMidBatch) {
+  ScriptedTransport t;
+  Resubmitter resubmitter;
+  test::CallbackOwner owner(&Resubmitter::record, &resubmitter);
+  Connection c(t, 8, shape(), {});
+  std::vector<std::byte> a(512), b(512), next(512);
+  resubmitter = {&c, &owner, &next, 0};
+  c.attach(dummy_socket());
+  c.submit(write_request(0, 0, a), Completion(owner, 0, 0));
+  c.submit(write_request(1, 512, b), Completion(owner, 1, 0));
+  auto wire = t.take();
+  const std::uint64_t c0 = cookie_at(wire, 0);
+  c.on_sent(static_cast<int>(wire.size()));
+  wire = t.take();  // the second write waited for the first send
+  const std::uint64_t c1 = cookie_at(wire, 0);
+  c.on_sent(static_cast<int>(wire.size()));
+  std::vector<std::byte> replies;
+  for (auto reply : {encode_simple_reply({0, c0}), encode_simple_reply({0, c1})}) {
+    replies.insert(replies.end(), reply.begin(), reply.end());
+  }
+  const int recvs_before = t.recvs;
+  t.deliver(c, replies);
+  EXPECT_EQ(resubmitter.completions, 2);
+  EXPECT_EQ(t.recvs, recvs_before + 1);
+  EXPECT_FALSE(c.broken());
+  EXPECT_EQ(c.held(), 1U);  // the request submitted from the completion
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "nbd/reply_reader.hpp"
 
+#include "reply_stream.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -8,38 +10,7 @@
 
 namespace ublk::nbd {
 namespace {
-
-class Table final : public ReplyLookup {
- public:
-  PendingReply& add(std::uint64_t cookie, Command command, std::uint64_t offset, std::vector<std::byte>& buffer) {
-    PendingReply& p = map_[cookie];
-    p.command = command;
-    p.offset = offset;
-    p.length = static_cast<std::uint32_t>(buffer.size());
-    p.data = buffer;
-    return p;
-  }
-  PendingReply* find(std::uint64_t cookie) noexcept override {
-    auto it = map_.find(cookie);
-    return it == map_.end() ? nullptr : &it->second;
-  }
-
- private:
-  std::map<std::uint64_t, PendingReply> map_;
-};
-
-struct Stream {
-  std::vector<std::byte> bytes;
-  template <class Bytes>
-  Stream& add(const Bytes& b) {
-    bytes.insert(bytes.end(), std::begin(b), std::end(b));
-    return *this;
-  }
-  Stream& chunk(std::uint16_t flags, ChunkType type, std::uint64_t cookie, std::span<const std::byte> payload) {
-    add(encode_chunk_header({flags, type, cookie, static_cast<std::uint32_t>(payload.size())}));
-    return add(payload);
-  }
-};
+using namespace test;
 
 // Feeds `stream` to a reader `piece` bytes at a time (as short recvs would deliver it).
 std::vector<ReplyEvent> feed(ReplyReader& reader, Table& table, const Stream& stream, std::size_t piece) {
@@ -55,12 +26,6 @@ std::vector<ReplyEvent> feed(ReplyReader& reader, Table& table, const Stream& st
     if (e.kind == ReplyEvent::Kind::kBroken) break;
   }
   return events;
-}
-
-std::vector<std::byte> pattern(std::size_t n, int seed) {
-  std::vector<std::byte> v(n);
-  for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<std::byte>((i * 7 + seed) & 0xff);
-  return v;
 }
 
 class ReplyReaderPieces : public ::testing::TestWithParam<std::size_t> {};
