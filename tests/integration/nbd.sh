@@ -39,19 +39,20 @@ stop_server() {
 }
 trap 'rc=$?; [ -z "$fio_pid" ] || kill -KILL "$fio_pid" 2>/dev/null; stop_server KILL; rm -rf "$sock_dir"; (exit $rc); on_exit' EXIT
 
-# start_server SOCKET CMD...: starts an NBD server in the background; waits for its socket.
+# start_server READY CMD...: starts an NBD server in the background and waits (20 s) until READY
+# exists: its unix socket, or a pid file the server writes once it accepts (not empty).
 start_server() {
-  local sock="$1" i
+  local ready="$1" i
   shift
-  rm -f "$sock"
+  rm -f "$ready"
   "$@" >>"$work_dir/server.log" 2>&1 &
   server_pid=$!
   for ((i = 0; i < 200; i++)); do
-    [ -S "$sock" ] && return 0
+    [[ -S "$ready" || -s "$ready" ]] && return 0
     kill -0 "$server_pid" 2>/dev/null || { show "server log" "$work_dir/server.log"; fail "$1 exited at start"; }
     nap 0.1
   done
-  fail "$1 did not create $sock"
+  fail "$1 did not create $ready"
 }
 
 sizes="512/10:4k/30:8k/10:64k/20:128k/10:512k/10:1m/10"
@@ -255,19 +256,8 @@ log "a takeover onto an export of another size is refused; ublk-pool del removes
 # ---- 6. TCP, one connection per queue where the server allows multi-conn ----
 ip link set lo up || fail "cannot bring up the guest's loopback"
 port=10809
-# start_tcp_server ARGS...: nbdkit on 127.0.0.1:$port; its pid file appears once it accepts.
-start_tcp_server() {
-  local pidfile="$sock_dir/nbdkit.pid" i
-  rm -f "$pidfile"
-  nbdkit -f -P "$pidfile" -i 127.0.0.1 -p "$port" "$@" >>"$work_dir/server.log" 2>&1 &
-  server_pid=$!
-  for ((i = 0; i < 200; i++)); do
-    [ -s "$pidfile" ] && return 0
-    kill -0 "$server_pid" 2>/dev/null || { show "server log" "$work_dir/server.log"; fail "nbdkit on port $port exited at start"; }
-    nap 0.1
-  done
-  fail "nbdkit did not listen on port $port"
-}
+# start_tcp_server ARGS...: nbdkit ARGS on 127.0.0.1:$port.
+start_tcp_server() { start_server "$sock_dir/nbdkit.pid" nbdkit -f -P "$sock_dir/nbdkit.pid" -i 127.0.0.1 -p "$port" "$@"; }
 # Established connections whose peer is the server's port: the daemon's side of each one.
 daemon_connections() { ss -Htn state established "( dport = :$port )" | wc -l; }
 tcp_verify() {  # NAME: fio verify with one job pinned to each guest CPU, so both queues see IO

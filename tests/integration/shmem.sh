@@ -47,6 +47,19 @@ target_counter() {
 }
 # shmem KEY FILE: a key of the "shmem_zc" object.
 shmem() { python3 -c 'import json,sys; print(json.load(open(sys.argv[2]))["shmem_zc"][sys.argv[1]])' "$1" "$2"; }
+# fio_verify_counted NAME FIO_ARGS...: fio crc32c verify (randrw, 4k-64k, 32M) on the device; sets
+# ios (data IOs), in_place and fallback (shmem_zc) to what the daemon counted during it.
+fio_verify_counted() {
+  local name="$1"
+  shift
+  stats "$work_dir/before.json"
+  run_fio "$name" --filename="$daemon_dev" --direct=1 --ioengine=io_uring --rw=randrw --bs=4k-64k \
+    --iodepth=8 --size=32M --verify=crc32c "$@"
+  stats "$work_dir/after.json"
+  ios=$(($(delta reads) + $(delta writes)))
+  in_place=$(($(shmem ios "$work_dir/after.json") - $(shmem ios "$work_dir/before.json")))
+  fallback=$(($(shmem fallback_ios "$work_dir/after.json") - $(shmem fallback_ios "$work_dir/before.json")))
+}
 
 for mode in $(kernel_modes); do
   daemon_start "$mem_bin" --mode "$mode" --size 64M --queues 2 --depth 32 --shmem-file "$shared"
@@ -63,20 +76,10 @@ for mode in $(kernel_modes); do
   ((kernel == 0)) || fail "$mode: the kernel copied $kernel bytes of IO in shared memory"
   client_writes=$(delta write_bytes)
   if [ "$mode" = get_data ]; then
-    stats "$work_dir/before.json"
-    run_fio mmaphuge --filename="$daemon_dev" --direct=1 --ioengine=io_uring --rw=randrw --bs=4k-64k \
-      --iodepth=8 --size=32M --verify=crc32c --mem="mmaphuge:$shared"
-    stats "$work_dir/after.json"
-    ios=$(($(delta reads) + $(delta writes)))
-    in_place=$(($(shmem ios "$work_dir/after.json") - $(shmem ios "$work_dir/before.json")))
+    fio_verify_counted mmaphuge --mem="mmaphuge:$shared"
     log "fio --mem=mmaphuge: $ios data IOs, $in_place in place"
     ((ios > 0 && in_place == ios)) || fail "fio from the shared file: $in_place of $ios IOs in place"
-    stats "$work_dir/before.json"
-    run_fio private --filename="$daemon_dev" --direct=1 --ioengine=io_uring --rw=randrw --bs=4k-64k \
-      --iodepth=8 --size=32M --verify=crc32c
-    stats "$work_dir/after.json"
-    ios=$(($(delta reads) + $(delta writes)))
-    fallback=$(($(shmem fallback_ios "$work_dir/after.json") - $(shmem fallback_ios "$work_dir/before.json")))
+    fio_verify_counted private
     log "fio from its own memory: $ios data IOs, $fallback fell back"
     ((ios > 0 && fallback == ios)) || fail "fio from private memory: $fallback of $ios IOs fell back"
   fi
@@ -154,12 +157,7 @@ daemon_stop
 # 5. The loop target: file IO from the application's pages, by fixed buffers
 backing="$work_dir/loop.img"
 daemon_start "$loop_bin" --file "$backing" --size 32M --mode get_data --queues 2 --depth 32 --shmem-file "$shared"
-stats "$work_dir/before.json"
-run_fio loop_mmaphuge --filename="$daemon_dev" --direct=1 --ioengine=io_uring --rw=randrw --bs=4k-64k \
-  --iodepth=8 --size=32M --verify=crc32c --mem="mmaphuge:$shared"
-stats "$work_dir/after.json"
-ios=$(($(delta reads) + $(delta writes)))
-in_place=$(($(shmem ios "$work_dir/after.json") - $(shmem ios "$work_dir/before.json")))
+fio_verify_counted loop_mmaphuge --mem="mmaphuge:$shared"
 ((ios > 0 && in_place == ios)) || fail "loop: $in_place of $ios IOs of fio from the shared file in place"
 device_sum=$(head -c 32M "$daemon_dev" | md5sum) || fail "loop: reading the device back failed"
 daemon_stop
