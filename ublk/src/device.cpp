@@ -239,15 +239,8 @@ void Device::start_queues() {
 
 void Device::open_char_device() {
   const std::string path = "/dev/ublkc" + std::to_string(dev_id_);
-  const auto deadline = std::chrono::steady_clock::now() + kNodeTimeout;
-  for (;;) {
-    char_fd_.reset(::open(path.c_str(), O_RDWR | O_CLOEXEC));
-    if (char_fd_) return;
-    if (errno != ENOENT || std::chrono::steady_clock::now() > deadline) {
-      throw std::system_error(errno, std::generic_category(), "open " + path);
-    }
-    std::this_thread::sleep_for(kNodePoll);
-  }
+  char_fd_ = open_when_present(path, O_RDWR, kNodeTimeout);
+  if (!char_fd_) throw std::system_error(errno, std::generic_category(), "open " + path);
 }
 
 void Device::wait_for_block_device() const {
