@@ -225,6 +225,7 @@ void Queue::loop() {
       deadline_fired_ = false;
       drain_done();
     }
+    target_.on_batch_end(*this);
   }
 }
 

@@ -47,6 +47,10 @@ void NbdTarget::handle(const Request& request, Completion done) noexcept {
   connections_[request.queue]->submit(request, done);
 }
 
+void NbdTarget::on_batch_end(QueueContext& queue) noexcept {
+  if (queue.id() < connections_.size()) connections_[queue.id()]->flush();
+}
+
 void NbdTarget::on_queue_start(QueueContext& queue) {
   if (queue.id() >= connections_.size()) {
     throw std::runtime_error("queue " + std::to_string(queue.id()) + " has no NBD connection");

@@ -31,6 +31,7 @@ class NbdTarget final : public Target {
   void handle(const Request& request, Completion done) noexcept override;
   void on_queue_start(QueueContext& queue) override;
   void on_io_complete(QueueContext& queue, unsigned tag, std::uint32_t cookie, int result) noexcept override;
+  void on_batch_end(QueueContext& queue) noexcept override;
   void on_queue_stop(QueueContext& queue) noexcept override;
   // Any thread. A connection waiting for the server fails what it holds with EIO, and new IO, at once.
   void on_stopping() noexcept override;

@@ -95,6 +95,7 @@ class RingQueue final : public QueueContext {
                                  static_cast<std::uint32_t>(cqe.user_data), cqe.res);
         }
       }
+      target_.on_batch_end(*this);
     }
     target_.on_queue_stop(*this);
     ring_.reset();

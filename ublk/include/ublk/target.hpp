@@ -65,6 +65,10 @@ class Target {
   // submit_own (tag: QueueContext::kOwnIo), on the queue's thread.
   virtual void on_io_complete(QueueContext& /*queue*/, unsigned /*tag*/, std::uint32_t /*cookie*/,
                               int /*result*/) noexcept {}
+  // On the queue's thread once it has handled every CQE of one wake-up, before it submits and
+  // sleeps again: a target that gathers its IO (one send for the requests of many CQEs) starts
+  // it here.
+  virtual void on_batch_end(QueueContext& /*queue*/) noexcept {}
   // On each queue's thread before its first request (register files, per-queue state). Setup:
   // may throw, which fails the device's start.
   virtual void on_queue_start(QueueContext& /*queue*/) {}

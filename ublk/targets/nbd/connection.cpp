@@ -165,7 +165,11 @@ void Connection::kick() noexcept {
     recv_busy_ = true;
     transport_.recv(socket_.get(), receiver_.receive_into());
   }
-  if (!send_busy_ && !to_send_.empty()) start_batch();
+  if (!gather_) flush();
+}
+
+void Connection::flush() noexcept {
+  if (socket_ && !broken_ && !send_busy_ && !to_send_.empty()) start_batch();
 }
 
 void Connection::start_batch() noexcept {

@@ -61,6 +61,12 @@ class Connection final : private ReplyLookup {
   void fail_all(int error) noexcept;
   [[nodiscard]] unsigned held() const noexcept { return held_; }
 
+  // Gathered sends: submit() and a finished send only queue the requests, and flush() sends all
+  // that wait in one sendmsg. The queue calls flush once per wake-up (Target::on_batch_end), so
+  // the requests of one wake-up share a send instead of the first going alone.
+  void gather_sends() noexcept { gather_ = true; }
+  void flush() noexcept;
+
   void on_sent(int result) noexcept;
   void on_received(int result) noexcept;
 
@@ -102,6 +108,7 @@ class Connection final : private ReplyLookup {
   unsigned held_ = 0;
   bool send_busy_ = false;
   bool recv_busy_ = false;
+  bool gather_ = false;
   std::optional<std::string> broken_;
 };
 

@@ -22,6 +22,7 @@ RingConnection::RingConnection(unsigned index, Endpoint endpoint, UniqueFd socke
   if (!timer_) throw std::system_error(errno, std::generic_category(), "timerfd_create");
   if (!wake_) throw std::system_error(errno, std::generic_category(), "eventfd");
   refused_.reserve(4);
+  connection_.gather_sends();
 }
 
 void RingConnection::log(const std::string& line) const {
@@ -50,6 +51,12 @@ void RingConnection::on_own_io(std::uint32_t cookie, int result) noexcept {
     case OwnIo::kTimer: timer_read_queued_ = false; break;
     case OwnIo::kWake: arm_wake(); break;
   }
+  deliver_refused();
+  watch_link();
+}
+
+void RingConnection::flush() noexcept {
+  connection_.flush();
   deliver_refused();
   watch_link();
 }

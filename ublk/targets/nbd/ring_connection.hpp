@@ -42,6 +42,8 @@ class RingConnection final : private Transport {
   void start(QueueContext& queue) noexcept;
   void submit(const Request& request, Completion done) noexcept;
   void on_own_io(std::uint32_t cookie, int result) noexcept;
+  // Target::on_batch_end: the requests gathered since the last send go out in one sendmsg.
+  void flush() noexcept;
   // The queue is going away: a last NBD_CMD_DISC, and what is still held fails with EIO.
   void stop() noexcept;
 

@@ -142,6 +142,39 @@ TEST(NbdConnection, WritesGoOutAsHeaderPlusPayloadAndSurviveShortSends) {
   EXPECT_EQ(c.held(), 0U);
 }
 
+TEST(NbdConnection, GatheredSendsWaitForFlushAndGoOutTogether) {
+  ScriptedTransport t;
+  Results results;
+  test::CallbackOwner owner(&Results::record, &results);
+  Connection c(t, 8, shape(), {});
+  c.gather_sends();
+  c.attach(dummy_socket());
+  std::vector<std::byte> a(512, std::byte{0x11}), b(4096), d(1024, std::byte{0x22});
+  c.submit(write_request(0, 0, a), Completion(owner, 0, 0));
+  c.submit(read_request(1, 4096, b), Completion(owner, 1, 0));
+  EXPECT_EQ(t.sends, 0);  // nothing goes before the flush
+  EXPECT_EQ(t.recvs, 1);  // the receive is not held back
+  c.flush();
+  ASSERT_EQ(t.sends, 1);
+  const auto first = t.take();
+  ASSERT_EQ(first.size(), 2 * kRequestHeaderSize + a.size());
+  EXPECT_EQ(decode_request(std::span(first).first<kRequestHeaderSize>())->command, Command::kWrite);
+  const auto read_header = decode_request(std::span(first).subspan(kRequestHeaderSize + a.size()).first<kRequestHeaderSize>());
+  ASSERT_TRUE(read_header);
+  EXPECT_EQ(read_header->command, Command::kRead);
+  EXPECT_EQ(read_header->offset, 4096U);
+
+  // A request that comes while the send is out, and the send's end, wait for the next flush.
+  c.submit(write_request(2, 8192, d), Completion(owner, 2, 0));
+  c.on_sent(static_cast<int>(first.size()));
+  EXPECT_EQ(t.sends, 1);
+  c.flush();
+  ASSERT_EQ(t.sends, 2);
+  EXPECT_EQ(t.take().size(), kRequestHeaderSize + d.size());
+  c.flush();  // one send in flight: a second flush sends nothing
+  EXPECT_EQ(t.sends, 2);
+}
+
 TEST(NbdConnection, AReplyMayOvertakeItsSendCompletion) {
   ScriptedTransport t;
   Results results;
