@@ -4,6 +4,7 @@
 # it) weighs on a ratio's two sides alike. Sourced after the caller has set:
 #   work      a scratch folder         seconds   per fio job           size   fio's --size
 #   jobs      ("RW BS QD" ...)          modes     the daemons' modes (set_modes fills it)
+#   rounds    (optional) how many times each job runs on every device (default 1)
 # and fills dev[MODE], pid[MODE], kernel_iops[I], ratio[MODE,I], rss[MODE].
 declare -A dev=() pid=() ratio=() rss=()
 kernel_iops=()
@@ -44,13 +45,30 @@ iops() {
     "$work/out.json"
 }
 
-# measure KERNEL_DEVICE: every job on the kernel's device, then on each daemon's.
+# median VALUES...: the middle value (the mean of the two middle ones for an even count).
+median() { python3 -c 'import statistics, sys; print(round(statistics.median(map(float, sys.argv[1:])), 2))' "$@"; }
+
+# measure KERNEL_DEVICE: every job on the kernel's device, then on each daemon's, `rounds` times
+# (default 1). A ratio is taken within each round, from samples a few seconds apart, and the
+# table shows the median over the rounds, of the kernel's IOPS and of each ratio.
 measure() {
-  local i mode
+  local i r mode k
+  local -a kernel_samples
+  local -A ratio_samples
   for i in "${!jobs[@]}"; do
-    kernel_iops[$i]="$(iops "$1" "${jobs[$i]}")"
+    kernel_samples=()
+    ratio_samples=()
+    for ((r = 0; r < ${rounds:-1}; r++)); do
+      k="$(iops "$1" "${jobs[$i]}")"
+      kernel_samples+=("$k")
+      for mode in "${modes[@]}"; do
+        ratio_samples[$mode]+=" $(python3 -c "print($(iops "${dev[$mode]}" "${jobs[$i]}")/$k)")"
+      done
+    done
+    kernel_iops[$i]="$(median "${kernel_samples[@]}")"
     for mode in "${modes[@]}"; do
-      ratio[$mode,$i]="$(python3 -c "print(f'{$(iops "${dev[$mode]}" "${jobs[$i]}")/${kernel_iops[$i]}:.2f}')")"
+      # shellcheck disable=SC2086 # the samples are words
+      ratio[$mode,$i]="$(python3 -c 'import statistics, sys; print(f"{statistics.median(map(float, sys.argv[1:])):.2f}")' ${ratio_samples[$mode]})"
     done
   done
 }

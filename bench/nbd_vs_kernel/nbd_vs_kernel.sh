@@ -5,12 +5,16 @@
 # IOPS and each mode's ratio to it, then each daemon's peak RSS (VmHWM) and copies per byte.
 # One connection on each side: nbd-client's default, and ublk-pool-nbd's one queue.
 #
-# usage: nbd_vs_kernel.sh [--vm 7.3|6.12] [--cache DIR] [--seconds N] [--build-dir DIR] [--baseline BIN]
+# usage: nbd_vs_kernel.sh [--vm 7.3|6.12] [--cache DIR] [--seconds N] [--rounds N] [--job "RW BS QD"]...
+#                         [--build-dir DIR] [--baseline BIN]
 #   --vm K        boot kernel K with tests/vm/run-in-vm.sh (default: natively when
 #                 /dev/ublk-control exists, else 7.3); the cache must hold the nbd module
 #                 (tests/vm/fetch-kernel.sh lists it; a cache fetched before it lacks it)
 #   --cache DIR   the VM kernel cache (default: run-in-vm.sh's)
 #   --seconds N   per fio job (default 5)
+#   --rounds N    run every job N times on each device, and show the medians (default 1)
+#   --job "RW BS QD"  only this fio job (repeatable; e.g. --job "randread 4k 32"); default: the
+#                 five above
 #   --baseline BIN  also another ublk-pool-nbd (an older build) in each mode, as columns
 #                 MODE/base: a before/after comparison within one run
 set -euo pipefail
@@ -18,16 +22,19 @@ set -euo pipefail
 script_path="$(readlink -f "${BASH_SOURCE[0]}")"
 repo_dir="$(cd "${script_path%/*}/../.." && pwd)"
 build_dir="${UBLKPOOL_BUILD_DIR:-$repo_dir/build}"
-vm_kernel="" cache_dir="" seconds=5 in_vm=0 baseline=""
+vm_kernel="" cache_dir="" seconds=5 rounds=1 in_vm=0 baseline=""
+jobs=()
 while (($#)); do
   case "$1" in
     --vm) vm_kernel="${2:?}"; shift 2 ;;
     --cache) cache_dir="$(mkdir -p "${2:?}" && cd "$2" && pwd)"; shift 2 ;;
     --seconds) seconds="${2:?}"; shift 2 ;;
+    --rounds) rounds="${2:?}"; shift 2 ;;
+    --job) jobs+=("${2:?}"); shift 2 ;;
     --build-dir) build_dir="$(cd "${2:?}" && pwd)"; shift 2 ;;
     --baseline) baseline="$(readlink -f "${2:?}")"; shift 2 ;;
     --in-vm) in_vm=1; shift ;;  # already inside the VM
-    -h | --help) sed -n '2,15p' "$script_path" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,19p' "$script_path" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "nbd_vs_kernel: unknown option '$1'" >&2; exit 2 ;;
   esac
 done
@@ -40,8 +47,11 @@ if ((!in_vm)) && { [ -n "$vm_kernel" ] || [ ! -c /dev/ublk-control ]; }; then
       "tests/vm/fetch-kernel.sh listed nbd): give --cache NEW_DIR, or remove $kdir, to fetch it" >&2
     exit 1
   fi
-  exec "$repo_dir/tests/vm/run-in-vm.sh" --kernel "$kernel" ${cache_dir:+--cache "$cache_dir"} --timeout 2400 -- \
-    env UBLKPOOL_BUILD_DIR="$build_dir" "$script_path" --seconds "$seconds" ${baseline:+--baseline "$baseline"} --in-vm
+  job_args=()
+  for job in "${jobs[@]}"; do job_args+=(--job "$job"); done
+  exec "$repo_dir/tests/vm/run-in-vm.sh" --kernel "$kernel" ${cache_dir:+--cache "$cache_dir"} --timeout 3600 -- \
+    env UBLKPOOL_BUILD_DIR="$build_dir" "$script_path" --seconds "$seconds" --rounds "$rounds" "${job_args[@]}" \
+    ${baseline:+--baseline "$baseline"} --in-vm
 fi
 
 nbd_bin="$build_dir/bin/ublk-pool-nbd"
@@ -88,7 +98,7 @@ for _ in $(seq 100); do (($(cat "/sys/block/${nbddev#/dev/}/size") > 0)) && brea
 fio --name=fill --eta=never --filename="$nbddev" --direct=1 --ioengine=io_uring --size="$size" --rw=write --bs=1M \
   --iodepth=8 --output=/dev/null
 
-jobs=("randread 4k 1" "randread 4k 32" "randwrite 4k 1" "randwrite 4k 32" "write 1M 8")
+((${#jobs[@]})) || jobs=("randread 4k 1" "randread 4k 32" "randwrite 4k 1" "randwrite 4k 32" "write 1M 8")
 
 set_modes "$build_dir"
 declare -A copies
@@ -117,6 +127,6 @@ nbd-client -d "$nbddev" >/dev/null 2>&1 || true
 echo "kernel $(uname -r), $(nproc) CPU(s); export: nbdkit memory $size on a unix socket, filled; one connection each;"
 echo "kernel client: nbd-client -b 512 (nbd.ko, 1 connection); ublk-pool-nbd: 1 queue, depth 64, default pool;"
 [ -z "$baseline" ] || echo "MODE/base: $baseline"
-echo "fio io_uring direct, ${seconds} s per job, jobs interleaved; load average $(cut -d' ' -f1-3 /proc/loadavg) (guest)"
+echo "fio io_uring direct, ${seconds} s per job, jobs interleaved, medians of $rounds round(s); load average $(cut -d' ' -f1-3 /proc/loadavg) (guest)"
 print_table "kernel nbd"
 printf '%-16s %14s' "copies k/uw/ur" "-"; for m in "${modes[@]}"; do printf ' %12s' "${copies[$m]}"; done; echo

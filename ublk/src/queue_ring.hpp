@@ -45,7 +45,8 @@ class QueueRing {
   virtual int register_files(std::span<const int> fds) noexcept = 0;
 };
 
-// The real one: a liburing ring with 128-byte SQEs. Throws std::system_error.
+// The real one: a liburing ring with 128-byte SQEs. Make it on the thread that will use it: it
+// is set up for one issuer (IORING_SETUP_SINGLE_ISSUER). Throws std::system_error.
 std::unique_ptr<QueueRing> make_uring_queue_ring(unsigned entries);
 
 }  // namespace ublk

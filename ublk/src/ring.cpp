@@ -1,14 +1,20 @@
 #include "ring.hpp"
 
+#include <cerrno>
 #include <cstring>
 #include <system_error>
 
 namespace ublk {
 
-Ring::Ring(unsigned entries) {
+Ring::Ring(unsigned entries, unsigned setup_flags) {
   io_uring_params params{};
-  params.flags = IORING_SETUP_SQE128;
-  const int ret = io_uring_queue_init_params(entries, &ring_, &params);
+  params.flags = IORING_SETUP_SQE128 | setup_flags;
+  int ret = io_uring_queue_init_params(entries, &ring_, &params);
+  if (ret == -EINVAL && setup_flags != 0) {
+    params = io_uring_params{};
+    params.flags = IORING_SETUP_SQE128;
+    ret = io_uring_queue_init_params(entries, &ring_, &params);
+  }
   if (ret < 0) throw std::system_error(-ret, std::generic_category(), "io_uring_queue_init (SQE128)");
 }
 

@@ -10,7 +10,9 @@ namespace ublk {
 // a ring belongs to one thread.
 class Ring {
  public:
-  explicit Ring(unsigned entries);  // throws std::system_error
+  // `setup_flags`: IORING_SETUP_* asked for beside SQE128; a kernel that refuses them (EINVAL)
+  // gets a ring without them. Throws std::system_error.
+  explicit Ring(unsigned entries, unsigned setup_flags = 0);
   ~Ring();
   Ring(const Ring&) = delete;
   Ring& operator=(const Ring&) = delete;

@@ -12,9 +12,16 @@ namespace ublk {
 
 namespace {
 
+// A queue's ring is used by its own thread only, which always waits in io_uring_enter for what
+// it reaps. So the kernel may run the ring's completion work (ublk commands, socket IO) then, in
+// one batch, instead of interrupting the thread for each: the setup the kernel's own ublk
+// server uses. Kernels before 6.1 refuse DEFER_TASKRUN and get a plain ring.
+constexpr unsigned kQueueRingSetup = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+
 class UringQueueRing final : public QueueRing {
  public:
-  explicit UringQueueRing(unsigned entries) : ring_(entries), capacity_(ring_.raw()->sq.ring_entries) {}
+  explicit UringQueueRing(unsigned entries)
+      : ring_(entries, kQueueRingSetup), capacity_(ring_.raw()->sq.ring_entries) {}
 
   std::error_code ublk_command(int char_fd, std::uint32_t cmd_op, const ublksrv_io_cmd& cmd, std::uint64_t sqe_addr,
                                std::uint64_t user_data) noexcept override {
