@@ -21,6 +21,7 @@ command -v nbdkit >/dev/null || fail "nbdkit is missing (scripts/setup.sh instal
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/nbd-remote-host.XXXXXX")"
 server_pid=""
+vm_pid=""
 stop_server() {
   [ -n "$server_pid" ] || return 0
   kill -TERM "$server_pid" 2>/dev/null || true
@@ -30,7 +31,9 @@ stop_server() {
   wait "$server_pid" 2>/dev/null || true
   server_pid=""
 }
-trap 'rc=$?; stop_server; rm -rf "$work"; exit $rc' EXIT
+# run-in-vm.sh runs in the background and is waited for, so that a TERM (ctest's timeout) is
+# handled at once: the VM is stopped (run-in-vm.sh kills qemu on TERM), then nbdkit.
+trap 'rc=$?; [ -z "$vm_pid" ] || { kill -TERM "$vm_pid" 2>/dev/null; wait "$vm_pid" 2>/dev/null; }; stop_server; rm -rf "$work"; exit $rc' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -60,8 +63,11 @@ done
 echo "[$name] nbdkit memory 64M on 127.0.0.1:$port (pid $server_pid)"
 
 set +e
-"$run_in_vm" "$@" --net -- "$here/nbd-remote.sh" "$port"
+"$run_in_vm" "$@" --net -- "$here/nbd-remote.sh" "$port" &
+vm_pid=$!
+wait "$vm_pid"
 rc=$?
+vm_pid=""
 set -e
 kill -0 "$server_pid" 2>/dev/null || { cat "$work/nbdkit.log" >&2; fail "nbdkit died during the run"; }
 stop_server
