@@ -173,13 +173,13 @@ def first(node, key):
             if v is not None:
                 return v
     return None
-print("writes=%s write_bytes=%s; " % (first(report, "writes"), first(report, "write_bytes")) +
+print("mode %s, writes=%s write_bytes=%s; " % (report.get("mode"), first(report, "writes"), first(report, "write_bytes")) +
       (" ".join(found) if found else "no zero-copy counters in the report"))'
 }
 
 echo "kernel $(uname -r), $(nproc) CPU(s); server: nbdkit memory $size on $host:$port (the qemu host's 127.0.0.1 over virtio-net and slirp, or natively the host itself)"
 echo "ublk-pool-nbd: 1 queue (1 connection), depth 64, default mode and pool; off: ${zc_args_off[*]:-(no --send-zc in this build)}${columns[1]:+; on: --send-zc $zc_size}"
-echo "fio sequential write, io_uring, O_DIRECT, iodepth 8, ${seconds} s per job after 1 s of ramp; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "fio sequential write, io_uring, O_DIRECT, iodepth 8, ${seconds} s per job after 1 s of ramp; load average $(cut -d' ' -f1-3 /proc/loadavg) (guest)"
 printf '%-6s %12s' bs "off MiB/s"
 [ "${#columns[@]}" = 1 ] || printf ' %12s %8s' "on MiB/s" "on/off"
 echo
