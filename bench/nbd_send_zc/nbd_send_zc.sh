@@ -177,7 +177,32 @@ print("mode %s, writes=%s write_bytes=%s; " % (report.get("mode"), first(report,
       (" ".join(found) if found else "no zero-copy counters in the report"))'
 }
 
+# Whether the kernel can send from the daemon's pages at all: TCP sends zero-copy only through a
+# device with scatter-gather, which virtio-net has only with VIRTIO_NET_F_CSUM (feature bit 0),
+# which qemu offers only with a backend that takes virtio-net headers (tap, not slirp); and over
+# loopback the kernel copies anyway (Documentation/networking/msg_zerocopy.rst).
+nic_note() {
+  local route nic features
+  route="$(ip -o route get "$host" 2>/dev/null || true)"
+  nic="$(sed -n 's/.* dev \([^ ]*\).*/\1/p' <<<"$route")"
+  if [ -z "$nic" ]; then
+    echo "route to $host: unknown"
+  elif [ "$nic" = lo ]; then
+    echo "route to $host: loopback: the kernel copies zero-copy sends anyway"
+  elif [ -r "/sys/class/net/$nic/device/features" ]; then
+    features="$(<"/sys/class/net/$nic/device/features")"
+    if [ "${features:0:1}" = 1 ]; then
+      echo "route to $host: $nic, virtio-net with VIRTIO_NET_F_CSUM (scatter-gather): zero-copy sends possible"
+    else
+      echo "route to $host: $nic, virtio-net without VIRTIO_NET_F_CSUM (qemu's user networking offers none), so no scatter-gather: the kernel copies zero-copy sends anyway"
+    fi
+  else
+    echo "route to $host: $nic"
+  fi
+}
+
 echo "kernel $(uname -r), $(nproc) CPU(s); server: nbdkit memory $size on $host:$port (the qemu host's 127.0.0.1 over virtio-net and slirp, or natively the host itself)"
+echo "$(nic_note)"
 echo "ublk-pool-nbd: 1 queue (1 connection), depth 64, default mode and pool; off: ${zc_args_off[*]:-(no --send-zc in this build)}${columns[1]:+; on: --send-zc $zc_size}"
 echo "fio sequential write, io_uring, O_DIRECT, iodepth 8, ${seconds} s per job after 1 s of ramp; load average $(cut -d' ' -f1-3 /proc/loadavg) (guest)"
 printf '%-6s %12s' bs "off MiB/s"
