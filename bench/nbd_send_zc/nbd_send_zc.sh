@@ -202,7 +202,7 @@ nic_note() {
 }
 
 echo "kernel $(uname -r), $(nproc) CPU(s); server: nbdkit memory $size on $host:$port (the qemu host's 127.0.0.1 over virtio-net and slirp, or natively the host itself)"
-echo "$(nic_note)"
+nic_note
 echo "ublk-pool-nbd: 1 queue (1 connection), depth 64, default mode and pool; off: ${zc_args_off[*]:-(no --send-zc in this build)}${columns[1]:+; on: --send-zc $zc_size}"
 echo "fio sequential write, io_uring, O_DIRECT, iodepth 8, ${seconds} s per job after 1 s of ramp; load average $(cut -d' ' -f1-3 /proc/loadavg) (guest)"
 printf '%-6s %12s' bs "off MiB/s"

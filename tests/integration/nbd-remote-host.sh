@@ -44,7 +44,7 @@ free_port() {
 # The port is free when asked, not reserved: another process may take it before nbdkit binds it,
 # so a start that fails is tried again on another port.
 port=""
-for attempt in 1 2 3 4 5; do
+for _ in 1 2 3 4 5; do
   port="$(free_port)"
   rm -f "$work/nbdkit.pid"
   nbdkit -f --exit-with-parent -P "$work/nbdkit.pid" -i 127.0.0.1 -p "$port" \

@@ -46,7 +46,7 @@ done </modules/load-order
 if [ -n "$net" ]; then
   ip link set lo up || die "cannot bring up lo"
   nic=""
-  for i in 1 2 3 4 5 6 7 8 9 10; do
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
     for path in /sys/class/net/*; do
       [ -e "$path" ] && [ "${path##*/}" != lo ] && { nic="${path##*/}"; break; }
     done

@@ -187,7 +187,7 @@ append="console=ttyS0 quiet panic=-1 mitigations=off no_timer_check ublkvm_ctl=$
 nic=(-nic none)
 if ((net)); then
   append+=" ublkvm_net=1"
-  nic=(-netdev user,id=net0 -device virtio-net-pci,netdev=net0,romfile=)
+  nic=(-netdev "user,id=net0" -device "virtio-net-pci,netdev=net0,romfile=")
 fi
 shares=(
   -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
