@@ -5,14 +5,17 @@
 # Prints, for fio sequential writes (O_DIRECT, io_uring, iodepth 8) of 4k, 16k, 64k, 256k and 1m,
 # each column's MiB/s and the on/off ratio, then each daemon's zero-copy counters (--json report).
 # Both daemons are up for the whole run, one connection each, and each size runs on both back to
-# back, so that the host's load weighs on a ratio's two sides alike.
+# back (which goes first alternates), so that the host's load weighs on a ratio's two sides alike.
 #
-# usage: nbd_send_zc.sh [--vm 7.3|6.12] [--cache DIR] [--seconds N] [--build-dir DIR] [--send-zc SIZE]
+# usage: nbd_send_zc.sh [--vm 7.3|6.12] [--cache DIR] [--seconds N] [--rounds N] [--build-dir DIR]
+#                       [--send-zc SIZE]
 #   --vm K          boot kernel K with tests/vm/run-in-vm.sh (default: natively when
 #                   /dev/ublk-control exists, else 7.3); the cache must hold virtio_net
 #                   (tests/vm/fetch-kernel.sh takes it; a cache fetched before lacks it: a skip)
 #   --cache DIR     the VM kernel cache (default: run-in-vm.sh's)
 #   --seconds N     per fio job (default 5)
+#   --rounds N      run the whole sweep N times and print each cell's median, with the lowest and
+#                   highest in brackets (default 1); one short run's ratio is mostly noise here
 #   --build-dir DIR the build whose bin/ublk-pool-nbd runs (default: <repo>/build)
 #   --send-zc SIZE  the "on" column's ublk-pool-nbd --send-zc SIZE (default 4k: every WRITE here).
 #                   A daemon without --send-zc: only the "off" column is measured, and it says so
@@ -21,20 +24,22 @@ set -euo pipefail
 script_path="$(readlink -f "${BASH_SOURCE[0]}")"
 repo_dir="$(cd "${script_path%/*}/../.." && pwd)"
 build_dir="${UBLKPOOL_BUILD_DIR:-$repo_dir/build}"
-vm_kernel="" cache_dir="" seconds=5 zc_size=4k in_vm=0 port=""
+vm_kernel="" cache_dir="" seconds=5 rounds=1 zc_size=4k in_vm=0 port=""
 while (($#)); do
   case "$1" in
     --vm) vm_kernel="${2:?}"; shift 2 ;;
     --cache) cache_dir="$(mkdir -p "${2:?}" && cd "$2" && pwd)"; shift 2 ;;
     --seconds) seconds="${2:?}"; shift 2 ;;
+    --rounds) rounds="${2:?}"; shift 2 ;;
     --build-dir) build_dir="$(cd "${2:?}" && pwd)"; shift 2 ;;
     --send-zc) zc_size="${2:?}"; shift 2 ;;
     --in-vm) in_vm=1; port="${2:?}"; shift 2 ;;  # inside the VM, the server on $UBLK_VM_HOST:PORT
-    -h | --help) sed -n '2,18p' "$script_path" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,21p' "$script_path" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "nbd_send_zc: unknown option '$1'" >&2; exit 2 ;;
   esac
 done
 [[ "$seconds" =~ ^[1-9][0-9]*$ ]] || { echo "nbd_send_zc: bad --seconds '$seconds'" >&2; exit 2; }
+[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "nbd_send_zc: bad --rounds '$rounds'" >&2; exit 2; }
 case "$vm_kernel" in "" | 7.3 | 6.12) ;; *) echo "nbd_send_zc: bad --vm '$vm_kernel': want 7.3 or 6.12" >&2; exit 2 ;; esac
 
 size=256M  # the export; each daemon writes its own half
@@ -69,7 +74,7 @@ if ((!in_vm)); then
   # on and shows the guest a build dir under the host's /tmp.
   UBLKPOOL_BUILD_DIR="$build_dir" "$repo_dir/tests/vm/run-in-vm.sh" ${vm_kernel:+--vm "$vm_kernel"} \
     ${cache_dir:+--cache "$cache_dir"} --net --timeout 2400 -- \
-    "$script_path" --seconds "$seconds" --send-zc "$zc_size" --in-vm "$port" &
+    "$script_path" --seconds "$seconds" --rounds "$rounds" --send-zc "$zc_size" --in-vm "$port" &
   vm_pid=$!
   wait "$vm_pid"
   rc=$?
@@ -124,11 +129,15 @@ mib_s() {
     "$work/out.json"
 }
 sizes=(4k 16k 64k 256k 1m)
-for bs in "${sizes[@]}"; do
-  offset=0
-  for c in "${columns[@]}"; do
-    mibs[$c,$bs]="$(mib_s "${dev[$c]}" "$bs" "$offset")"
-    offset=128M
+declare -A offset=([off]=0 [on]=128M)
+# The columns take turns going first (off, on; then on, off; ...), so that neither always runs
+# right after the other.
+# mibs[COLUMN,BS] collects each round's MiB/s, space-separated.
+order=("${columns[@]}")
+for ((round = 1; round <= rounds; round++)); do
+  for bs in "${sizes[@]}"; do
+    for c in "${order[@]}"; do mibs[$c,$bs]+="$(mib_s "${dev[$c]}" "$bs" "${offset[$c]}") "; done
+    [ "${#order[@]}" = 1 ] || order=("${order[1]}" "${order[0]}")
   done
 done
 
@@ -204,15 +213,31 @@ nic_note() {
 echo "kernel $(uname -r), $(nproc) CPU(s); server: nbdkit memory $size on $host:$port (the qemu host's 127.0.0.1 over virtio-net and slirp, or natively the host itself)"
 nic_note
 echo "ublk-pool-nbd: 1 queue (1 connection), depth 64, default mode and pool; off: ${zc_args_off[*]:-(no --send-zc in this build)}${columns[1]:+; on: --send-zc $zc_size}"
-echo "fio sequential write, io_uring, O_DIRECT, iodepth 8, ${seconds} s per job after 1 s of ramp; load average $(cut -d' ' -f1-3 /proc/loadavg) (guest)"
-printf '%-6s %12s' bs "off MiB/s"
-[ "${#columns[@]}" = 1 ] || printf ' %12s %8s' "on MiB/s" "on/off"
-echo
+echo "fio sequential write, io_uring, O_DIRECT, iodepth 8, ${seconds} s per job after 1 s of ramp, $rounds round(s); load average $(cut -d' ' -f1-3 /proc/loadavg) (guest)"
+# The table: per size, each column's MiB/s (with rounds: the median, then [lowest-highest]) and
+# the ratio of the medians.
 for bs in "${sizes[@]}"; do
-  printf '%-6s %12s' "$bs" "${mibs[off,$bs]}"
-  if [ "${#columns[@]}" = 2 ]; then
-    printf ' %12s %8s' "${mibs[on,$bs]}" "$(python3 -c "print('%.2f' % (${mibs[on,$bs]} / ${mibs[off,$bs]}) if ${mibs[off,$bs]} else '-')")"
-  fi
+  printf '%s' "$bs"
+  for c in "${columns[@]}"; do printf ' | %s' "${mibs[$c,$bs]}"; done
   echo
-done
+done | python3 -c '
+import statistics, sys
+rows = [[cell.split() for cell in line.rstrip("\n").split(" | ")] for line in sys.stdin]
+columns = len(rows[0]) - 1
+def cell(values):
+    v = [float(x) for x in values]
+    text = "%.1f" % statistics.median(v)
+    return text if len(v) == 1 else "%s [%.1f-%.1f]" % (text, min(v), max(v))
+width = max([len(cell(c)) for r in rows for c in r[1:]] + [len("off MiB/s")]) + 2
+head = "%-6s %*s" % ("bs", width, "off MiB/s")
+if columns == 2:
+    head += " %*s %8s" % (width, "on MiB/s", "on/off")
+print(head)
+for r in rows:
+    line = "%-6s %*s" % (r[0][0], width, cell(r[1]))
+    if columns == 2:
+        off, on = statistics.median(map(float, r[1])), statistics.median(map(float, r[2]))
+        line += " %*s %8s" % (width, cell(r[2]), "%.2f" % (on / off) if off else "-")
+    print(line)
+'
 for c in "${columns[@]}"; do echo "counters ($c): $(counters "$c")"; done
