@@ -2,7 +2,8 @@
 # fetch-kernel.sh KERNEL CACHE_DIR
 #   Downloads a ublk-capable Debian kernel and keeps only what the test VM needs:
 #   CACHE_DIR/vmlinuz, CACHE_DIR/modules/*.ko (uncompressed: the 9p client, ublk_drv, ext4 and what
-#   they depend on), CACHE_DIR/modules/load-order (dependencies first) and CACHE_DIR/version.
+#   they depend on; optional ones such as loop, nbd and virtio_net), CACHE_DIR/modules/load-order
+#   (dependencies first; a second word tags a module "optional" or "net") and CACHE_DIR/version.
 #   A no-op when CACHE_DIR is already complete.
 #
 #   KERNEL 7.3: linux-image-amd64 from trixie-backports (image -> linux-binary + linux-modules).
@@ -30,6 +31,10 @@ modules=(9p 9pnet_virtio ublk_drv ext4)
 # own loop driver, the baseline of bench/loop_vs_kernel; nbd: the kernel's NBD client, the baseline
 # of bench/nbd_vs_kernel (a cache fetched before either was listed lacks it, and the bench says so).
 optional_modules=(crc32c_generic crc32c_intel loop nbd)
+# The NIC of run-in-vm.sh --net (virtio-net over qemu's user networking), with its dependencies
+# (net_failover, failover): tagged "net" in load-order, the guest loads them only for --net. A
+# cache fetched before virtio_net was listed lacks it, and run-in-vm.sh --net says so (a skip).
+net_modules=(virtio_net)
 
 # Bumped whenever the cache's contents change, so that older caches get fetched again.
 cache_format=2
@@ -149,6 +154,15 @@ place_module() {
   echo "$name${tag:+ $tag}" >>"$stage/modules/load-order"
 }
 for m in "${optional_modules[@]}"; do [ -n "$(find_module "$m")" ] && place_module "$m" optional; done
+# A net module the kernel has built in is named in modules/builtin instead (nothing to load).
+: >"$stage/modules/builtin"
+for m in "${net_modules[@]}"; do
+  if [ -n "$(find_module "$m")" ]; then
+    place_module "$m" net
+  elif find "$work/root" -path "*/modules/$abi/modules.builtin" -exec grep -q "/$m.ko\$" {} \; -print | grep -q .; then
+    echo "$m" >>"$stage/modules/builtin"
+  fi
+done
 for m in "${modules[@]}"; do place_module "$m"; done
 echo "$abi $image_version" > "$stage/version"
 echo "$cache_format" > "$stage/format"

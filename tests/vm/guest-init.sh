@@ -17,24 +17,47 @@ die() {
   poweroff -f
 }
 
-# load-order (from fetch-kernel.sh) lists dependencies first: netfs, 9pnet, ..., ublk_drv, ext4.
-while read -r m tag; do
-  insmod "/modules/$m.ko" && continue
-  [ "$tag" = optional ] || die "insmod $m.ko failed"
-  echo "ublk-vm: optional module $m did not load"
-done </modules/load-order
-
 ctl=""
 results=""
 tmp_dirs=""
+net=""
 for word in $(cat /proc/cmdline); do
   case "$word" in
     ublkvm_ctl=*) ctl="${word#*=}" ;;
     ublkvm_results=*) results="${word#*=}" ;;
     ublkvm_tmp=*) tmp_dirs="${word#*=}" ;;
+    ublkvm_net=*) net="${word#*=}" ;;
   esac
 done
 [ -n "$ctl" ] || die "no ublkvm_ctl= on the kernel command line"
+
+# load-order (from fetch-kernel.sh) lists dependencies first: netfs, 9pnet, ..., ublk_drv, ext4.
+# Modules tagged "net" (virtio_net and its dependencies) only for run-in-vm.sh --net.
+while read -r m tag; do
+  [ "$tag" = net ] && [ -z "$net" ] && continue
+  insmod "/modules/$m.ko" && continue
+  [ "$tag" = optional ] || die "insmod $m.ko failed"
+  echo "ublk-vm: optional module $m did not load"
+done </modules/load-order
+
+# --net: the NIC on qemu's user network (slirp: the guest is 10.0.2.15, the host's loopback is
+# 10.0.2.2). No DHCP: slirp's addresses are fixed. The kernel names the one NIC eth0; whatever it
+# is called, it is the one interface besides lo.
+if [ -n "$net" ]; then
+  ip link set lo up || die "cannot bring up lo"
+  nic=""
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    for path in /sys/class/net/*; do
+      [ -e "$path" ] && [ "${path##*/}" != lo ] && { nic="${path##*/}"; break; }
+    done
+    [ -n "$nic" ] && break
+    sleep 0.2
+  done
+  [ -n "$nic" ] || die "--net: no network interface appeared (virtio_net loaded?)"
+  ip link set "$nic" up || die "cannot bring up $nic"
+  ip addr add 10.0.2.15/24 dev "$nic" || die "cannot give $nic 10.0.2.15/24"
+  ip route add default via 10.0.2.2 dev "$nic" || die "cannot add the default route via 10.0.2.2"
+fi
 
 ninep="trans=virtio,version=9p2000.L,msize=512000"
 root=/newroot

@@ -11,6 +11,11 @@
 #   Files back from the guest: set UBLK_VM_RESULTS to a host directory; the guest sees it writable
 #   at the same path (natively it simply is that directory).
 #
+#   Network (--net): the guest gets a virtio-net NIC on qemu's user networking (slirp), 10.0.2.15/24
+#   with a default route, and UBLK_VM_HOST=10.0.2.2: connections to that address reach the host's
+#   127.0.0.1 (a server the host started on 127.0.0.1:PORT is 10.0.2.2:PORT to the guest). Natively
+#   UBLK_VM_HOST=127.0.0.1. Without --net the guest has no NIC and UBLK_VM_HOST is not set.
+#
 #   Exit status: the command's; 124 on timeout (qemu is killed); 77 (a skip, ctest's
 #   SKIP_RETURN_CODE) when no VM could run the command at all: qemu missing, the kernel not
 #   fetched, the initramfs not built, the guest never reaching the command; the line
@@ -32,6 +37,11 @@ usage: run-in-vm.sh [options] -- COMMAND [ARGS...]
   --cache DIR         kernel/initramfs cache (default \$UBLK_VM_CACHE or $repo/build/vm)
   --vm 7.3|6.12       boot a VM with that kernel even when the host kernel has ublk
   --native            never boot a VM; fail when the host kernel has no ublk
+  --net               give the guest a network link to the host: a virtio-net NIC on qemu's user
+                      networking (slirp), 10.0.2.15/24; the command gets UBLK_VM_HOST=10.0.2.2,
+                      the host's 127.0.0.1 as the guest sees it (natively UBLK_VM_HOST=127.0.0.1).
+                      Needs virtio_net in the kernel cache (fetch-kernel.sh takes it; an older
+                      cache lacks it: a skip, exit 77)
   --prepare           only fetch the kernel and build the initramfs (no command)
   -h, --help          this help
 Environment: UBLK_VM_RESULTS=DIR shares host DIR writable with the guest at the same path.
@@ -49,6 +59,7 @@ where=auto
 native_given=0
 vm_given=0
 prepare_only=0
+net=0
 usage_error() { echo "run-in-vm: $*" >&2; exit 2; }
 # skip REASON: no VM could run the command; ctest counts exit 77 as a skip (SKIP_RETURN_CODE).
 skip() { echo "run-in-vm: SKIP: $*" >&2; exit 77; }
@@ -58,7 +69,7 @@ while (($#)); do
   case "$opt" in
     --) shift; break ;;
     -h | --help) usage; exit 0 ;;
-    --native | --prepare) shift ;;
+    --native | --prepare | --net) shift ;;
     --*=*) value="${opt#*=}"; opt="${opt%%=*}"; shift ;;
     --kernel | --cpus | --mem | --timeout | --cache | --vm)
       (($# >= 2)) || usage_error "$opt needs a value"
@@ -75,6 +86,7 @@ while (($#)); do
     --vm) kernel="$value"; where=vm; vm_given=1 ;;
     --native) where=native; native_given=1 ;;
     --prepare) prepare_only=1 ;;
+    --net) net=1 ;;
     *) usage_error "unknown option '$opt' (see --help)" ;;
   esac
 done
@@ -94,6 +106,7 @@ if [ "$where" != vm ] && host_has_ublk; then
   ((prepare_only)) && exit 0
   echo "run-in-vm: the host kernel $(uname -r) has ublk; running natively" >&2
   export UBLK_VM_KERNEL=native
+  if ((net)); then export UBLK_VM_HOST=127.0.0.1; else unset UBLK_VM_HOST; fi
   set +e
   timeout -k 10 "$timeout_s" "$@"
   rc=$?
@@ -115,6 +128,9 @@ if [ ! -s "$initrd" ] || [ "$here/guest-init.sh" -nt "$initrd" ] || [ "$here/mak
   ) 9>"$kdir.initramfs.lock" || skip "could not build the initramfs for the $kernel kernel (see above)"
 fi
 ((prepare_only)) && { echo "run-in-vm: $(cut -d' ' -f1 "$kdir/version") ready in $kdir" >&2; exit 0; }
+if ((net)) && ! grep -q '^virtio_net\b' "$kdir/modules/load-order" && ! grep -qx virtio_net "$kdir/modules/builtin" 2>/dev/null; then
+  skip "--net needs virtio_net, and the kernel cache $kdir lacks it (fetched before tests/vm/fetch-kernel.sh listed it): remove $kdir to fetch it again, or give --cache NEW_DIR"
+fi
 
 # The control share: the job script in, the exit status and the console log out.
 ctl=$(mktemp -d "${TMPDIR:-/tmp}/ublk-vm.XXXXXX")
@@ -137,8 +153,9 @@ done
   echo 'export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=dumb LANG=C.UTF-8'
   printf 'export UBLK_VM_KERNEL=%q\n' "$kernel"
   while IFS= read -r name; do
-    case "$name" in UBLK*) printf 'export %s=%q\n' "$name" "${!name}" ;; esac
+    case "$name" in UBLK_VM_HOST) ;; UBLK*) printf 'export %s=%q\n' "$name" "${!name}" ;; esac
   done < <(compgen -e)
+  ((net)) && echo 'export UBLK_VM_HOST=10.0.2.2'
   printf 'cd %q || { echo "run-in-vm: the cwd %s is not visible in the guest (under the host /tmp?)"; exit 125; }\n' "$PWD" "$PWD"
   printf 'exec'
   printf ' %q' "$@"
@@ -165,6 +182,13 @@ tmp_list="$(IFS=,; echo "${!tmp_dirs[*]}")"
 # mitigations=off: retpolines and friends cost a lot under TCG and protect nothing in a test VM.
 append="console=ttyS0 quiet panic=-1 mitigations=off no_timer_check ublkvm_ctl=$ctl"
 [ -n "$tmp_list" ] && append+=" ublkvm_tmp=$tmp_list"
+# No NIC unless --net (-nic none also skips the iPXE option ROM). With --net: virtio-net on slirp,
+# without its option ROM (romfile=), which only network boot would use.
+nic=(-nic none)
+if ((net)); then
+  append+=" ublkvm_net=1"
+  nic=(-netdev "user,id=net0" -device "virtio-net-pci,netdev=net0,romfile=")
+fi
 shares=(
   -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
   -virtfs "local,path=$ctl,mount_tag=vmctl,security_model=none"
@@ -208,7 +232,7 @@ boot_once() {
   local relay_pid=$!
   t0=$EPOCHREALTIME
   timeout -k 5 "$timeout_s" qemu-system-x86_64 -accel "tcg,thread=$1" -cpu max -m "$mem" -smp "$cpus" \
-    -nographic -no-reboot -nic none \
+    -nographic -no-reboot "${nic[@]}" \
     -kernel "$kdir/vmlinuz" -initrd "$initrd" -append "$append" \
     "${shares[@]}" </dev/null >"$ctl/console" 2>&1 &
   qemu_pid=$!
