@@ -23,6 +23,13 @@ class ScriptedTransport final : public Transport {
     ++recvs;
     pending_recv = into;
   }
+  void sendmsg_zc(int, msghdr* message, bool report_usage, std::uint32_t id) noexcept override {
+    ++sends;
+    ++zc_sends;
+    pending_send = message;
+    zc_report_usage = report_usage;
+    zc_ids.push_back(id);
+  }
   // The bytes the pending sendmsg would put on the wire, up to `limit`.
   std::vector<std::byte> take(std::size_t limit = SIZE_MAX) const {
     std::vector<std::byte> out;
@@ -48,6 +55,9 @@ class ScriptedTransport final : public Transport {
   msghdr* pending_send = nullptr;
   std::span<std::byte> pending_recv;
   int sends = 0, recvs = 0;
+  int zc_sends = 0;                  // of sends, the zero-copy ones
+  bool zc_report_usage = false;      // the last zero-copy send's
+  std::vector<std::uint32_t> zc_ids;  // each zero-copy send's id, in order
 };
 
 struct Results {
