@@ -53,6 +53,7 @@ expect_usage_error "bad --size '12Q': $size_words" "$bin/ublk-pool-mem" --size 1
 expect_usage_error "bad --size '12Q': $size_words" "$bin/ublk-adopt-example" --size 12Q
 expect_usage_error "bad --size '12Q': $size_words" "$bin/soak" --size 12Q
 expect_usage_error "bad --max-io '12Q': $size_words" "$bin/memcpy_vs_getdata" --max-io 12Q
+expect_usage_error "bad --send-zc 'lots': $size_words, or off" "$bin/ublk-pool-nbd" --connect tcp:127.0.0.1:1 --send-zc lots
 expect_usage_error "--depth needs a value" "$bin/ublk-pool-null" --depth
 expect_usage_error "--mode needs a value" "$bin/memcpy_vs_getdata" --mode
 

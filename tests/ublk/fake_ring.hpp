@@ -43,9 +43,9 @@ struct FakeRingState {
   unsigned sparse_slots = 0;        // register_sparse_buffers' table size
   int fail_wait = 0;  // set: the next submit_and_wait returns it (-errno), as a broken ring would
 
-  void complete(std::uint64_t user_data, int res) {
+  void complete(std::uint64_t user_data, int res, std::uint32_t flags = 0) {
     std::lock_guard lock(mutex);
-    cqes.push_back({user_data, res});
+    cqes.push_back({user_data, res, flags});
     changed.notify_all();
   }
   // Waits until an SQE after `from` (an index in submitted) matches; returns its index.

@@ -203,6 +203,32 @@ TEST(DaemonOptions, NbdTakesTheRecoveryOptionsButNotTheShape) {
   }
 }
 
+TEST(DaemonOptions, NbdSendZcTakesASizeOrOff) {
+  auto nbd = [](std::vector<std::string_view> args) {
+    args.insert(args.begin(), {"--connect", "tcp:server:10809"});
+    return parse_daemon_options(args, DaemonKind::kNbd);
+  };
+  auto send_zc = [&](std::vector<std::string_view> args) {
+    const auto parsed = nbd(std::move(args));
+    EXPECT_TRUE(std::holds_alternative<DaemonOptions>(parsed));
+    return std::holds_alternative<DaemonOptions>(parsed) ? std::get<DaemonOptions>(parsed).send_zc : std::nullopt;
+  };
+  EXPECT_EQ(send_zc({}), std::optional<std::uint64_t>(kDefaultSendZcBytes));
+  EXPECT_EQ(kDefaultSendZcBytes, 64u << 10);
+  EXPECT_EQ(send_zc({"--send-zc", "16k"}), std::optional<std::uint64_t>(16u << 10));
+  EXPECT_EQ(send_zc({"--send-zc=0"}), std::optional<std::uint64_t>(0));
+  EXPECT_EQ(send_zc({"--send-zc", "off"}), std::nullopt);
+  const auto bad = nbd({"--send-zc", "lots"});
+  ASSERT_TRUE(std::holds_alternative<ParseError>(bad));
+  EXPECT_EQ(std::get<ParseError>(bad).message,
+            "bad --send-zc 'lots': want a size such as 64K, 512M or 1G (suffixes K, M, G, T), or off");
+  // Only ublk-pool-nbd sends.
+  EXPECT_NE(error({"--send-zc", "64k"}).find("unknown option"), std::string::npos);
+  const std::string usage = daemon_usage("d", DaemonKind::kNbd);
+  EXPECT_NE(usage.find("\n  --send-zc SIZE|off "), std::string::npos);
+  EXPECT_NE(usage.find("(default 64K)"), std::string::npos);
+}
+
 TEST(DaemonOptions, PoolStepsLogAndVerbosity) {
   EXPECT_EQ(ok({}).pool_steps, 1u);
   EXPECT_EQ(ok({"--pool-steps", "4"}).pool_steps, 4u);

@@ -81,6 +81,9 @@ class ScriptTarget final : public Target {
   void on_io_complete(QueueContext& queue, unsigned tag, std::uint32_t cookie, int result) noexcept override {
     if (on_io) on_io(queue, tag, cookie, result);
   }
+  void on_io_notification(QueueContext& queue, unsigned tag, std::uint32_t cookie, int result) noexcept override {
+    if (on_notification) on_notification(queue, tag, cookie, result);
+  }
   void on_queue_start(QueueContext& queue) override {
     if (on_start) on_start(queue);
   }
@@ -89,6 +92,7 @@ class ScriptTarget final : public Target {
     done(static_cast<int>(r.length));
   };
   std::function<void(QueueContext&, unsigned, std::uint32_t, int)> on_io;
+  std::function<void(QueueContext&, unsigned, std::uint32_t, int)> on_notification;
 };
 
 constexpr unsigned kDepth = 4;
@@ -277,6 +281,53 @@ TEST(Queue, OwnIoBelongsToNoRequestAndComesBackUnderItsOwnTag) {
   EXPECT_EQ(h.queue->stats().double_completions, 0u);
   // Off the queue's thread, the ring is out of reach.
   EXPECT_EQ(h.queue->context().submit_own(9, RingIo::poll(3, POLLIN)), std::errc::operation_not_permitted);
+}
+
+TEST(Queue, AZeroCopySendCompletesTwiceAndTheQueueWaitsForItsNotification) {
+  Harness h(Mode::kCopy);
+  std::mutex mutex;
+  std::vector<std::string> seen;
+  msghdr message{};
+  h.target.on_start = [&](QueueContext& queue) {
+    EXPECT_FALSE(queue.submit_own(5, RingIo::sendmsg_zc(3, &message, MSG_NOSIGNAL, true)));
+    EXPECT_FALSE(queue.submit_own(6, RingIo::sendmsg_zc(3, &message, MSG_NOSIGNAL)));
+  };
+  h.target.on_io = [&](QueueContext&, unsigned tag, std::uint32_t cookie, int result) {
+    std::lock_guard lock(mutex);
+    EXPECT_EQ(tag, QueueContext::kOwnIo);
+    seen.push_back("sent " + std::to_string(cookie) + " " + std::to_string(result));
+  };
+  h.target.on_notification = [&](QueueContext&, unsigned tag, std::uint32_t cookie, int result) {
+    std::lock_guard lock(mutex);
+    EXPECT_EQ(tag, QueueContext::kOwnIo);
+    seen.push_back("notified " + std::to_string(cookie) + " " + std::to_string(result));
+  };
+  h.start(2);
+  auto own = [&](std::uint32_t cookie) {
+    auto at = h.ring->wait_for(0, [&](const FakeSqe& s) {
+      return s.kind == FakeSqe::Kind::kTargetIo && static_cast<std::uint32_t>(s.user_data) == cookie;
+    });
+    EXPECT_TRUE(at);
+    return h.ring->at(at.value_or(0));
+  };
+  const FakeSqe reported = own(5), plain = own(6);
+  EXPECT_EQ(reported.io.op, RingIo::Op::kSendmsgZc);
+  EXPECT_TRUE(reported.io.report_usage);
+  EXPECT_EQ(reported.io.msg, &message);
+  EXPECT_EQ(reported.io.flags, static_cast<std::uint32_t>(MSG_NOSIGNAL));
+  EXPECT_FALSE(plain.io.report_usage);
+  h.ring->complete(reported.user_data, 300, Cqe::kMore);
+  // Failed before the kernel took a page: no F_MORE, no notification from the kernel.
+  h.ring->complete(plain.user_data, -EOPNOTSUPP);
+  // The device goes away: every tag's command ends. The queue still waits for cookie 5's notification.
+  for (unsigned tag = 0; tag < kDepth; ++tag) h.ring->complete(h.ring->at(h.last_command(tag)).user_data, uapi::kIoResAbort);
+  EXPECT_FALSE(h.queue->wait_finished(std::chrono::milliseconds(200)));
+  h.ring->complete(reported.user_data, static_cast<int>(RingIo::kZeroCopyCopied), Cqe::kNotification);
+  ASSERT_TRUE(h.queue->wait_finished(std::chrono::seconds(5)));
+  std::lock_guard lock(mutex);
+  const std::vector<std::string> want = {"sent 5 300", "sent 6 " + std::to_string(-EOPNOTSUPP), "notified 6 0",
+                                         "notified 5 " + std::to_string(static_cast<int>(RingIo::kZeroCopyCopied))};
+  EXPECT_EQ(seen, want);
 }
 
 TEST(Queue, CopyModeTagKeepsItsOwnBufferAndCannotHandItOff) {

@@ -19,6 +19,7 @@ std::unique_ptr<Target> make_nbd_target(const DaemonOptions& options, const std:
   config.queues = options.queues;
   config.depth = options.depth;
   config.timeout = std::chrono::seconds(options.timeout_s);
+  config.send_zc_min = options.send_zc;
   config.log = [prog](std::string_view line) {
     std::fprintf(stderr, "%s: %.*s\n", prog.c_str(), static_cast<int>(line.size()), line.data());
   };

@@ -236,6 +236,15 @@ std::variant<DaemonOptions, ParseError> parse_daemon_options(std::span<const std
       auto n = parse_number<unsigned>(*value);
       if (!n || *n > 86400) return bad("want seconds from 0 to 86400");
       o.timeout_s = *n;
+    } else if (name == "--send-zc" && kind == DaemonKind::kNbd) {
+      if (auto e = need_value()) return *e;
+      if (*value == "off") {
+        o.send_zc.reset();
+      } else {
+        auto n = parse_size(*value);
+        if (!n) return bad_size("or off");
+        o.send_zc = *n;
+      }
     } else {
       return ParseError{"unknown option " + quoted(arg) + " (see --help)"};
     }
@@ -278,6 +287,9 @@ std::string nbd_usage(std::string_view program) {
          "  --export NAME        the export to serve (default: the server's default, \"\")\n"
          "  --timeout S          when the server goes away, IO waits while reconnecting with backoff for\n"
          "                       at most S seconds, then fails with EIO (default 30; 0: fail at once)\n"
+         "  --send-zc SIZE|off   WRITE batches carrying at least SIZE bytes of data go out with the kernel's\n"
+         "                       zero-copy send (io_uring SENDMSG_ZC; TCP only, else plain sends);\n"
+         "                       off: never (default " + std::to_string(kDefaultSendZcBytes >> 10) + "K)\n"
          "  --mode MODE          copy | get_data | user_copy | auto (default auto)\n"
          "  --queues N           queues, one thread and one connection each (default 1)\n"
          "  --depth N            queue depth = requests in flight per connection (default 128)\n"

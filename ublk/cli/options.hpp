@@ -23,6 +23,10 @@ std::optional<std::uint64_t> parse_size(std::string_view text) noexcept;
 
 enum class DaemonKind : std::uint8_t { kNull, kMem, kNbd, kLoop };
 
+// ublk-pool-nbd --send-zc: WRITE batches of at least this many payload bytes go as zero-copy
+// sends. Provisional: to be set from a measurement over a real NIC (docs/nbd.md, "Zero-copy send").
+inline constexpr std::uint64_t kDefaultSendZcBytes = 64 << 10;
+
 enum class Verbosity : std::uint8_t { kQuiet, kNormal, kVerbose };
 
 struct DaemonOptions {
@@ -63,6 +67,7 @@ struct DaemonOptions {
   std::string connect;            // --connect unix:PATH | tcp:HOST:PORT
   std::string export_name;        // --export NAME (default: the server's default export, "")
   unsigned timeout_s = 30;        // --timeout S: reconnecting before IO fails; 0: fail at once
+  std::optional<std::uint64_t> send_zc = kDefaultSendZcBytes;  // --send-zc SIZE|off (nullopt: off)
   // loop only: the backing file or block device; --size and --logical-block override what it says
   std::string file;
   bool buffered = false;  // --buffered: the page cache instead of O_DIRECT

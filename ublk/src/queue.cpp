@@ -18,7 +18,18 @@ namespace ublk {
 namespace {
 // user_data: which kind of CQE (top byte), for which tag (16 bits) and, for a target's IO, the
 // target's cookie (low 32 bits).
-enum class CqeKind : std::uint64_t { kIoCmd = 1, kGetData = 2, kEventFd = 3, kDeadline = 4, kTargetIo = 5 };
+// kTargetZeroCopy: a target's RingIo::sendmsg_zc, which completes twice.
+enum class CqeKind : std::uint64_t {
+  kIoCmd = 1,
+  kGetData = 2,
+  kEventFd = 3,
+  kDeadline = 4,
+  kTargetIo = 5,
+  kTargetZeroCopy = 6
+};
+constexpr CqeKind target_kind(const RingIo& io) noexcept {
+  return io.op == RingIo::Op::kSendmsgZc ? CqeKind::kTargetZeroCopy : CqeKind::kTargetIo;
+}
 constexpr std::uint64_t user_data(CqeKind kind, unsigned tag = 0, std::uint32_t cookie = 0) noexcept {
   return (static_cast<std::uint64_t>(kind) << 56) | (std::uint64_t{tag & 0xffff} << 32) | cookie;
 }
@@ -207,7 +218,9 @@ void Queue::send_fetches() {
 }
 
 void Queue::loop() {
-  while (live_tags_ > 0 && !exit_requested_.load(std::memory_order_relaxed)) {
+  // A zero-copy send's pages are the kernel's until its notification: wait for it too (bounded by
+  // the device's stop, which asks the queue to exit after kAbortTimeout).
+  while ((live_tags_ > 0 || zero_copy_in_flight_ > 0) && !exit_requested_.load(std::memory_order_relaxed)) {
     const int ret = ring_->submit_and_wait(1);
     if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
       throw std::system_error(-ret, std::generic_category(), "io_uring_enter");
@@ -240,7 +253,23 @@ void Queue::dispatch(const Cqe& cqe) {
       return;
     case CqeKind::kTargetIo:
       return target_.on_io_complete(*this, tag_of(cqe.user_data), cookie_of(cqe.user_data), cqe.res);
+    case CqeKind::kTargetZeroCopy: return on_zero_copy_cqe(cqe);
   }
+}
+
+// A zero-copy send completes twice: its result (IORING_CQE_F_MORE when a notification follows),
+// then the notification (IORING_CQE_F_NOTIF). The target sees exactly one of each.
+void Queue::on_zero_copy_cqe(const Cqe& cqe) {
+  const unsigned tag = tag_of(cqe.user_data);
+  const std::uint32_t cookie = cookie_of(cqe.user_data);
+  if (cqe.flags & Cqe::kNotification) {
+    --zero_copy_in_flight_;
+    return target_.on_io_notification(*this, tag, cookie, cqe.res);
+  }
+  target_.on_io_complete(*this, tag, cookie, cqe.res);
+  if (cqe.flags & Cqe::kMore) return;
+  --zero_copy_in_flight_;
+  target_.on_io_notification(*this, tag, cookie, 0);
 }
 
 void Queue::apply(TagSlot& slot, TagEvent event) {
@@ -521,7 +550,8 @@ std::error_code Queue::submit(unsigned tag, std::uint32_t cookie, const RingIo& 
   if (!on_queue_thread() || !ring_) return std::make_error_code(std::errc::operation_not_permitted);
   // The constructor keeps every tag below kOwnIo.
   if (tag >= slots_.size()) return std::make_error_code(std::errc::invalid_argument);
-  if (auto error = ring_->target_io(io, user_data(CqeKind::kTargetIo, tag, cookie))) return error;
+  if (auto error = ring_->target_io(io, user_data(target_kind(io), tag, cookie))) return error;
+  if (io.op == RingIo::Op::kSendmsgZc) ++zero_copy_in_flight_;
   ++stats_.target_ios;
   return {};
 }
@@ -529,7 +559,8 @@ std::error_code Queue::submit(unsigned tag, std::uint32_t cookie, const RingIo& 
 std::error_code Queue::submit_own(std::uint32_t cookie, const RingIo& io) noexcept {
   if (!on_queue_thread() || !ring_) return std::make_error_code(std::errc::operation_not_permitted);
   static_assert(kOwnIo == 0xffff, "kOwnIo must fit user_data's 16-bit tag field");
-  if (auto error = ring_->target_io(io, user_data(CqeKind::kTargetIo, kOwnIo, cookie))) return error;
+  if (auto error = ring_->target_io(io, user_data(target_kind(io), kOwnIo, cookie))) return error;
+  if (io.op == RingIo::Op::kSendmsgZc) ++zero_copy_in_flight_;
   ++stats_.target_ios;
   return {};
 }

@@ -148,6 +148,7 @@ class Queue final : public RequestOwner, private QueueContext, private BufferRet
   void setup();
   void loop();
   void dispatch(const Cqe& cqe);
+  void on_zero_copy_cqe(const Cqe& cqe);
   void send_fetches();
   void register_fixed_buffers();
   // The fixed-buffer index of a request's data (Request::fixed_buffer), or -1.
@@ -205,6 +206,7 @@ class Queue final : public RequestOwner, private QueueContext, private BufferRet
   UniqueFd eventfd_;
   std::uint64_t eventfd_value_ = 0;
   unsigned live_tags_ = 0;
+  unsigned zero_copy_in_flight_ = 0;  // RingIo::sendmsg_zc whose notification has not come
   ParkedTags parked_;
   bool deadline_armed_ = false;
   bool deadline_fired_ = false;

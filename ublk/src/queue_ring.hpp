@@ -14,8 +14,11 @@
 namespace ublk {
 
 struct Cqe {
+  static constexpr std::uint32_t kMore = 1U << 1;          // IORING_CQE_F_MORE: another CQE follows
+  static constexpr std::uint32_t kNotification = 1U << 3;  // IORING_CQE_F_NOTIF: a zero-copy send's last
   std::uint64_t user_data = 0;
   int res = 0;
+  std::uint32_t flags = 0;  // kMore, kNotification (the kernel's IORING_CQE_F_*)
 };
 
 // What a queue does with its io_uring: the ublk commands, the target's IO, the eventfd read and a

@@ -17,6 +17,10 @@ namespace {
 // one batch, instead of interrupting the thread for each: the setup the kernel's own ublk
 // server uses. Kernels before 6.1 refuse DEFER_TASKRUN and get a plain ring.
 constexpr unsigned kQueueRingSetup = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+// IORING_SEND_ZC_REPORT_USAGE (Linux 6.2): liburing 2.3's own io_uring.h predates it.
+constexpr std::uint16_t kSendZcReportUsage = 1U << 3;
+static_assert(Cqe::kMore == IORING_CQE_F_MORE && Cqe::kNotification == IORING_CQE_F_NOTIF);
+static_assert(RingIo::kZeroCopyCopied == 1U << 31, "IORING_NOTIF_USAGE_ZC_COPIED");
 
 class UringQueueRing final : public QueueRing {
  public:
@@ -60,6 +64,10 @@ class UringQueueRing final : public QueueRing {
       case Op::kSend: io_uring_prep_send(sqe, io.fd, io.addr, io.length, static_cast<int>(io.flags)); break;
       case Op::kRecv: io_uring_prep_recv(sqe, io.fd, io.addr, io.length, static_cast<int>(io.flags)); break;
       case Op::kSendmsg: io_uring_prep_sendmsg(sqe, io.fd, io.msg, io.flags); break;
+      case Op::kSendmsgZc:
+        io_uring_prep_sendmsg_zc(sqe, io.fd, io.msg, io.flags);
+        if (io.report_usage) sqe->ioprio |= kSendZcReportUsage;
+        break;
       case Op::kRecvmsg: io_uring_prep_recvmsg(sqe, io.fd, io.msg, io.flags); break;
       case Op::kPoll: io_uring_prep_poll_add(sqe, io.fd, io.flags); break;
     }
@@ -104,7 +112,7 @@ class UringQueueRing final : public QueueRing {
   }
   unsigned pending_sqes() noexcept override { return ring_.pending_sqes(); }
   void reap(std::vector<Cqe>& out) override {
-    ring_.for_each_cqe([&out](const io_uring_cqe& cqe) { out.push_back({cqe.user_data, cqe.res}); });
+    ring_.for_each_cqe([&out](const io_uring_cqe& cqe) { out.push_back({cqe.user_data, cqe.res, cqe.flags}); });
   }
   int register_buffers(std::span<const iovec> buffers) noexcept override {
     return io_uring_register_buffers(ring_.raw(), buffers.data(), static_cast<unsigned>(buffers.size()));

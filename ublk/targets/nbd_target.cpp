@@ -12,6 +12,7 @@ NbdTarget::NbdTarget(NbdTargetConfig config) {
   export_ = nbd::negotiate(first.get(), config.endpoint.export_name);
   export_name_ = config.endpoint.export_name;
   address_ = config.address_text;
+  send_zc_ = config.send_zc_min.has_value();
   if (export_.size < logical_block()) throw std::runtime_error("the NBD export is smaller than one block");
   if (export_.block.minimum > 4096) {
     throw std::runtime_error("the NBD server's minimum block size " + std::to_string(export_.block.minimum) +
@@ -36,7 +37,7 @@ NbdTarget::NbdTarget(NbdTargetConfig config) {
   for (unsigned q = 0; q < queues; ++q) {
     connections_.push_back(std::make_unique<nbd::RingConnection>(q, config.endpoint, std::move(sockets[q].first),
                                                                  sockets[q].second, config.depth, config.timeout,
-                                                                 config.log));
+                                                                 config.log, config.send_zc_min));
   }
 }
 
@@ -62,6 +63,27 @@ void NbdTarget::on_io_complete(QueueContext& queue, unsigned tag, std::uint32_t 
   // The target queues no IO for a request: every SQE of its own is a connection's.
   if (tag != QueueContext::kOwnIo || queue.id() >= connections_.size()) return;
   connections_[queue.id()]->on_own_io(cookie, result);
+}
+
+void NbdTarget::on_io_notification(QueueContext& queue, unsigned tag, std::uint32_t cookie, int result) noexcept {
+  if (tag != QueueContext::kOwnIo || queue.id() >= connections_.size()) return;
+  connections_[queue.id()]->on_own_notification(cookie, result);
+}
+
+std::vector<TargetCounter> NbdTarget::counters() const {
+  if (!send_zc_) return {};
+  std::uint64_t bytes = 0, sends = 0, copied = 0;
+  bool usage = true;
+  for (const auto& connection : connections_) {
+    const nbd::ZeroCopySendCounters& c = connection->zero_copy_counters();
+    bytes += c.write_bytes.load(std::memory_order_relaxed);
+    sends += c.sends.load(std::memory_order_relaxed);
+    copied += c.copied.load(std::memory_order_relaxed);
+    usage = usage && c.usage_reported.load(std::memory_order_relaxed);
+  }
+  std::vector<TargetCounter> out = {{"send_zc_write_bytes", bytes}, {"send_zc_sends", sends}};
+  if (usage) out.push_back({"send_zc_copied", copied});
+  return out;
 }
 
 void NbdTarget::on_queue_stop(QueueContext& queue) noexcept {

@@ -1,6 +1,7 @@
 #pragma once
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,9 @@ struct NbdTargetConfig {
   unsigned depth = 128;
   std::chrono::milliseconds timeout{30'000};  // reconnecting; 0: fail at once
   nbd::LogSink log;        // one line per event (connection lost, reconnected, ...)
+  // WRITE batches with at least this many payload bytes go as zero-copy sends
+  // (IORING_OP_SENDMSG_ZC); nullopt: never.
+  std::optional<std::uint64_t> send_zc_min;
 };
 
 // Serves a ublk device from an NBD export. The constructor connects and negotiates (setup:
@@ -32,6 +36,7 @@ class NbdTarget final : public Target {
   void on_queue_start(QueueContext& queue) override;
   void on_io_complete(QueueContext& queue, unsigned tag, std::uint32_t cookie, int result) noexcept override;
   void on_batch_end(QueueContext& queue) noexcept override;
+  void on_io_notification(QueueContext& queue, unsigned tag, std::uint32_t cookie, int result) noexcept override;
   void on_queue_stop(QueueContext& queue) noexcept override;
   // Any thread. A connection waiting for the server fails what it holds with EIO, and new IO, at once.
   void on_stopping() noexcept override;
@@ -42,6 +47,10 @@ class NbdTarget final : public Target {
   [[nodiscard]] TargetTraits traits() const noexcept override;
   // The export as negotiated, and why there is one queue where more were asked for.
   [[nodiscard]] std::string describe() const override;
+  // With zero-copy send asked: send_zc_write_bytes (WRITE payload sent zero-copy), send_zc_sends,
+  // and send_zc_copied (of those, the ones the kernel copied after all; not when the kernel does
+  // not say, before Linux 6.2).
+  [[nodiscard]] std::vector<TargetCounter> counters() const override;
 
   [[nodiscard]] const nbd::Export& export_info() const noexcept { return export_; }
   [[nodiscard]] unsigned queues() const noexcept { return static_cast<unsigned>(connections_.size()); }
@@ -53,6 +62,7 @@ class NbdTarget final : public Target {
   std::string export_name_;
   std::string address_;
   std::string why_one_queue_;
+  bool send_zc_ = false;
   std::vector<std::unique_ptr<nbd::RingConnection>> connections_;  // by queue
 };
 

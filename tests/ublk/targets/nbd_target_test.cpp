@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/un.h>
 
 #include <algorithm>
@@ -30,11 +32,13 @@ using nbd::testing::FakeStore;
 using nbd::testing::Misbehaviour;
 using nbd::testing::Script;
 
-// The fake server on a unix socket, on threads of this process; stop() drops every connection.
+// The fake server on a unix socket (or TCP on 127.0.0.1), on threads of this process; stop()
+// drops every connection.
 class Server {
  public:
-  Server(FakeExport ex, std::uint64_t grow_per_connection = 0)
-      : ex_(std::move(ex)), grow_(grow_per_connection), store_(ex_.size + 64 * grow_per_connection) {
+  enum class On : std::uint8_t { kUnix, kTcp };
+  Server(FakeExport ex, std::uint64_t grow_per_connection = 0, On on = On::kUnix)
+      : ex_(std::move(ex)), grow_(grow_per_connection), store_(ex_.size + 64 * grow_per_connection), on_(on) {
     char tmpl[] = "/tmp/ublk-nbd-target-XXXXXX";
     dir_ = ::mkdtemp(tmpl);
     path_ = dir_ + "/s";
@@ -45,13 +49,17 @@ class Server {
     std::filesystem::remove_all(dir_);
   }
   void start() {
-    listener_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un sun{};
-    sun.sun_family = AF_UNIX;
-    std::strcpy(sun.sun_path, path_.c_str());
-    ::unlink(path_.c_str());
-    if (::bind(listener_, reinterpret_cast<sockaddr*>(&sun), sizeof sun) != 0 || ::listen(listener_, 16) != 0) {
-      throw std::runtime_error("fake server: bind");
+    if (on_ == On::kTcp) {
+      listen_tcp();
+    } else {
+      listener_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_un sun{};
+      sun.sun_family = AF_UNIX;
+      std::strcpy(sun.sun_path, path_.c_str());
+      ::unlink(path_.c_str());
+      if (::bind(listener_, reinterpret_cast<sockaddr*>(&sun), sizeof sun) != 0 || ::listen(listener_, 16) != 0) {
+        throw std::runtime_error("fake server: bind");
+      }
     }
     acceptor_ = std::thread([this] {
       for (unsigned count = 0;; ++count) {
@@ -88,7 +96,9 @@ class Server {
     for (int fd : fds_) ::close(fd);
     fds_.clear();
   }
-  [[nodiscard]] std::string address() const { return "unix:" + path_; }
+  [[nodiscard]] std::string address() const {
+    return on_ == On::kTcp ? "tcp:127.0.0.1:" + std::to_string(port_) : "unix:" + path_;
+  }
   FakeStore& store() { return store_; }
   unsigned connections() {
     std::lock_guard lock(mutex_);
@@ -97,9 +107,28 @@ class Server {
   Script script;
 
  private:
+  // 127.0.0.1, on the port of the first start.
+  void listen_tcp() {
+    listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int one = 1;
+    ::setsockopt(listener_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sin.sin_port = htons(port_);
+    socklen_t length = sizeof sin;
+    if (::bind(listener_, reinterpret_cast<sockaddr*>(&sin), sizeof sin) != 0 || ::listen(listener_, 16) != 0 ||
+        ::getsockname(listener_, reinterpret_cast<sockaddr*>(&sin), &length) != 0) {
+      throw std::runtime_error("fake server: bind 127.0.0.1");
+    }
+    port_ = ntohs(sin.sin_port);
+  }
+
   FakeExport ex_;
   std::uint64_t grow_;
   FakeStore store_;
+  On on_;
+  std::uint16_t port_ = 0;
   std::string dir_, path_;
   int listener_ = -1;
   std::thread acceptor_;
@@ -235,6 +264,107 @@ TEST_P(NbdTargetTest, PipelinedWritesAndReadsInAnyOrder) {
 
 INSTANTIATE_TEST_SUITE_P(Replies, NbdTargetTest, ::testing::Values(true, false),
                          [](const auto& info) { return info.param ? "structured" : "simple"; });
+
+// ---- zero-copy send (IORING_OP_SENDMSG_ZC) ----
+
+std::uint64_t counter(const Target& target, std::string_view name) {
+  for (const auto& c : target.counters()) {
+    if (c.name == name) return c.value;
+  }
+  ADD_FAILURE() << "no counter " << name;
+  return 0;
+}
+bool has_counter(const Target& target, std::string_view name) {
+  const auto all = target.counters();
+  return std::any_of(all.begin(), all.end(), [&](const TargetCounter& c) { return c.name == name; });
+}
+
+// 64 WRITEs of 4 KiB to 1 MiB at distinct MiB offsets.
+std::vector<Io> large_writes() {
+  std::vector<Io> ios;
+  for (unsigned i = 0; i < 64; ++i) ios.push_back({ublk::IoOp::kWrite, i * (1ULL << 20), pattern(4096U << (i % 9), i)});
+  return ios;
+}
+
+TEST(NbdTargetZeroCopy, PipelinedWritesOverTcpGoZeroCopyAndReadBack) {
+  FakeExport ex;
+  Server server(ex, 0, Server::On::kTcp);
+  server.script.reorder = true;
+  std::mutex mutex;
+  std::vector<std::string> lines;
+  NbdTargetConfig config = config_for(server);
+  config.log = [&](std::string_view line) {
+    std::lock_guard lock(mutex);
+    lines.emplace_back(line);
+  };
+  config.send_zc_min = 0;
+  NbdTarget target(config);
+  Recorder rec;
+  auto w = large_writes();
+  auto r = reads_of(w);
+  {
+    RingQueues queues(target, target.queues());
+    run_all(queues, rec, w);
+    expect_all_ok_once(rec, w);
+    run_all(queues, rec, r);
+    expect_all_ok_once(rec, r);
+  }  // the queue's thread waits for every notification before it ends
+  for (unsigned i = 0; i < w.size(); ++i) EXPECT_EQ(r[i].data, w[i].data) << "request " << i;
+  std::uint64_t written = 0;
+  for (const auto& io : w) written += io.data.size();
+  // With threshold 0 every batch that carries WRITE data goes zero-copy: all of it.
+  EXPECT_EQ(counter(target, "send_zc_write_bytes"), written);
+  EXPECT_GT(counter(target, "send_zc_sends"), 0U);
+  RecordProperty("send_zc_sends", std::to_string(counter(target, "send_zc_sends")));
+  if (has_counter(target, "send_zc_copied")) {
+    RecordProperty("send_zc_copied", std::to_string(counter(target, "send_zc_copied")));
+    // Linux 6.2+ says whether it copied. Over loopback it always does (the receiving socket
+    // cannot keep pages the sender still owns: msg_zerocopy.rst, "Loopback"), so every
+    // zero-copy send is reported copied.
+    EXPECT_EQ(counter(target, "send_zc_copied"), counter(target, "send_zc_sends"));
+  }
+  std::lock_guard lock(mutex);
+  for (const auto& line : lines) EXPECT_EQ(line.find("refused"), std::string::npos) << line;
+}
+
+TEST(NbdTargetZeroCopy, AUnixSocketRefusesItAndTheConnectionFallsBackOnce) {
+  FakeExport ex;
+  Server server(ex);
+  std::mutex mutex;
+  std::vector<std::string> lines;
+  NbdTargetConfig config = config_for(server);
+  config.log = [&](std::string_view line) {
+    std::lock_guard lock(mutex);
+    lines.emplace_back(line);
+  };
+  config.send_zc_min = 0;
+  NbdTarget target(config);
+  Recorder rec;
+  auto w = large_writes();
+  auto r = reads_of(w);
+  {
+    RingQueues queues(target, target.queues());
+    run_all(queues, rec, w);
+    expect_all_ok_once(rec, w);
+    run_all(queues, rec, r);
+    expect_all_ok_once(rec, r);
+  }
+  for (unsigned i = 0; i < w.size(); ++i) EXPECT_EQ(r[i].data, w[i].data) << "request " << i;
+  EXPECT_EQ(counter(target, "send_zc_write_bytes"), 0U);
+  EXPECT_EQ(counter(target, "send_zc_sends"), 0U);
+  std::lock_guard lock(mutex);
+  const auto refused = std::count_if(lines.begin(), lines.end(), [](const std::string& l) {
+    return l.find("zero-copy send refused") != std::string::npos;
+  });
+  EXPECT_EQ(refused, 1) << "one line, once";
+}
+
+TEST(NbdTargetZeroCopy, OffReportsNoCounters) {
+  FakeExport ex;
+  Server server(ex);
+  NbdTarget target(config_for(server));
+  EXPECT_TRUE(target.counters().empty());
+}
 
 struct Fault {
   Misbehaviour kind;

@@ -50,8 +50,13 @@ class RingQueue final : public QueueContext {
   [[nodiscard]] unsigned id() const noexcept override { return id_; }
   std::error_code submit(unsigned tag, std::uint32_t cookie, const RingIo& io) noexcept override {
     if (std::this_thread::get_id() != thread_id_.load()) return std::make_error_code(std::errc::operation_not_permitted);
-    return ring_->target_io(io, user_data(tag, cookie));
+    const bool zero_copy = io.op == RingIo::Op::kSendmsgZc;
+    if (auto error = ring_->target_io(io, user_data(tag, cookie) | (zero_copy ? kZeroCopy : 0))) return error;
+    if (zero_copy) ++zero_copy_in_flight_;
+    return {};
   }
+  // On the queue's thread, or once it has ended: zero-copy sends whose notification is still due.
+  [[nodiscard]] unsigned zero_copy_in_flight() const noexcept { return zero_copy_in_flight_.load(); }
   std::error_code submit_own(std::uint32_t cookie, const RingIo& io) noexcept override {
     return submit(kOwnIo, cookie, io);
   }
@@ -60,8 +65,25 @@ class RingQueue final : public QueueContext {
 
  private:
   static constexpr std::uint64_t kEventFd = ~std::uint64_t{0};
+  static constexpr std::uint64_t kZeroCopy = std::uint64_t{1} << 48;  // a sendmsg_zc: completes twice
   static std::uint64_t user_data(unsigned tag, std::uint32_t cookie) noexcept {
     return (std::uint64_t{tag} << 32) | cookie;
+  }
+
+  // As Queue does: a zero-copy send's result, then exactly one notification (made up when the
+  // kernel posts none).
+  void dispatch(const Cqe& cqe) noexcept {
+    const auto tag = static_cast<unsigned>((cqe.user_data >> 32) & 0xffff);
+    const auto cookie = static_cast<std::uint32_t>(cqe.user_data);
+    if (!(cqe.user_data & kZeroCopy)) return target_.on_io_complete(*this, tag, cookie, cqe.res);
+    if (cqe.flags & Cqe::kNotification) {
+      --zero_copy_in_flight_;
+      return target_.on_io_notification(*this, tag, cookie, cqe.res);
+    }
+    target_.on_io_complete(*this, tag, cookie, cqe.res);
+    if (cqe.flags & Cqe::kMore) return;
+    --zero_copy_in_flight_;
+    target_.on_io_notification(*this, tag, cookie, 0);
   }
 
   void poke() noexcept {
@@ -81,7 +103,8 @@ class RingQueue final : public QueueContext {
     }
     started.set_value();
     std::vector<Cqe> cqes;
-    while (!stop_.load()) {
+    // Like a Queue: a zero-copy send's pages stay the kernel's until its notification.
+    while (!stop_.load() || zero_copy_in_flight_.load() > 0) {
       const int ret = ring_->submit_and_wait(1);
       if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) break;
       cqes.clear();
@@ -91,8 +114,7 @@ class RingQueue final : public QueueContext {
           take_posted();
           (void)ring_->read_eventfd(eventfd_.get(), &eventfd_value_, kEventFd);
         } else {
-          target_.on_io_complete(*this, static_cast<unsigned>(cqe.user_data >> 32),
-                                 static_cast<std::uint32_t>(cqe.user_data), cqe.res);
+          dispatch(cqe);
         }
       }
       target_.on_batch_end(*this);
@@ -119,6 +141,7 @@ class RingQueue final : public QueueContext {
   std::mutex mutex_;
   std::vector<std::pair<Request, Completion>> posted_;
   std::atomic<bool> stop_{false};
+  std::atomic<unsigned> zero_copy_in_flight_{0};
   std::atomic<std::thread::id> thread_id_{};
   std::thread thread_;
 };

@@ -24,6 +24,8 @@ class QueueContext {
   // Queues IO of the target's own, tied to no request (a socket's receive, a timer, a wake-up):
   // its CQE comes back to on_io_complete(queue, kOwnIo, cookie, result) on this thread, whatever
   // state the tags are in.
+  // A RingIo::sendmsg_zc (by submit or submit_own) comes back twice: on_io_complete, then
+  // Target::on_io_notification once the kernel no longer reads its pages.
   virtual std::error_code submit_own(std::uint32_t cookie, const RingIo& io) noexcept = 0;
   // Registers descriptors as fixed files of this queue's ring (RingIo::fixed_file). Returns the
   // index of the first, or -errno. Setup: call it from on_queue_start.

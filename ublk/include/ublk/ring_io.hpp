@@ -20,10 +20,14 @@ struct RingIo {
     kSend,        // send(fd, addr, length, flags)
     kRecv,        // recv(fd, addr, length, flags)
     kSendmsg,     // sendmsg(fd, msg, flags)
+    kSendmsgZc,   // kSendmsg with zero-copy send (IORING_OP_SENDMSG_ZC): completes twice, see sendmsg_zc
     kRecvmsg,     // recvmsg(fd, msg, flags)
     kPoll,        // poll(fd) for the events in flags (POLLIN, ...); the result is the revents
   };
   static constexpr std::uint32_t kDataSync = 1;  // kFsync: fdatasync
+  // A zero-copy send's notification result (with report_usage): the kernel copied the data after
+  // all (IORING_NOTIF_USAGE_ZC_COPIED, e.g. over loopback).
+  static constexpr std::uint32_t kZeroCopyCopied = 1U << 31;
 
   Op op = Op::kRead;
   int fd = -1;              // a file descriptor, or a fixed-file index with fixed_file
@@ -35,13 +39,17 @@ struct RingIo {
   std::uint32_t flags = 0;   // per op: see above
   unsigned buf_index = 0;    // *Fixed: the registered buffer
   msghdr* msg = nullptr;     // kSendmsg, kRecvmsg: must stay valid until the CQE
+  // kSendmsgZc: the notification's result says whether the kernel copied (kZeroCopyCopied).
+  // Linux 6.2+; an older kernel fails the send with EINVAL.
+  bool report_usage = false;
 
   static RingIo read(int fd, std::span<std::byte> data, std::uint64_t offset) noexcept {
-    return {Op::kRead, fd, false, false, data.data(), static_cast<std::uint32_t>(data.size()), offset, 0, 0, nullptr};
+    return {Op::kRead, fd, false, false, data.data(), static_cast<std::uint32_t>(data.size()),
+            offset,    0,  0,     nullptr, false};
   }
   static RingIo write(int fd, std::span<const std::byte> data, std::uint64_t offset) noexcept {
     return {Op::kWrite, fd, false, false, const_cast<std::byte*>(data.data()),
-            static_cast<std::uint32_t>(data.size()), offset, 0, 0, nullptr};
+            static_cast<std::uint32_t>(data.size()), offset, 0, 0, nullptr, false};
   }
   static RingIo read_fixed(int fd, std::span<std::byte> data, std::uint64_t offset, unsigned index) noexcept {
     RingIo io = read(fd, data, offset);
@@ -108,6 +116,16 @@ struct RingIo {
     io.fd = fd;
     io.msg = msg;
     io.flags = static_cast<std::uint32_t>(flags);
+    return io;
+  }
+  // Zero-copy sendmsg: the kernel sends from the pages of msg's iovecs. Its first CQE
+  // (Target::on_io_complete) is the send's result; the pages, and the iovecs' memory, must stay
+  // untouched until Target::on_io_notification for the same cookie, which follows exactly once.
+  // A socket that cannot (a unix socket, an old kernel) fails it with EOPNOTSUPP (or EINVAL).
+  static RingIo sendmsg_zc(int fd, msghdr* msg, int flags = 0, bool report_usage = false) noexcept {
+    RingIo io = sendmsg(fd, msg, flags);
+    io.op = Op::kSendmsgZc;
+    io.report_usage = report_usage;
     return io;
   }
   static RingIo recvmsg(int fd, msghdr* msg, int flags = 0) noexcept {

@@ -69,6 +69,13 @@ class Target {
   // sleeps again: a target that gathers its IO (one send for the requests of many CQEs) starts
   // it here.
   virtual void on_batch_end(QueueContext& /*queue*/) noexcept {}
+  // The second CQE of a zero-copy send (RingIo::sendmsg_zc, same tag and cookie): the kernel no
+  // longer uses its pages. Exactly once per such IO, after its on_io_complete; the queue counts
+  // the IO in flight until then. result: 0, or RingIo::kZeroCopyCopied when the kernel copied
+  // after all (asked with RingIo::report_usage). When the kernel posts none (the send failed
+  // before taking any page), the queue calls it with 0 right after on_io_complete.
+  virtual void on_io_notification(QueueContext& /*queue*/, unsigned /*tag*/, std::uint32_t /*cookie*/,
+                                  int /*result*/) noexcept {}
   // On each queue's thread before its first request (register files, per-queue state). Setup:
   // may throw, which fails the device's start.
   virtual void on_queue_start(QueueContext& /*queue*/) {}

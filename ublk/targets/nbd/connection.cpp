@@ -16,11 +16,30 @@ constexpr std::size_t kMaxIov = IOV_MAX;
 constexpr bool wants_fua(const Request& r) noexcept { return (r.flags & kIoFlagFua) != 0; }
 }  // namespace
 
-Connection::Connection(Transport& transport, unsigned depth, const Export& shape, LogSink log)
-    : transport_(transport), shape_(shape), log_(std::move(log)), slots_(depth), receiver_(shape.structured_replies) {
-  batch_.headers.reserve(depth);
-  batch_.iov.reserve(std::min<std::size_t>(2 * std::size_t{depth}, kMaxIov));
-  batch_.members.reserve(depth);
+Connection::Connection(Transport& transport, unsigned depth, const Export& shape, LogSink log,
+                       std::optional<std::uint64_t> zero_copy_min)
+    : transport_(transport),
+      shape_(shape),
+      log_(std::move(log)),
+      slots_(depth),
+      receiver_(shape.structured_replies),
+      zero_copy_min_(zero_copy_min) {
+  // Plain sends need one batch; zero-copy ones a few more while their notifications are due.
+  batches_.reserve(zero_copy_min ? 4 : 1);
+  (void)free_batch();
+}
+
+Connection::SendBatch& Connection::free_batch() {
+  for (auto& batch : batches_) {
+    if (!batch->sending && batch->notifications == 0) return *batch;
+  }
+  auto batch = std::make_unique<SendBatch>();
+  batch->id = static_cast<std::uint32_t>(batches_.size());
+  batch->headers.reserve(slots_.size());
+  batch->iov.reserve(std::min<std::size_t>(2 * slots_.size(), kMaxIov));
+  batch->members.reserve(slots_.size());
+  batches_.push_back(std::move(batch));
+  return *batches_.back();
 }
 
 void Connection::attach(UniqueFd socket) {
@@ -34,14 +53,19 @@ void Connection::detach() noexcept {
   socket_.reset();
   broken_.reset();
   receiver_.reset();
-  batch_ = SendBatch{};
-  batch_.headers.reserve(slots_.size());
-  batch_.members.reserve(slots_.size());
+  // Quiet: no batch is being sent or waits for a notification, so none is pinned any more.
+  for (auto& batch : batches_) {
+    batch->sending = false;
+    batch->members.clear();
+  }
+  current_ = nullptr;
   // Everything held goes out again on the next connection, oldest first.
   std::vector<unsigned> again;
   for (unsigned tag = 0; tag < slots_.size(); ++tag) {
     Slot& s = slots_[tag];
+    if (s.state == State::kReplied) finish(s, s.replied);  // not while quiet; for safety
     if (s.state == State::kFree) continue;
+    s.pinned = false;
     s.state = State::kQueued;
     s.reply.reset_progress();
     again.push_back(tag);
@@ -133,6 +157,8 @@ void Connection::submit(const Request& request, Completion done) noexcept {
 
 void Connection::fail_all(int error) noexcept {
   for (Slot& s : slots_) {
+    // A WRITE the server answered keeps its answer.
+    if (s.state == State::kReplied) finish(s, s.replied);
     if (s.state != State::kFree) finish(s, error);
   }
   to_send_.clear();
@@ -153,10 +179,28 @@ void Connection::finish(Slot& s, int result) noexcept {
     result = static_cast<int>(s.request.length);
   }
   s.state = State::kFree;
+  s.pinned = false;
   --held_;
   const Completion done = *s.done;
   s.done.reset();
   done(result, s.reply.copied);
+}
+
+void Connection::complete(Slot& s, int result) noexcept {
+  if (!s.pinned) return finish(s, result);
+  s.state = State::kReplied;
+  s.replied = result;
+}
+
+void Connection::unpin(SendBatch& batch) noexcept {
+  if (batch.sending || batch.notifications > 0) return;
+  for (const auto& [tag, cookie] : batch.members) {
+    Slot& s = slots_[tag];
+    if (s.cookie != cookie || !s.pinned) continue;
+    s.pinned = false;
+    if (s.state == State::kReplied) finish(s, s.replied);
+  }
+  batch.members.clear();
 }
 
 void Connection::kick() noexcept {
@@ -173,57 +217,118 @@ void Connection::flush() noexcept {
 }
 
 void Connection::start_batch() noexcept {
-  batch_.headers.clear();
-  batch_.iov.clear();
-  batch_.members.clear();
-  batch_.first = 0;
-  while (!to_send_.empty() && batch_.iov.size() + 2 <= kMaxIov && batch_.headers.size() < slots_.size()) {
+  SendBatch& batch = free_batch();
+  batch.headers.clear();
+  batch.iov.clear();
+  batch.members.clear();
+  batch.first = 0;
+  batch.write_bytes = 0;
+  while (!to_send_.empty() && batch.iov.size() + 2 <= kMaxIov && batch.headers.size() < slots_.size()) {
     const unsigned tag = to_send_.front();
     to_send_.pop_front();
     Slot& s = slots_[tag];
     if (s.state != State::kQueued) continue;
-    batch_.headers.push_back(encode_request(s.header));
-    batch_.iov.push_back({batch_.headers.back().data(), kRequestHeaderSize});
+    batch.headers.push_back(encode_request(s.header));
+    batch.iov.push_back({batch.headers.back().data(), kRequestHeaderSize});
     if (s.header.command == Command::kWrite && s.header.length > 0) {
-      batch_.iov.push_back({s.request.data.data(), s.header.length});
+      batch.iov.push_back({s.request.data.data(), s.header.length});
+      batch.write_bytes += s.header.length;
     }
     s.state = State::kSending;
-    batch_.members.emplace_back(tag, s.cookie);
+    batch.members.emplace_back(tag, s.cookie);
   }
-  if (batch_.iov.empty()) return;
+  if (batch.iov.empty()) return;
+  batch.sending = true;
+  batch.zero_copy = zero_copy_min_ && batch.write_bytes > 0 && batch.write_bytes >= *zero_copy_min_;
+  if (batch.zero_copy) {
+    for (const auto& [tag, cookie] : batch.members) {
+      Slot& s = slots_[tag];
+      if (s.header.command == Command::kWrite && s.header.length > 0) s.pinned = true;
+    }
+  }
+  current_ = &batch;
   send_rest();
 }
 
 void Connection::send_rest() noexcept {
-  batch_.message = msghdr{};
-  batch_.message.msg_iov = batch_.iov.data() + batch_.first;
-  batch_.message.msg_iovlen = batch_.iov.size() - batch_.first;
+  SendBatch& batch = *current_;
+  batch.message = msghdr{};
+  batch.message.msg_iov = batch.iov.data() + batch.first;
+  batch.message.msg_iovlen = batch.iov.size() - batch.first;
   send_busy_ = true;
-  transport_.sendmsg(socket_.get(), &batch_.message);
+  if (!batch.zero_copy) return transport_.sendmsg(socket_.get(), &batch.message);
+  ++batch.notifications;
+  ++notifications_due_;
+  transport_.sendmsg_zc(socket_.get(), &batch.message, report_usage_, batch.id);
+}
+
+// The socket (or the kernel) cannot send zero-copy: the same bytes go again, plainly. Nothing of
+// the failed call was sent.
+void Connection::refused_zero_copy(int result) noexcept {
+  if (result == -EINVAL && report_usage_) {
+    // Before Linux 6.2 the kernel knows no IORING_SEND_ZC_REPORT_USAGE: try without it.
+    report_usage_ = false;
+    zero_copy_counters_.usage_reported.store(false, std::memory_order_relaxed);
+    if (log_) log_("zero-copy send: the kernel does not say whether it copied (before Linux 6.2)");
+    return send_rest();
+  }
+  zero_copy_min_.reset();
+  if (log_) log_("zero-copy send refused (" + std::string(std::strerror(-result)) + "): plain sendmsg from now on");
+  current_->zero_copy = false;
+  send_rest();
 }
 
 void Connection::on_sent(int result) noexcept {
   send_busy_ = false;
-  if (broken_) return;
-  if (result <= 0) return break_stream(result == 0 ? "the send made no progress" : std::strerror(-result));
+  if (!current_) return;
+  SendBatch& batch = *current_;
+  if (broken_) {
+    batch.sending = false;
+    return unpin(batch);
+  }
+  if (batch.zero_copy && (result == -EOPNOTSUPP || result == -EINVAL)) return refused_zero_copy(result);
+  if (result <= 0) {
+    batch.sending = false;
+    unpin(batch);
+    return break_stream(result == 0 ? "the send made no progress" : std::strerror(-result));
+  }
+  if (batch.zero_copy) zero_copy_counters_.sends.fetch_add(1, std::memory_order_relaxed);
   auto left = static_cast<std::size_t>(result);
-  while (left > 0 && batch_.first < batch_.iov.size()) {
-    iovec& v = batch_.iov[batch_.first];
+  while (left > 0 && batch.first < batch.iov.size()) {
+    iovec& v = batch.iov[batch.first];
     if (left >= v.iov_len) {
       left -= v.iov_len;
-      ++batch_.first;
+      ++batch.first;
     } else {
       v.iov_base = static_cast<std::byte*>(v.iov_base) + left;
       v.iov_len -= left;
       left = 0;
     }
   }
-  if (batch_.first < batch_.iov.size()) return send_rest();
-  for (const auto& [tag, cookie] : batch_.members) {
+  if (batch.first < batch.iov.size()) return send_rest();
+  for (const auto& [tag, cookie] : batch.members) {
     Slot& s = slots_[tag];
     if (s.state == State::kSending && s.cookie == cookie) s.state = State::kSent;
   }
-  batch_.members.clear();
+  if (batch.zero_copy) zero_copy_counters_.write_bytes.fetch_add(batch.write_bytes, std::memory_order_relaxed);
+  batch.sending = false;
+  unpin(batch);
+  kick();
+}
+
+void Connection::on_send_notified(std::uint32_t id, int usage) noexcept {
+  if (id >= batches_.size() || batches_[id]->notifications == 0) {
+    if (log_) log_("a zero-copy notification for no send: ignored");
+    return;
+  }
+  SendBatch& batch = *batches_[id];
+  --batch.notifications;
+  --notifications_due_;
+  if (static_cast<std::uint32_t>(usage) & RingIo::kZeroCopyCopied) {
+    zero_copy_counters_.copied.fetch_add(1, std::memory_order_relaxed);
+  }
+  unpin(batch);
+  // A batch's storage came free, for a send that waited for one.
   kick();
 }
 
@@ -248,7 +353,7 @@ void Connection::on_received(int result) noexcept {
       log_("server error " + std::string(std::strerror(-event.result)) + " for a request at offset " +
            std::to_string(s.request.offset));
     }
-    finish(s, event.result);
+    complete(s, event.result);
   }
   recv_busy_ = false;
   kick();

@@ -9,13 +9,14 @@
 namespace ublk::nbd {
 
 RingConnection::RingConnection(unsigned index, Endpoint endpoint, UniqueFd socket, const Export& shape, unsigned depth,
-                               std::chrono::milliseconds timeout, LogSink log)
+                               std::chrono::milliseconds timeout, LogSink log,
+                               std::optional<std::uint64_t> zero_copy_min)
     : index_(index),
       endpoint_(std::move(endpoint)),
       shape_(shape),
       timeout_(timeout),
       log_(std::move(log)),
-      connection_(*this, depth, shape, [this](std::string_view line) { this->log(std::string(line)); }),
+      connection_(*this, depth, shape, [this](std::string_view line) { this->log(std::string(line)); }, zero_copy_min),
       first_socket_(std::move(socket)),
       timer_(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC)),
       wake_(::eventfd(0, EFD_CLOEXEC)) {
@@ -44,9 +45,14 @@ void RingConnection::submit(const Request& request, Completion done) noexcept {
   watch_link();
 }
 
+namespace {
+constexpr std::uint32_t kKindBits = 8;
+}  // namespace
+
 void RingConnection::on_own_io(std::uint32_t cookie, int result) noexcept {
-  switch (static_cast<OwnIo>(cookie)) {
-    case OwnIo::kSend: connection_.on_sent(result); break;
+  switch (static_cast<OwnIo>(cookie & ((1U << kKindBits) - 1))) {
+    case OwnIo::kSend:
+    case OwnIo::kSendZc: connection_.on_sent(result); break;
     case OwnIo::kRecv: connection_.on_received(result); break;
     case OwnIo::kTimer: timer_read_queued_ = false; break;
     case OwnIo::kWake: arm_wake(); break;
@@ -57,6 +63,12 @@ void RingConnection::on_own_io(std::uint32_t cookie, int result) noexcept {
 
 void RingConnection::flush() noexcept {
   connection_.flush();
+  deliver_refused();
+  watch_link();
+}
+
+void RingConnection::on_own_notification(std::uint32_t cookie, int result) noexcept {
+  connection_.on_send_notified(cookie >> kKindBits, result);
   deliver_refused();
   watch_link();
 }
@@ -81,10 +93,15 @@ void RingConnection::sendmsg(int fd, msghdr* message) noexcept {
 
 void RingConnection::recv(int fd, std::span<std::byte> into) noexcept { queue_own(OwnIo::kRecv, RingIo::recv(fd, into)); }
 
-void RingConnection::queue_own(OwnIo kind, const RingIo& io) noexcept {
+void RingConnection::sendmsg_zc(int fd, msghdr* message, bool report_usage, std::uint32_t id) noexcept {
+  const std::uint32_t cookie = (id << kKindBits) | static_cast<std::uint32_t>(OwnIo::kSendZc);
+  queue_own(cookie, RingIo::sendmsg_zc(fd, message, MSG_NOSIGNAL, report_usage));
+}
+
+void RingConnection::queue_own(std::uint32_t cookie, const RingIo& io) noexcept {
   const std::error_code error =
-      queue_ ? queue_->submit_own(static_cast<std::uint32_t>(kind), io) : std::make_error_code(std::errc::bad_file_descriptor);
-  if (error) refused_.emplace_back(kind, -error.value());
+      queue_ ? queue_->submit_own(cookie, io) : std::make_error_code(std::errc::bad_file_descriptor);
+  if (error) refused_.emplace_back(cookie, -error.value());
 }
 
 // The connection learns of a refused send or receive as of a failed one, but only once the call
@@ -93,10 +110,14 @@ void RingConnection::deliver_refused() noexcept {
   if (delivering_) return;
   delivering_ = true;
   while (!refused_.empty()) {
-    const auto [kind, result] = refused_.front();
+    const auto [cookie, result] = refused_.front();
     refused_.erase(refused_.begin());
-    switch (kind) {
+    switch (static_cast<OwnIo>(cookie & ((1U << kKindBits) - 1))) {
       case OwnIo::kSend: connection_.on_sent(result); break;
+      case OwnIo::kSendZc:  // never went in: no notification will come either
+        connection_.on_sent(result);
+        connection_.on_send_notified(cookie >> kKindBits, 0);
+        break;
       case OwnIo::kRecv: connection_.on_received(result); break;
       case OwnIo::kTimer: timer_read_queued_ = false; break;
       case OwnIo::kWake: break;  // no_wait_ is also read at every event

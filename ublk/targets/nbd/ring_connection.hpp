@@ -2,6 +2,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,8 +33,11 @@ class RingConnection final : private Transport {
   static constexpr std::chrono::milliseconds kMaxBackoff{2000};
 
   // `socket`: negotiated; it is used from start() on. Setup: throws std::system_error.
+  // zero_copy_min: WRITE batches of at least this many payload bytes go as zero-copy sends;
+  // nullopt: never.
   RingConnection(unsigned index, Endpoint endpoint, UniqueFd socket, const Export& shape, unsigned depth,
-                 std::chrono::milliseconds timeout, LogSink log);
+                 std::chrono::milliseconds timeout, LogSink log,
+                 std::optional<std::uint64_t> zero_copy_min = std::nullopt);
   RingConnection(const RingConnection&) = delete;
   RingConnection& operator=(const RingConnection&) = delete;
 
@@ -44,6 +48,8 @@ class RingConnection final : private Transport {
   void on_own_io(std::uint32_t cookie, int result) noexcept;
   // Target::on_batch_end: the requests gathered since the last send go out in one sendmsg.
   void flush() noexcept;
+  // Target::on_io_notification of a zero-copy send.
+  void on_own_notification(std::uint32_t cookie, int result) noexcept;
   // The queue is going away: a last NBD_CMD_DISC, and what is still held fails with EIO.
   void stop() noexcept;
 
@@ -52,14 +58,22 @@ class RingConnection final : private Transport {
   // healthy connection complete as usual.
   void stop_waiting() noexcept;
 
+  // Any thread.
+  [[nodiscard]] const ZeroCopySendCounters& zero_copy_counters() const noexcept {
+    return connection_.zero_copy_counters();
+  }
+
  private:
   enum class Link : std::uint8_t { kUp, kDown, kFailed };
-  enum class OwnIo : std::uint32_t { kSend = 1, kRecv = 2, kTimer = 3, kWake = 4 };
+  // An own IO's cookie: the kind in the low byte; a zero-copy send's batch id above it.
+  enum class OwnIo : std::uint32_t { kSend = 1, kRecv = 2, kTimer = 3, kWake = 4, kSendZc = 5 };
   using Clock = std::chrono::steady_clock;
 
   void sendmsg(int fd, msghdr* message) noexcept override;
   void recv(int fd, std::span<std::byte> into) noexcept override;
-  void queue_own(OwnIo kind, const RingIo& io) noexcept;
+  void sendmsg_zc(int fd, msghdr* message, bool report_usage, std::uint32_t id) noexcept override;
+  void queue_own(std::uint32_t cookie, const RingIo& io) noexcept;
+  void queue_own(OwnIo kind, const RingIo& io) noexcept { queue_own(static_cast<std::uint32_t>(kind), io); }
   void deliver_refused() noexcept;
   void arm_wake() noexcept;
   void arm_timer(Clock::time_point at) noexcept;
@@ -78,7 +92,7 @@ class RingConnection final : private Transport {
 
   // The ring refused an SQE (none left): the IO's result, handed to the connection once it is
   // out of the call that asked for the IO.
-  std::vector<std::pair<OwnIo, int>> refused_;
+  std::vector<std::pair<std::uint32_t, int>> refused_;  // cookie, result
   bool delivering_ = false;
 
   UniqueFd timer_;  // a timerfd: its read on the ring completes at the next reconnect or timeout

@@ -6,7 +6,9 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <map>
+#include <string>
 
 #include "callback_owner.hpp"
 
@@ -22,6 +24,13 @@ class ScriptedTransport final : public Transport {
   void recv(int, std::span<std::byte> into) noexcept override {
     ++recvs;
     pending_recv = into;
+  }
+  void sendmsg_zc(int, msghdr* message, bool report_usage, std::uint32_t id) noexcept override {
+    ++sends;
+    ++zc_sends;
+    pending_send = message;
+    zc_report_usage = report_usage;
+    zc_ids.push_back(id);
   }
   // The bytes the pending sendmsg would put on the wire, up to `limit`.
   std::vector<std::byte> take(std::size_t limit = SIZE_MAX) const {
@@ -48,6 +57,9 @@ class ScriptedTransport final : public Transport {
   msghdr* pending_send = nullptr;
   std::span<std::byte> pending_recv;
   int sends = 0, recvs = 0;
+  int zc_sends = 0;                  // of sends, the zero-copy ones
+  bool zc_report_usage = false;      // the last zero-copy send's
+  std::vector<std::uint32_t> zc_ids;  // each zero-copy send's id, in order
 };
 
 struct Results {
@@ -317,6 +329,231 @@ TEST(NbdConnection, ACompletionThatSubmitsDoesNotStartAReceiveMidBatch) {
   EXPECT_EQ(t.recvs, recvs_before + 1);
   EXPECT_FALSE(c.broken());
   EXPECT_EQ(c.held(), 1U);  // the request submitted from the completion
+}
+
+// ---- zero-copy send ----
+
+struct Lines {
+  std::vector<std::string> lines;
+  LogSink sink() {
+    return [this](std::string_view line) { lines.emplace_back(line); };
+  }
+  [[nodiscard]] std::size_t count(std::string_view part) const {
+    return static_cast<std::size_t>(
+        std::count_if(lines.begin(), lines.end(), [&](const std::string& l) { return l.find(part) != std::string::npos; }));
+  }
+};
+
+TEST(NbdConnectionZeroCopy, OnlyBatchesCarryingTheThresholdGoZeroCopy) {
+  ScriptedTransport t;
+  Results results;
+  test::CallbackOwner owner(&Results::record, &results);
+  Connection c(t, 8, shape(), {}, 4096);
+  c.attach(dummy_socket());
+  std::vector<std::byte> small(4095, std::byte{1}), big(4096, std::byte{2}), read_buffer(65536);
+  c.submit(write_request(0, 0, small), Completion(owner, 0, 0));
+  EXPECT_EQ(t.zc_sends, 0);
+  c.on_sent(static_cast<int>(t.take().size()));
+  c.submit(read_request(1, 0, read_buffer), Completion(owner, 1, 0));  // no payload to send
+  EXPECT_EQ(t.zc_sends, 0);
+  c.on_sent(static_cast<int>(t.take().size()));
+  c.submit(write_request(2, 8192, big), Completion(owner, 2, 0));
+  EXPECT_EQ(t.zc_sends, 1);
+  EXPECT_TRUE(t.zc_report_usage);
+  EXPECT_EQ(t.pending_send->msg_iov[1].iov_base, big.data());
+  c.on_sent(static_cast<int>(t.take().size()));
+  EXPECT_EQ(c.zero_copy_counters().write_bytes.load(), 4096U);
+  EXPECT_EQ(c.zero_copy_counters().sends.load(), 1U);
+  // Off: never.
+  ScriptedTransport plain;
+  Connection off(plain, 8, shape(), {}, std::nullopt);
+  off.attach(dummy_socket());
+  off.submit(write_request(0, 0, big), Completion(owner, 5, 0));
+  EXPECT_EQ(plain.sends, 1);
+  EXPECT_EQ(plain.zc_sends, 0);
+}
+
+TEST(NbdConnectionZeroCopy, AReplyBeforeTheNotificationCompletesOnceAfterIt) {
+  ScriptedTransport t;
+  Results results;
+  test::CallbackOwner owner(&Results::record, &results);
+  Connection c(t, 8, shape(), {}, 0);
+  c.attach(dummy_socket());
+  std::vector<std::byte> a(8192, std::byte{7}), r(512);
+  c.submit(write_request(0, 0, a), Completion(owner, 0, 0));
+  ASSERT_EQ(t.zc_sends, 1);
+  const auto wire = t.take();
+  const std::uint32_t id = t.zc_ids.back();
+  c.on_sent(static_cast<int>(wire.size()));
+  // A READ sent after it completes as usual: only the WRITE's buffer is the kernel's.
+  c.submit(read_request(1, 0, r), Completion(owner, 1, 0));
+  const auto read_wire = t.take();
+  c.on_sent(static_cast<int>(read_wire.size()));
+  std::vector<std::byte> replies;
+  for (auto reply : {encode_simple_reply({0, cookie_at(wire, 0)}), encode_simple_reply({0, cookie_at(read_wire, 0)})}) {
+    replies.insert(replies.end(), reply.begin(), reply.end());
+  }
+  replies.insert(replies.end(), 512, std::byte{3});
+  t.deliver(c, replies);
+  EXPECT_EQ(results.by_tag[1], std::vector<int>{512});
+  EXPECT_TRUE(results.by_tag[0].empty()) << "completed while the kernel may still read its buffer";
+  EXPECT_EQ(c.held(), 1U);
+  EXPECT_FALSE(c.quiet());
+  c.on_send_notified(id, 0);
+  EXPECT_EQ(results.by_tag[0], std::vector<int>{8192});
+  EXPECT_EQ(c.held(), 0U);
+  c.on_send_notified(id, 0);  // a stray notification changes nothing
+  EXPECT_EQ(results.by_tag[0].size(), 1U);
+  EXPECT_FALSE(c.broken());
+}
+
+TEST(NbdConnectionZeroCopy, TheNotificationFirstThenTheReplyCompletesAtTheReply) {
+  ScriptedTransport t;
+  Results results;
+  test::CallbackOwner owner(&Results::record, &results);
+  Connection c(t, 8, shape(), {}, 0);
+  c.attach(dummy_socket());
+  std::vector<std::byte> a(4096, std::byte{7});
+  c.submit(write_request(0, 0, a), Completion(owner, 0, 0));
+  const auto wire = t.take();
+  c.on_sent(static_cast<int>(wire.size()));
+  c.on_send_notified(t.zc_ids.back(), static_cast<int>(RingIo::kZeroCopyCopied));
+  EXPECT_TRUE(results.by_tag[0].empty());  // no reply yet
+  EXPECT_EQ(c.zero_copy_counters().copied.load(), 1U);
+  t.deliver(c, encode_simple_reply({0, cookie_at(wire, 0)}));
+  EXPECT_EQ(results.by_tag[0], std::vector<int>{4096});
+}
+
+TEST(NbdConnectionZeroCopy, TheNextBatchDoesNotOverwriteHeadersTheKernelStillHolds) {
+  ScriptedTransport t;
+  Results results;
+  test::CallbackOwner owner(&Results::record, &results);
+  Connection c(t, 8, shape(), {}, 0);
+  c.attach(dummy_socket());
+  std::vector<std::byte> a(4096, std::byte{1}), b(4096, std::byte{2}), d(4096, std::byte{3});
+  c.submit(write_request(0, 0, a), Completion(owner, 0, 0));
+  const iovec first_header = t.pending_send->msg_iov[0];
+  const auto first_wire = t.take();
+  const std::vector<std::byte> first_bytes(static_cast<std::byte*>(first_header.iov_base),
+                                           static_cast<std::byte*>(first_header.iov_base) + kRequestHeaderSize);
+  c.on_sent(static_cast<int>(first_wire.size()));
+  // Batch 1 is sent but not notified: batch 2 must build its header elsewhere.
+  c.submit(write_request(1, 4096, b), Completion(owner, 1, 0));
+  ASSERT_EQ(t.zc_sends, 2);
+  EXPECT_NE(t.pending_send->msg_iov[0].iov_base, first_header.iov_base);
+  EXPECT_NE(t.zc_ids[0], t.zc_ids[1]);
+  const auto second_wire = t.take();
+  c.on_sent(static_cast<int>(second_wire.size()));
+  c.submit(write_request(2, 8192, d), Completion(owner, 2, 0));
+  const auto third_wire = t.take();
+  c.on_sent(static_cast<int>(third_wire.size()));
+  // The first batch's header memory is what the kernel was given, byte for byte.
+  EXPECT_EQ(std::vector<std::byte>(static_cast<std::byte*>(first_header.iov_base),
+                                   static_cast<std::byte*>(first_header.iov_base) + kRequestHeaderSize),
+            first_bytes);
+  EXPECT_EQ(cookie_at(first_bytes, 0), cookie_at(first_wire, 0));
+  for (std::uint32_t id : t.zc_ids) c.on_send_notified(id, 0);
+  std::vector<std::byte> replies;
+  for (const auto* wire : {&third_wire, &first_wire, &second_wire}) {
+    const auto reply = encode_simple_reply({0, cookie_at(*wire, 0)});
+    replies.insert(replies.end(), reply.begin(), reply.end());
+  }
+  t.deliver(c, replies);
+  for (unsigned tag = 0; tag < 3; ++tag) EXPECT_EQ(results.by_tag[tag], std::vector<int>{4096}) << tag;
+}
+
+TEST(NbdConnectionZeroCopy, RefusedSendsTheSameBytesPlainlyOnceAndForGood) {
+  ScriptedTransport t;
+  Results results;
+  test::CallbackOwner owner(&Results::record, &results);
+  Lines log;
+  Connection c(t, 8, shape(), log.sink(), 0);
+  c.attach(dummy_socket());
+  std::vector<std::byte> a(4096, std::byte{9}), b(4096, std::byte{8});
+  c.submit(write_request(0, 0, a), Completion(owner, 0, 0));
+  ASSERT_EQ(t.zc_sends, 1);
+  const auto wire = t.take();
+  c.on_sent(-EOPNOTSUPP);  // a unix socket
+  ASSERT_EQ(t.sends, 2);
+  EXPECT_EQ(t.zc_sends, 1);  // the resend is a plain sendmsg
+  EXPECT_EQ(t.take(), wire);
+  c.on_sent(static_cast<int>(wire.size()));
+  EXPECT_EQ(t.sends, 2);  // sent once: nothing more goes out
+  c.on_send_notified(t.zc_ids.back(), 0);  // the refused call's notification
+  t.deliver(c, encode_simple_reply({0, cookie_at(wire, 0)}));
+  EXPECT_EQ(results.by_tag[0], std::vector<int>{4096});
+  c.submit(write_request(1, 4096, b), Completion(owner, 1, 0));
+  EXPECT_EQ(t.sends, 3);
+  EXPECT_EQ(t.zc_sends, 1);  // for good
+  EXPECT_EQ(log.count("zero-copy send refused"), 1U);
+  EXPECT_EQ(c.zero_copy_counters().write_bytes.load(), 0U);
+  EXPECT_FALSE(c.broken());
+}
+
+TEST(NbdConnectionZeroCopy, AKernelWithoutUsageReportsIsAskedAgainWithout) {
+  ScriptedTransport t;
+  Results results;
+  test::CallbackOwner owner(&Results::record, &results);
+  Lines log;
+  Connection c(t, 8, shape(), log.sink(), 0);
+  c.attach(dummy_socket());
+  std::vector<std::byte> a(4096, std::byte{9});
+  c.submit(write_request(0, 0, a), Completion(owner, 0, 0));
+  const auto wire = t.take();
+  EXPECT_TRUE(t.zc_report_usage);
+  c.on_sent(-EINVAL);  // Linux 6.1: IORING_SEND_ZC_REPORT_USAGE unknown
+  ASSERT_EQ(t.zc_sends, 2);
+  EXPECT_FALSE(t.zc_report_usage);
+  EXPECT_EQ(t.take(), wire);
+  EXPECT_FALSE(c.zero_copy_counters().usage_reported.load());
+  c.on_sent(static_cast<int>(wire.size()));
+  EXPECT_EQ(c.zero_copy_counters().write_bytes.load(), 4096U);
+  EXPECT_EQ(log.count("does not say whether it copied"), 1U);
+  EXPECT_EQ(log.count("refused"), 0U);
+}
+
+TEST(NbdConnectionZeroCopy, ABrokenStreamWaitsForTheNotificationAndKeepsAReplyAlreadyIn) {
+  ScriptedTransport t;
+  Results results;
+  test::CallbackOwner owner(&Results::record, &results);
+  Connection c(t, 8, shape(), {}, 0);
+  std::vector<std::byte> a(4096, std::byte{1}), b(2048, std::byte{2});
+  // Held before the socket: both go in one batch.
+  c.submit(write_request(0, 0, a), Completion(owner, 0, 0));
+  c.submit(write_request(1, 8192, b), Completion(owner, 1, 0));
+  c.attach(dummy_socket());
+  ASSERT_EQ(t.zc_sends, 1);
+  const auto wire = t.take();
+  ASSERT_EQ(wire.size(), 2 * kRequestHeaderSize + a.size() + b.size());
+  const std::uint32_t id = t.zc_ids.back();
+  c.on_sent(static_cast<int>(wire.size()));
+  // The server answers the first, then sends garbage.
+  auto bad = encode_simple_reply({0, 12345});
+  bad[0] = std::byte{0};
+  std::vector<std::byte> replies;
+  const auto good = encode_simple_reply({0, cookie_at(wire, 0)});
+  replies.insert(replies.end(), good.begin(), good.end());
+  replies.insert(replies.end(), bad.begin(), bad.end());
+  t.deliver(c, replies);
+  ASSERT_TRUE(c.broken());
+  EXPECT_TRUE(results.by_tag.empty());
+  EXPECT_FALSE(c.quiet()) << "the kernel still holds the batch's pages";
+  c.on_send_notified(id, 0);
+  EXPECT_TRUE(c.quiet());
+  // The answered WRITE completes with its answer; the other one is resent.
+  EXPECT_EQ(results.by_tag[0], std::vector<int>{4096});
+  EXPECT_TRUE(results.by_tag[1].empty());
+  c.detach();
+  EXPECT_EQ(c.held(), 1U);
+  c.attach(dummy_socket());
+  const auto again = t.take();
+  ASSERT_EQ(again.size(), kRequestHeaderSize + b.size());
+  EXPECT_EQ(cookie_at(again, 0), cookie_at(wire, kRequestHeaderSize + a.size()));
+  c.on_sent(static_cast<int>(again.size()));
+  c.on_send_notified(t.zc_ids.back(), 0);
+  t.deliver(c, encode_simple_reply({0, cookie_at(again, 0)}));
+  EXPECT_EQ(results.by_tag[0].size(), 1U);
+  EXPECT_EQ(results.by_tag[1], std::vector<int>{2048});
 }
 
 }  // namespace
