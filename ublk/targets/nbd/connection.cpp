@@ -365,6 +365,14 @@ void Connection::break_stream(std::string why) noexcept {
   broken_ = std::move(why);
   // Outstanding IO on the socket returns at once; the socket closes in detach() once it has.
   ::shutdown(socket_.get(), SHUT_RDWR);
+  if (notifications_due_ > 0) {
+    // A zero-copy send's pages stay with TCP until the peer acknowledges them, and detach()
+    // waits for them. A peer that is gone without a reset never acknowledges, and TCP would
+    // retransmit for minutes: disconnecting drops what is queued, so the notifications come now.
+    sockaddr unspecified{};
+    unspecified.sa_family = AF_UNSPEC;
+    (void)::connect(socket_.get(), &unspecified, sizeof unspecified);
+  }
 }
 
 }  // namespace ublk::nbd
