@@ -20,6 +20,7 @@ std::unique_ptr<Target> make_nbd_target(const DaemonOptions& options, const std:
   config.depth = options.depth;
   config.timeout = std::chrono::seconds(options.timeout_s);
   config.send_zc_min = options.send_zc;
+  config.send_zc_to_this_host = options.send_zc_given;
   // Only TCP sends zero-copy; a unix socket would refuse the first try, so none is made.
   if (config.endpoint.address.kind == nbd::Address::Kind::kUnix) config.send_zc_min.reset();
   config.log = [prog](std::string_view line) {

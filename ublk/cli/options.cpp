@@ -238,6 +238,7 @@ std::variant<DaemonOptions, ParseError> parse_daemon_options(std::span<const std
       o.timeout_s = *n;
     } else if (name == "--send-zc" && kind == DaemonKind::kNbd) {
       if (auto e = need_value()) return *e;
+      o.send_zc_given = true;
       if (*value == "off") {
         o.send_zc.reset();
       } else {

@@ -72,6 +72,7 @@ struct DaemonOptions {
   std::string file;
   bool buffered = false;  // --buffered: the page cache instead of O_DIRECT
   bool size_given = false;
+  bool send_zc_given = false;
   bool logical_block_given = false;
 };
 

@@ -12,6 +12,13 @@ NbdTarget::NbdTarget(NbdTargetConfig config) {
   export_ = nbd::negotiate(first.get(), config.endpoint.export_name);
   export_name_ = config.endpoint.export_name;
   address_ = config.address_text;
+  if (config.send_zc_min && !config.send_zc_to_this_host && nbd::peer_is_this_host(first.get())) {
+    config.send_zc_min.reset();
+    if (config.log) {
+      config.log("zero-copy send off: the server is on this host, where the kernel copies the data anyway "
+                 "(--send-zc SIZE asks for it all the same)");
+    }
+  }
   send_zc_ = config.send_zc_min.has_value();
   if (export_.size < logical_block()) throw std::runtime_error("the NBD export is smaller than one block");
   if (export_.block.minimum > 4096) {

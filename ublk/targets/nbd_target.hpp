@@ -21,6 +21,9 @@ struct NbdTargetConfig {
   // WRITE batches with at least this many payload bytes go as zero-copy sends
   // (IORING_OP_SENDMSG_ZC); nullopt: never.
   std::optional<std::uint64_t> send_zc_min;
+  // Zero-copy send also to a server on this host, where the kernel copies the data anyway (the
+  // daemon sets it when --send-zc is given); otherwise such a server gets plain sends.
+  bool send_zc_to_this_host = false;
 };
 
 // Serves a ublk device from an NBD export. The constructor connects and negotiates (setup:

@@ -298,6 +298,7 @@ TEST(NbdTargetZeroCopy, PipelinedWritesOverTcpGoZeroCopyAndReadBack) {
     lines.emplace_back(line);
   };
   config.send_zc_min = 0;
+  config.send_zc_to_this_host = true;  // the fake server is on this host
   NbdTarget target(config);
   Recorder rec;
   auto w = large_writes();
@@ -338,6 +339,7 @@ TEST(NbdTargetZeroCopy, AUnixSocketRefusesItAndTheConnectionFallsBackOnce) {
     lines.emplace_back(line);
   };
   config.send_zc_min = 0;
+  config.send_zc_to_this_host = true;  // the fake server is on this host
   NbdTarget target(config);
   Recorder rec;
   auto w = large_writes();
@@ -357,6 +359,19 @@ TEST(NbdTargetZeroCopy, AUnixSocketRefusesItAndTheConnectionFallsBackOnce) {
     return l.find("zero-copy send refused") != std::string::npos;
   });
   EXPECT_EQ(refused, 1) << "one line, once";
+}
+
+TEST(NbdTargetZeroCopy, AServerOnThisHostGetsPlainSendsUnlessAskedFor) {
+  FakeExport ex;
+  Server server(ex, 0, Server::On::kTcp);
+  std::vector<std::string> lines;
+  NbdTargetConfig config = config_for(server);
+  config.log = [&](std::string_view line) { lines.emplace_back(line); };  // setup: one thread
+  config.send_zc_min = 0;
+  NbdTarget target(config);
+  EXPECT_TRUE(target.counters().empty()) << "no zero-copy counters: zero-copy send is off";
+  ASSERT_FALSE(lines.empty());
+  EXPECT_NE(lines.front().find("zero-copy send off: the server is on this host"), std::string::npos) << lines.front();
 }
 
 TEST(NbdTargetZeroCopy, OffReportsNoCounters) {

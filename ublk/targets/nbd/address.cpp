@@ -107,3 +107,27 @@ UniqueFd connect_to(const Address& address, std::chrono::milliseconds step_limit
 }
 
 }  // namespace ublk::nbd
+
+namespace ublk::nbd {
+
+bool peer_is_this_host(int fd) noexcept {
+  sockaddr_storage peer{}, local{};
+  socklen_t peer_size = sizeof peer, local_size = sizeof local;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_size) != 0) return false;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_size) != 0) return false;
+  if (peer.ss_family == AF_UNIX) return true;
+  if (peer.ss_family == AF_INET && local.ss_family == AF_INET) {
+    const auto p = reinterpret_cast<const sockaddr_in&>(peer).sin_addr.s_addr;
+    const auto l = reinterpret_cast<const sockaddr_in&>(local).sin_addr.s_addr;
+    return (ntohl(p) >> 24) == 127 || p == l;
+  }
+  if (peer.ss_family == AF_INET6 && local.ss_family == AF_INET6) {
+    const in6_addr& p = reinterpret_cast<const sockaddr_in6&>(peer).sin6_addr;
+    const in6_addr& l = reinterpret_cast<const sockaddr_in6&>(local).sin6_addr;
+    const bool mapped_loopback = IN6_IS_ADDR_V4MAPPED(&p) && p.s6_addr[12] == 127;
+    return IN6_IS_ADDR_LOOPBACK(&p) || mapped_loopback || IN6_ARE_ADDR_EQUAL(&p, &l);
+  }
+  return false;
+}
+
+}  // namespace ublk::nbd

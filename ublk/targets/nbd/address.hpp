@@ -32,5 +32,8 @@ std::variant<Address, AddressError> parse_address(std::string_view text);
 UniqueFd connect_to(const Address& address, std::chrono::milliseconds step_limit = {});
 // Blocking sends and receives wait as long as they need again.
 void clear_step_limit(int fd) noexcept;
+// The connected socket's peer is this host: a unix socket, a loopback address, or the socket's
+// own local address (a server reached through one of this host's interfaces).
+bool peer_is_this_host(int fd) noexcept;
 
 }  // namespace ublk::nbd

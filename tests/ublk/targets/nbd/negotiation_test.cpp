@@ -196,6 +196,28 @@ TEST(NbdAddress, ConnectFailureNamesTheAddress) {
   }
 }
 
+TEST(NbdAddress, APeerOnThisHostIsRecognised) {
+  int pair[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+  UniqueFd a(pair[0]), b(pair[1]);
+  EXPECT_TRUE(peer_is_this_host(a.get()));
+
+  UniqueFd listener(::socket(AF_INET, SOCK_STREAM, 0));
+  sockaddr_in at{};
+  at.sin_family = AF_INET;
+  at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(listener.get(), reinterpret_cast<sockaddr*>(&at), sizeof at), 0);
+  ASSERT_EQ(::listen(listener.get(), 1), 0);
+  socklen_t size = sizeof at;
+  ASSERT_EQ(::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&at), &size), 0);
+  const auto port = std::to_string(ntohs(at.sin_port));
+  UniqueFd tcp = connect_to(std::get<Address>(parse_address("tcp:127.0.0.1:" + port)));
+  EXPECT_TRUE(peer_is_this_host(tcp.get()));
+
+  UniqueFd unconnected(::socket(AF_INET, SOCK_STREAM, 0));
+  EXPECT_FALSE(peer_is_this_host(unconnected.get())) << "no peer: not this host";
+}
+
 // ---- against a real server: nbdkit's memory plugin on a unix socket ----
 
 std::optional<std::string> find_nbdkit() {
