@@ -226,7 +226,15 @@ TEST(DaemonOptions, NbdSendZcTakesASizeOrOff) {
   EXPECT_NE(error({"--send-zc", "64k"}).find("unknown option"), std::string::npos);
   const std::string usage = daemon_usage("d", DaemonKind::kNbd);
   EXPECT_NE(usage.find("\n  --send-zc SIZE|off "), std::string::npos);
-  EXPECT_NE(usage.find("(default 64K)"), std::string::npos);
+  EXPECT_NE(usage.find("Default 64K\n"), std::string::npos);
+  // Given, it also applies to a server on this host; the default does not.
+  auto given = [&](std::vector<std::string_view> args) {
+    const auto parsed = nbd(std::move(args));
+    return std::holds_alternative<DaemonOptions>(parsed) && std::get<DaemonOptions>(parsed).send_zc_given;
+  };
+  EXPECT_FALSE(given({}));
+  EXPECT_TRUE(given({"--send-zc", "64k"}));
+  EXPECT_TRUE(given({"--send-zc", "off"}));
 }
 
 TEST(DaemonOptions, PoolStepsLogAndVerbosity) {

@@ -289,8 +289,10 @@ std::string nbd_usage(std::string_view program) {
          "  --timeout S          when the server goes away, IO waits while reconnecting with backoff for\n"
          "                       at most S seconds, then fails with EIO (default 30; 0: fail at once)\n"
          "  --send-zc SIZE|off   WRITE batches carrying at least SIZE bytes of data go out with the kernel's\n"
-         "                       zero-copy send (io_uring SENDMSG_ZC; TCP only, else plain sends);\n"
-         "                       off: never (default " + std::to_string(kDefaultSendZcBytes >> 10) + "K)\n"
+         "                       zero-copy send (io_uring SENDMSG_ZC; TCP only); off: never. Default " +
+             std::to_string(kDefaultSendZcBytes >> 10) + "K\n"
+         "                       to a server on another host, off to one on this host (the kernel would\n"
+         "                       copy anyway); given, it applies to both\n"
          "  --mode MODE          copy | get_data | user_copy | auto (default auto)\n"
          "  --queues N           queues, one thread and one connection each (default 1)\n"
          "  --depth N            queue depth = requests in flight per connection (default 128)\n"
