@@ -77,7 +77,9 @@ measure() {
 stop_daemons() {
   local mode
   for mode in "${modes[@]}"; do
-    rss[$mode]="$(awk '/VmHWM/ {print $2 $3}' "/proc/${pid[$mode]}/status")"
+    # With the transparent huge pages the pool gets (AnonHugePages now): a daemon started while
+    # the guest still had free 2 MiB pages touches memory in 2 MiB steps, one started later in 4 KiB.
+    rss[$mode]="$(awk '/VmHWM/ {print $2 $3}' "/proc/${pid[$mode]}/status")/$(awk '/AnonHugePages/ {print $2 $3}' "/proc/${pid[$mode]}/smaps_rollup")"
     kill -TERM "${pid[$mode]}"
     wait "${pid[$mode]}" || { cat "$(out_file "$mode").err" >&2; exit 1; }
   done
@@ -94,5 +96,5 @@ print_table() {
     for m in "${modes[@]}"; do printf ' %12s' "${ratio[$m,$i]}"; done
     echo
   done
-  printf '%-16s %14s' "daemon VmHWM" "-"; for m in "${modes[@]}"; do printf ' %12s' "${rss[$m]}"; done; echo
+  printf '%-16s %14s' "VmHWM/THP" "-"; for m in "${modes[@]}"; do printf ' %12s' "${rss[$m]}"; done; echo
 }

@@ -2,7 +2,8 @@
 # nbd_vs_kernel: ublk-pool-nbd in each buffer mode against the kernel's NBD client (nbd-client
 # and nbd.ko), on the same `nbdkit memory` export over a unix socket, in one run. Prints, for 4k
 # randread / randwrite at iodepth 1 and 32 and a 1 MiB sequential write, the kernel client's
-# IOPS and each mode's ratio to it, then each daemon's peak RSS (VmHWM) and copies per byte.
+# IOPS and each mode's ratio to it, then each daemon's peak RSS (VmHWM; /THP: its AnonHugePages)
+# and copies per byte.
 # One connection on each side: nbd-client's default, and ublk-pool-nbd's one queue.
 #
 # usage: nbd_vs_kernel.sh [--vm 7.3|6.12] [--cache DIR] [--seconds N] [--rounds N] [--job "RW BS QD"]...
@@ -34,7 +35,7 @@ while (($#)); do
     --build-dir) build_dir="$(cd "${2:?}" && pwd)"; shift 2 ;;
     --baseline) baseline="$(readlink -f "${2:?}")"; shift 2 ;;
     --in-vm) in_vm=1; shift ;;  # already inside the VM
-    -h | --help) sed -n '2,19p' "$script_path" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,20p' "$script_path" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "nbd_vs_kernel: unknown option '$1'" >&2; exit 2 ;;
   esac
 done
