@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -286,35 +287,50 @@ std::vector<Io> large_writes() {
   return ios;
 }
 
+// A target with zero-copy send asked for every WRITE batch (threshold 0, even to this host),
+// its log lines kept: large_writes(), then reading them back, must give the same bytes.
+struct ZeroCopyRun {
+  std::mutex mutex;  // the target logs from its queues' threads
+  std::vector<std::string> lines;
+  std::uint64_t written = 0;
+
+  explicit ZeroCopyRun(Server& server) {
+    NbdTargetConfig config = config_for(server);
+    config.log = [&](std::string_view line) {
+      std::lock_guard lock(mutex);
+      lines.emplace_back(line);
+    };
+    config.send_zc_min = 0;
+    config.send_zc_to_this_host = true;  // the fake server is on this host
+    target.emplace(config);
+    Recorder rec;
+    auto w = large_writes();
+    auto r = reads_of(w);
+    {
+      RingQueues queues(*target, target->queues());
+      run_all(queues, rec, w);
+      expect_all_ok_once(rec, w);
+      run_all(queues, rec, r);
+      expect_all_ok_once(rec, r);
+    }  // the queue's thread waits for every notification before it ends
+    for (unsigned i = 0; i < w.size(); ++i) EXPECT_EQ(r[i].data, w[i].data) << "request " << i;
+    for (const auto& io : w) written += io.data.size();
+  }
+  [[nodiscard]] long lines_with(std::string_view text) {
+    std::lock_guard lock(mutex);
+    return std::count_if(lines.begin(), lines.end(), [&](const std::string& l) { return l.find(text) != std::string::npos; });
+  }
+  std::optional<NbdTarget> target;
+};
+
 TEST(NbdTargetZeroCopy, PipelinedWritesOverTcpGoZeroCopyAndReadBack) {
   FakeExport ex;
   Server server(ex, 0, Server::On::kTcp);
   server.script.reorder = true;
-  std::mutex mutex;
-  std::vector<std::string> lines;
-  NbdTargetConfig config = config_for(server);
-  config.log = [&](std::string_view line) {
-    std::lock_guard lock(mutex);
-    lines.emplace_back(line);
-  };
-  config.send_zc_min = 0;
-  config.send_zc_to_this_host = true;  // the fake server is on this host
-  NbdTarget target(config);
-  Recorder rec;
-  auto w = large_writes();
-  auto r = reads_of(w);
-  {
-    RingQueues queues(target, target.queues());
-    run_all(queues, rec, w);
-    expect_all_ok_once(rec, w);
-    run_all(queues, rec, r);
-    expect_all_ok_once(rec, r);
-  }  // the queue's thread waits for every notification before it ends
-  for (unsigned i = 0; i < w.size(); ++i) EXPECT_EQ(r[i].data, w[i].data) << "request " << i;
-  std::uint64_t written = 0;
-  for (const auto& io : w) written += io.data.size();
+  ZeroCopyRun run(server);
+  const NbdTarget& target = *run.target;
   // With threshold 0 every batch that carries WRITE data goes zero-copy: all of it.
-  EXPECT_EQ(counter(target, "send_zc_write_bytes"), written);
+  EXPECT_EQ(counter(target, "send_zc_write_bytes"), run.written);
   EXPECT_GT(counter(target, "send_zc_sends"), 0U);
   RecordProperty("send_zc_sends", std::to_string(counter(target, "send_zc_sends")));
   if (has_counter(target, "send_zc_copied")) {
@@ -324,41 +340,16 @@ TEST(NbdTargetZeroCopy, PipelinedWritesOverTcpGoZeroCopyAndReadBack) {
     // zero-copy send is reported copied.
     EXPECT_EQ(counter(target, "send_zc_copied"), counter(target, "send_zc_sends"));
   }
-  std::lock_guard lock(mutex);
-  for (const auto& line : lines) EXPECT_EQ(line.find("refused"), std::string::npos) << line;
+  EXPECT_EQ(run.lines_with("refused"), 0);
 }
 
 TEST(NbdTargetZeroCopy, AUnixSocketRefusesItAndTheConnectionFallsBackOnce) {
   FakeExport ex;
   Server server(ex);
-  std::mutex mutex;
-  std::vector<std::string> lines;
-  NbdTargetConfig config = config_for(server);
-  config.log = [&](std::string_view line) {
-    std::lock_guard lock(mutex);
-    lines.emplace_back(line);
-  };
-  config.send_zc_min = 0;
-  config.send_zc_to_this_host = true;  // the fake server is on this host
-  NbdTarget target(config);
-  Recorder rec;
-  auto w = large_writes();
-  auto r = reads_of(w);
-  {
-    RingQueues queues(target, target.queues());
-    run_all(queues, rec, w);
-    expect_all_ok_once(rec, w);
-    run_all(queues, rec, r);
-    expect_all_ok_once(rec, r);
-  }
-  for (unsigned i = 0; i < w.size(); ++i) EXPECT_EQ(r[i].data, w[i].data) << "request " << i;
-  EXPECT_EQ(counter(target, "send_zc_write_bytes"), 0U);
-  EXPECT_EQ(counter(target, "send_zc_sends"), 0U);
-  std::lock_guard lock(mutex);
-  const auto refused = std::count_if(lines.begin(), lines.end(), [](const std::string& l) {
-    return l.find("zero-copy send refused") != std::string::npos;
-  });
-  EXPECT_EQ(refused, 1) << "one line, once";
+  ZeroCopyRun run(server);
+  EXPECT_EQ(counter(*run.target, "send_zc_write_bytes"), 0U);
+  EXPECT_EQ(counter(*run.target, "send_zc_sends"), 0U);
+  EXPECT_EQ(run.lines_with("zero-copy send refused"), 1) << "one line, once";
 }
 
 TEST(NbdTargetZeroCopy, AServerOnThisHostGetsPlainSendsUnlessAskedFor) {
