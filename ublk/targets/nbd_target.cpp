@@ -7,9 +7,19 @@
 
 namespace ublk {
 
+namespace {
+std::pair<UniqueFd, nbd::Export> connect_and_negotiate(const nbd::Endpoint& endpoint,
+                                                       std::chrono::milliseconds step_limit) {
+  UniqueFd socket = nbd::connect_to(endpoint.address, step_limit);
+  nbd::Export shape = nbd::negotiate(socket.get(), endpoint.export_name);
+  nbd::clear_step_limit(socket.get());
+  return {std::move(socket), shape};
+}
+}  // namespace
+
 NbdTarget::NbdTarget(NbdTargetConfig config) {
-  UniqueFd first = nbd::connect_to(config.endpoint.address);
-  export_ = nbd::negotiate(first.get(), config.endpoint.export_name);
+  auto [first, shape] = connect_and_negotiate(config.endpoint, config.setup_step_limit);
+  export_ = shape;
   export_name_ = config.endpoint.export_name;
   address_ = config.address_text;
   if (config.send_zc_min && !config.send_zc_to_this_host && nbd::peer_is_this_host(first.get())) {
@@ -34,8 +44,7 @@ NbdTarget::NbdTarget(NbdTargetConfig config) {
   std::vector<std::pair<UniqueFd, nbd::Export>> sockets;
   sockets.emplace_back(std::move(first), export_);
   for (unsigned q = 1; q < queues; ++q) {
-    UniqueFd socket = nbd::connect_to(config.endpoint.address);
-    nbd::Export other = nbd::negotiate(socket.get(), config.endpoint.export_name);
+    auto [socket, other] = connect_and_negotiate(config.endpoint, config.setup_step_limit);
     if (other.size != export_.size || other.flags != export_.flags) {
       throw std::runtime_error("the NBD server described the export differently on connection " + std::to_string(q));
     }

@@ -17,6 +17,9 @@ struct NbdTargetConfig {
   unsigned queues = 1;     // wanted; one connection each when the server allows multi-conn
   unsigned depth = 128;
   std::chrono::milliseconds timeout{30'000};  // reconnecting; 0: fail at once
+  // The setup's connect and each step of its handshakes: a server that does not answer (a host
+  // that drops the SYN, a peer that never speaks) is an error within this long, not a hang.
+  std::chrono::milliseconds setup_step_limit{10'000};
   nbd::LogSink log;        // one line per event (connection lost, reconnected, ...)
   // WRITE batches with at least this many payload bytes go as zero-copy sends
   // (IORING_OP_SENDMSG_ZC); nullopt: never.

@@ -549,6 +549,32 @@ TEST(NbdTarget, AServerThatNeverAnswersTheHandshakeHoldsAReconnectForAtMostAStep
   ::unlink(path.c_str());
 }
 
+TEST(NbdTarget, ASetupAgainstAServerThatNeverAnswersFailsWithinItsStepLimit) {
+  // A listener that takes the connection and never says a word.
+  const std::string dir = ::testing::TempDir();
+  const std::string path = dir + "/mute-" + std::to_string(::getpid()) + ".sock";
+  ::unlink(path.c_str());
+  UniqueFd mute(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un sun{};
+  sun.sun_family = AF_UNIX;
+  std::strcpy(sun.sun_path, path.c_str());
+  ASSERT_EQ(::bind(mute.get(), reinterpret_cast<sockaddr*>(&sun), sizeof sun), 0);
+  ASSERT_EQ(::listen(mute.get(), 16), 0);
+  NbdTargetConfig config;
+  config.endpoint.address = std::get<nbd::Address>(nbd::parse_address("unix:" + path));
+  config.setup_step_limit = 300ms;
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    NbdTarget target(config);
+    ADD_FAILURE() << "a server that never greets was taken";
+  } catch (const std::system_error& e) {
+    EXPECT_EQ(e.code().value(), ETIMEDOUT) << e.what();
+    EXPECT_NE(std::string(e.what()).find("reading from the NBD server"), std::string::npos) << e.what();
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+  ::unlink(path.c_str());
+}
+
 TEST(NbdTarget, TimeoutZeroFailsAtOnce) {
   Server server(FakeExport{});
   NbdTarget target(config_for(server, 0ms));

@@ -96,7 +96,8 @@ UniqueFd connect_to(const Address& address, std::chrono::milliseconds step_limit
     }
     if (step_limit.count() > 0) set_step_limit(fd.get(), step_limit);
     if (::connect(fd.get(), ai->ai_addr, ai->ai_addrlen) < 0) {
-      last_error = errno;
+      // A connect cut short by the step limit (SO_SNDTIMEO) says EINPROGRESS: it timed out.
+      last_error = errno == EINPROGRESS ? ETIMEDOUT : errno;
       continue;
     }
     const int one = 1;
@@ -105,10 +106,6 @@ UniqueFd connect_to(const Address& address, std::chrono::milliseconds step_limit
   }
   fail(last_error, address);
 }
-
-}  // namespace ublk::nbd
-
-namespace ublk::nbd {
 
 bool peer_is_this_host(int fd) noexcept {
   sockaddr_storage peer{}, local{};

@@ -14,12 +14,15 @@ namespace {
 
 using Kind = NegotiationError::Kind;
 
+// A socket with a step limit (SO_RCVTIMEO / SO_SNDTIMEO) says EAGAIN when the step ran out.
+int timed_out(int error) noexcept { return error == EAGAIN || error == EWOULDBLOCK ? ETIMEDOUT : error; }
+
 void read_exact(int fd, std::span<std::byte> out) {
   std::size_t done = 0;
   while (done < out.size()) {
     const ssize_t n = ::recv(fd, out.data() + done, out.size() - done, 0);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw std::system_error(errno, std::generic_category(), "reading from the NBD server");
+    if (n < 0) throw std::system_error(timed_out(errno), std::generic_category(), "reading from the NBD server");
     if (n == 0) throw NegotiationError(Kind::kClosed, "the NBD server closed the connection during the handshake");
     done += static_cast<std::size_t>(n);
   }
@@ -30,7 +33,7 @@ void write_all(int fd, std::span<const std::byte> in) {
   while (done < in.size()) {
     const ssize_t n = ::send(fd, in.data() + done, in.size() - done, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw std::system_error(errno, std::generic_category(), "writing to the NBD server");
+    if (n < 0) throw std::system_error(timed_out(errno), std::generic_category(), "writing to the NBD server");
     done += static_cast<std::size_t>(n);
   }
 }
