@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""zc_probe.py: does the kernel send MSG_ZEROCOPY without copying on the route to a host?
+
+  zc_probe.py sink ADDR PORT_FILE   listen on ADDR (a free port, written to PORT_FILE once
+                                    listening) and read and discard whatever arrives, until killed
+  zc_probe.py send HOST PORT [COUNT [SIZE]]
+                                    connect, send COUNT (default 8) buffers of SIZE (default 256k)
+                                    with MSG_ZEROCOPY, collect their completions from the error
+                                    queue and print one line: how many the kernel flagged
+                                    SO_EE_CODE_ZEROCOPY_COPIED, and the outgoing NIC's
+                                    scatter-gather and tx checksum offload (ethtool's
+                                    ETHTOOL_GSG / ETHTOOL_GTXCSUM). Exit 0 when none was copied,
+                                    1 when some were, 2 on errors.
+
+The kernel copies a zero-copy send when the device cannot take the pages as they are (no
+scatter-gather, e.g. virtio-net without VIRTIO_NET_F_CSUM: qemu's user networking) and over
+loopback (Documentation/networking/msg_zerocopy.rst); it then sets the COPIED bit on the
+completion.
+"""
+import array
+import ctypes
+import fcntl
+import os
+import socket
+import struct
+import sys
+import time
+
+SO_ZEROCOPY = 60
+MSG_ZEROCOPY = 0x4000000
+MSG_ERRQUEUE = 0x2000
+IP_RECVERR = 11
+SO_EE_ORIGIN_ZEROCOPY = 5
+SO_EE_CODE_ZEROCOPY_COPIED = 1
+SIOCETHTOOL = 0x8946
+ETHTOOL_GTXCSUM = 0x16
+ETHTOOL_GSG = 0x18
+
+
+def size_arg(text):
+    units = {"k": 1 << 10, "m": 1 << 20}
+    return int(text[:-1]) * units[text[-1].lower()] if text[-1].lower() in units else int(text)
+
+
+def ethtool_value(ifname, cmd):
+    """An ethtool_value query (struct ethtool_value {u32 cmd; u32 data;}); None when refused."""
+    buf = ctypes.create_string_buffer(struct.pack("II", cmd, 0))
+    ifreq = struct.pack("16sP", ifname.encode(), ctypes.addressof(buf)) + b"\0" * 16
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            fcntl.ioctl(s.fileno(), SIOCETHTOOL, ifreq)
+        except OSError:
+            return None
+    return struct.unpack("II", buf.raw[:8])[1]
+
+
+def route_dev(host):
+    """The device the route to host leaves by (from the routing table; "lo" for a local one)."""
+    import subprocess
+    out = subprocess.run(["ip", "-o", "route", "get", host], capture_output=True, text=True).stdout.split()
+    return out[out.index("dev") + 1] if "dev" in out else "?"
+
+
+def sink(addr, port_file):
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind((addr, 0))
+    srv.listen(4)
+    tmp = port_file + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("%d\n" % srv.getsockname()[1])
+    os.rename(tmp, port_file)
+    while True:
+        conn, _ = srv.accept()
+        with conn:
+            while conn.recv(1 << 20):
+                pass
+
+
+def send(host, port, count, size):
+    s = socket.create_connection((host, port), timeout=60)
+    s.setsockopt(socket.SOL_SOCKET, SO_ZEROCOPY, 1)
+    buf = bytearray(os.urandom(size))
+    calls = 0  # each send() that took bytes is one zero-copy send: one completion id
+    for _ in range(count):
+        view = memoryview(buf)
+        while view:
+            n = s.send(view, MSG_ZEROCOPY)
+            view = view[n:]
+            calls += 1
+    # Completions: each covers the ids ee_info..ee_data; its COPIED code holds for the range.
+    sends = copied = 0
+    deadline = time.monotonic() + 60
+    while sends < calls and time.monotonic() < deadline:
+        try:
+            _, ancdata, _, _ = s.recvmsg(1, socket.CMSG_SPACE(64), MSG_ERRQUEUE | socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            time.sleep(0.01)
+            continue
+        for level, ctype, data in ancdata:
+            if level != socket.SOL_IP or ctype != IP_RECVERR:
+                continue
+            _errno, origin, _type, code, _pad, lo, hi = struct.unpack("IBBBBII", data[:16])
+            if origin != SO_EE_ORIGIN_ZEROCOPY:
+                continue
+            sends += hi - lo + 1
+            if code & SO_EE_CODE_ZEROCOPY_COPIED:
+                copied += hi - lo + 1
+    s.close()
+    dev = route_dev(host)
+    sg, csum = ethtool_value(dev, ETHTOOL_GSG), ethtool_value(dev, ETHTOOL_GTXCSUM)
+    onoff = lambda v: "?" if v is None else ("on" if v else "off")
+    verdict = "not copied (zero-copy)" if sends and not copied else ("copied" if copied == sends else "partly copied")
+    print("zc_probe: %d x %d KiB with MSG_ZEROCOPY to %s:%d via %s (scatter-gather %s, tx checksum %s): "
+          "%d send(s), %d completed, %d copied: %s" % (count, size >> 10, host, port, dev, onoff(sg),
+                                                       onoff(csum), calls, sends, copied, verdict))
+    return 0 if sends == calls and not copied else (1 if sends == calls else 2)
+
+
+def main(argv):
+    if len(argv) == 4 and argv[1] == "sink":
+        sink(argv[2], argv[3])
+        return 0
+    if 4 <= len(argv) <= 6 and argv[1] == "send":
+        count = int(argv[4]) if len(argv) > 4 else 8
+        size = size_arg(argv[5]) if len(argv) > 5 else 256 << 10
+        return send(argv[2], int(argv[3]), count, size)
+    sys.stderr.write(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
