@@ -190,7 +190,7 @@ if [ "$net" = tap ]; then
     tap_line="$("$here/tap.sh" create "$$" 2>"$ctl/tap.err")"
     tap_rc=$?
     set -e
-    ((tap_rc == 0)) || { cat "$ctl/tap.err" >&2; skip "--net tap: no tap device ($(tail -n 1 "$ctl/tap.err"))"; }
+    ((tap_rc == 0)) || skip "--net tap: no tap device ($(tail -n 1 "$ctl/tap.err"))"
     read -r tap_name tap_host tap_guest tap_prefix <<<"$tap_line"
     tap_made="$tap_name"
   fi
