@@ -60,6 +60,7 @@ if ((!in_vm)); then
   work="$(mktemp -d "${TMPDIR:-/tmp}/nbd_send_zc.XXXXXX")"
   server_pid="" vm_pid="" sink_pid="" tap_name=""
   cleanup() {
+    set +e  # every step, whatever the one before returned
     [ -z "$vm_pid" ] || { kill -TERM "$vm_pid" 2>/dev/null; wait "$vm_pid" 2>/dev/null; }
     [ -z "$server_pid" ] || { kill -TERM "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null; }
     [ -z "$sink_pid" ] || { kill -TERM "$sink_pid" 2>/dev/null; wait "$sink_pid" 2>/dev/null; }

@@ -169,9 +169,14 @@ fi
 ctl=$(mktemp -d "${TMPDIR:-/tmp}/ublk-vm.XXXXXX")
 qemu_pid=""
 tap_made=""  # the tap device this run made, removed on exit
+relay_pid=""
 cleanup() {
+  # Every step, whatever the one before returned (errexit would stop at a failed kill or wait).
+  set +e
   # qemu runs under timeout(1), which passes the TERM on to qemu.
   [ -n "$qemu_pid" ] && kill -TERM "$qemu_pid" 2>/dev/null && wait "$qemu_pid" 2>/dev/null
+  # A relay still blocked opening the console fifo (a TERM before qemu started) would never end.
+  [ -n "$relay_pid" ] && kill -TERM "$relay_pid" 2>/dev/null
   [ -z "$tap_made" ] || "$here/tap.sh" delete "$tap_made"
   rm -rf "$ctl"
 }
@@ -186,13 +191,15 @@ if [ "$net" = tap ]; then
     tap_line="$("$here/tap.sh" addrs "$tap_name")" || exit 125
     read -r tap_host tap_guest tap_prefix <<<"$tap_line"
   else
+    # Named before it exists: a TERM while tap.sh runs must still remove it (tap.sh create names
+    # it ublkvm-<the ID>; delete is quiet when it is not there).
+    tap_made="ublkvm-$$"
     set +e
     tap_line="$("$here/tap.sh" create "$$" 2>"$ctl/tap.err")"
     tap_rc=$?
     set -e
     ((tap_rc == 0)) || skip "--net tap: no tap device ($(tail -n 1 "$ctl/tap.err"))"
     read -r tap_name tap_host tap_guest tap_prefix <<<"$tap_line"
-    tap_made="$tap_name"
   fi
 fi
 
@@ -291,7 +298,7 @@ boot_once() {
   rm -f "$ctl/console" "$ctl/console.log" "$ctl/started" "$ctl/status"
   mkfifo "$ctl/console"
   relay_console <"$ctl/console" &
-  local relay_pid=$!
+  relay_pid=$!
   t0=$EPOCHREALTIME
   timeout -k 5 "$timeout_s" qemu-system-x86_64 -accel "tcg,thread=$1" -cpu max -m "$mem" -smp "$cpus" \
     -nographic -no-reboot "${nic[@]}" \
@@ -303,6 +310,7 @@ boot_once() {
   qemu_rc=$?
   qemu_pid=""
   wait "$relay_pid"
+  relay_pid=""
   set -e
   t1=$EPOCHREALTIME
 }
