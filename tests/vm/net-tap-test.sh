@@ -5,7 +5,8 @@
 #      device's host address, the NIC must have VIRTIO_NET_F_CSUM (checksum offload, so
 #      scatter-gather), and 8 x 256 KiB MSG_ZEROCOPY sends to the sink must complete not copied.
 #   2. --net tap made by run-in-vm.sh itself is removed again, here on a timeout (--timeout 3:
-#      qemu is killed before the guest boots) and on TERM.
+#      qemu is killed before the guest boots) and on TERM (while tap.sh creates it; once qemu
+#      holds it).
 #   Exit 0 on success, 1 on a failure, 77 (a skip) without root or /dev/net/tun.
 set -euo pipefail
 (($# == 2)) || { echo "usage: net-tap-test.sh RUN_IN_VM KERNEL" >&2; exit 2; }
@@ -58,15 +59,23 @@ wait "$vm_pid"
 rc=$?
 [ "$rc" = 124 ] || { cat "$work/out"; fail "--timeout 3 gave exit $rc, want 124"; }
 [ ! -e "/sys/class/net/ublkvm-$vm_pid" ] || fail "ublkvm-$vm_pid left after the timeout"
-"$run_in_vm" --vm "$kernel" --net tap --timeout 300 -- sleep 100 >"$work/out" 2>&1 &
-vm_pid=$!
-for _ in $(seq 100); do [ -e "/sys/class/net/ublkvm-$vm_pid" ] && break; sleep 0.1; done
-[ -e "/sys/class/net/ublkvm-$vm_pid" ] || { cat "$work/out"; fail "run-in-vm.sh --net tap made no ublkvm-$vm_pid"; }
-kill -TERM "$vm_pid"
-wait "$vm_pid"
-rc=$?
+# TERM twice: as soon as the device exists (tap.sh create may still be running), and once qemu
+# holds it (carrier up).
+for when in exists qemu; do
+  "$run_in_vm" --vm "$kernel" --net tap --timeout 300 -- sleep 100 >"$work/out" 2>&1 &
+  vm_pid=$!
+  dev="/sys/class/net/ublkvm-$vm_pid"
+  for _ in $(seq 300); do
+    [ -e "$dev" ] && { [ "$when" = exists ] || [ "$(cat "$dev/carrier" 2>/dev/null)" = 1 ]; } && break
+    sleep 0.1
+  done
+  [ -e "$dev" ] || { cat "$work/out"; fail "run-in-vm.sh --net tap made no ublkvm-$vm_pid"; }
+  kill -TERM "$vm_pid"
+  wait "$vm_pid"
+  rc=$?
+  [ "$rc" = 143 ] || { cat "$work/out"; fail "TERM ($when) gave exit $rc, want 143"; }
+  [ ! -e "$dev" ] || fail "ublkvm-$vm_pid left after TERM ($when)"
+done
 set -e
-[ "$rc" = 143 ] || { cat "$work/out"; fail "TERM gave exit $rc, want 143"; }
-[ ! -e "/sys/class/net/ublkvm-$vm_pid" ] || fail "ublkvm-$vm_pid left after TERM"
 vm_pid=""
 echo "[net-tap] PASS: tap link with checksum offload, MSG_ZEROCOPY not copied, the device removed on timeout and TERM"
