@@ -22,8 +22,9 @@ Over loopback the kernel copies a zero-copy send on delivery and sets the COPIED
 completion (Documentation/networking/msg_zerocopy.rst). Through a device without scatter-gather
 (virtio-net without VIRTIO_NET_F_CSUM: qemu's user networking) it copies too, in the software
 segmentation, but the completion is not flagged: TCP sockets always claim scatter-gather for GSO
-(sk_setup_caps), so the send itself kept the pages. Seen on 7.3.4: 0 of 24 flagged over slirp.
-So the verdict weighs the device's scatter-gather as well as the COPIED bit.
+(sk_setup_caps), so the send itself kept the pages. Seen on 7.3.4 over slirp: 0 of 24 flagged in
+one probe, 8 of 8 in another. So the verdict weighs the device's scatter-gather as well as the
+COPIED bit.
 """
 import array
 import ctypes
