@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # nbd_send_zc: ublk-pool-nbd's zero-copy send (--send-zc) off and on, against an NBD server on
-# another host: `nbdkit memory` on the host's 127.0.0.1, the daemons in the VM reaching it over
-# virtio-net and qemu's user networking (tests/vm/run-in-vm.sh --net; natively, the host itself).
+# another host: `nbdkit memory` on the qemu host, the daemons in the VM reaching it over virtio-net
+# on a tap device (tests/vm/run-in-vm.sh --net tap: the guest's NIC has checksum offload and
+# scatter-gather, so zero-copy sends can stay zero-copy) or on qemu's user networking (--net: no
+# offloads, the kernel copies); natively, the host itself. Before the daemons start,
+# zc_probe.py sends 8 x 256 KiB with MSG_ZEROCOPY over the same route and says whether they went
+# zero-copy.
 # Prints, for fio sequential writes (O_DIRECT, io_uring, iodepth 8) of 4k, 16k, 64k, 256k and 1m,
 # each column's MiB/s and the on/off ratio, then each daemon's zero-copy counters (--json report).
 # Both daemons are up for the whole run, one connection each, and each size runs on both back to
 # back (which goes first alternates), so that the host's load weighs on a ratio's two sides alike.
 #
 # usage: nbd_send_zc.sh [--vm 7.3|6.12] [--cache DIR] [--seconds N] [--rounds N] [--build-dir DIR]
-#                       [--send-zc SIZE]
+#                       [--send-zc SIZE] [--net tap|user]
 #   --vm K          boot kernel K with tests/vm/run-in-vm.sh (default: natively when
 #                   /dev/ublk-control exists, else 7.3); the cache must hold virtio_net
 #                   (tests/vm/fetch-kernel.sh takes it; a cache fetched before lacks it: a skip)
@@ -19,12 +23,15 @@
 #   --build-dir DIR the build whose bin/ublk-pool-nbd runs (default: <repo>/build)
 #   --send-zc SIZE  the "on" column's ublk-pool-nbd --send-zc SIZE (default 4k: every WRITE here).
 #                   A daemon without --send-zc: only the "off" column is measured, and it says so
+#   --net tap|user  the VM's link to the host (default: tap where tests/vm/tap.sh can make a device:
+#                   root and /dev/net/tun; else user, saying why). tap: nbdkit listens on the
+#                   host's address on the tap device (10.234.x.y); user: on the host's 127.0.0.1
 set -euo pipefail
 
 script_path="$(readlink -f "${BASH_SOURCE[0]}")"
 repo_dir="$(cd "${script_path%/*}/../.." && pwd)"
 build_dir="${UBLKPOOL_BUILD_DIR:-$repo_dir/build}"
-vm_kernel="" cache_dir="" seconds=5 rounds=1 zc_size=4k in_vm=0 port=""
+vm_kernel="" cache_dir="" seconds=5 rounds=1 zc_size=4k in_vm=0 port="" net="" probe_port=""
 while (($#)); do
   case "$1" in
     --vm) vm_kernel="${2:?}"; shift 2 ;;
@@ -33,48 +40,80 @@ while (($#)); do
     --rounds) rounds="${2:?}"; shift 2 ;;
     --build-dir) build_dir="$(cd "${2:?}" && pwd)"; shift 2 ;;
     --send-zc) zc_size="${2:?}"; shift 2 ;;
+    --net) net="${2:?}"; shift 2 ;;
     --in-vm) in_vm=1; port="${2:?}"; shift 2 ;;  # inside the VM, the server on $UBLK_VM_HOST:PORT
-    -h | --help) sed -n '2,21p' "$script_path" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --probe-port) probe_port="${2:?}"; shift 2 ;;  # inside the VM, zc_probe.py's sink
+    -h | --help) sed -n '2,28p' "$script_path" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "nbd_send_zc: unknown option '$1'" >&2; exit 2 ;;
   esac
 done
 [[ "$seconds" =~ ^[1-9][0-9]*$ ]] || { echo "nbd_send_zc: bad --seconds '$seconds'" >&2; exit 2; }
 [[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "nbd_send_zc: bad --rounds '$rounds'" >&2; exit 2; }
 case "$vm_kernel" in "" | 7.3 | 6.12) ;; *) echo "nbd_send_zc: bad --vm '$vm_kernel': want 7.3 or 6.12" >&2; exit 2 ;; esac
+case "$net" in "" | tap | user) ;; *) echo "nbd_send_zc: bad --net '$net': want tap or user" >&2; exit 2 ;; esac
+probe="${script_path%/*}/zc_probe.py"
 
 size=256M  # the export; each daemon writes its own half
 if ((!in_vm)); then
   # ---- the host: the server, then the VM (or natively the host itself) ----
   command -v nbdkit >/dev/null || { echo "nbd_send_zc: nbdkit is missing (scripts/setup.sh installs it)" >&2; exit 1; }
   work="$(mktemp -d "${TMPDIR:-/tmp}/nbd_send_zc.XXXXXX")"
-  server_pid="" vm_pid=""
+  server_pid="" vm_pid="" sink_pid="" tap_name=""
   cleanup() {
+    set +e  # every step, whatever the one before returned
     [ -z "$vm_pid" ] || { kill -TERM "$vm_pid" 2>/dev/null; wait "$vm_pid" 2>/dev/null; }
     [ -z "$server_pid" ] || { kill -TERM "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null; }
+    [ -z "$sink_pid" ] || { kill -TERM "$sink_pid" 2>/dev/null; wait "$sink_pid" 2>/dev/null; }
+    [ -z "$tap_name" ] || "$repo_dir/tests/vm/tap.sh" delete "$tap_name"
     rm -rf "$work"
   }
   trap 'rc=$?; cleanup; exit $rc' EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
+  # The link: natively there is none (the host itself); in a VM tap where a device can be made.
+  listen=127.0.0.1
+  if [ -z "$vm_kernel" ] && [ -e /dev/ublk-control ]; then
+    net=user
+  elif [ -z "$net" ]; then
+    if why="$("$repo_dir/tests/vm/tap.sh" check 2>&1)"; then
+      net=tap
+      echo "nbd_send_zc: --net tap (the default where a tap device can be made)" >&2
+    else
+      net=user
+      echo "nbd_send_zc: --net user: no tap here (${why#tap.sh: }); the kernel copies zero-copy sends over it" >&2
+    fi
+  fi
+  if [ "$net" = tap ]; then
+    # The device is made here, not by run-in-vm.sh, so that nbdkit can listen on its address first.
+    tap_line="$("$repo_dir/tests/vm/tap.sh" create "$$")" || exit $?
+    read -r tap_name listen _ _ <<<"$tap_line"
+  fi
   # A free port when asked, not reserved: a start that fails is tried again on another.
   for _ in 1 2 3 4 5; do
     port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
     rm -f "$work/nbdkit.pid"
-    nbdkit -f --exit-with-parent -P "$work/nbdkit.pid" -i 127.0.0.1 -p "$port" memory "$size" 2>>"$work/nbdkit.err" &
+    nbdkit -f --exit-with-parent -P "$work/nbdkit.pid" -i "$listen" -p "$port" memory "$size" 2>>"$work/nbdkit.err" &
     server_pid=$!
     for _ in $(seq 100); do { [ -s "$work/nbdkit.pid" ] || ! kill -0 "$server_pid" 2>/dev/null; } && break; sleep 0.1; done
     [ -s "$work/nbdkit.pid" ] && break
     kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null || true
     server_pid="" port=""
   done
-  [ -n "$port" ] || { cat "$work/nbdkit.err" >&2; echo "nbd_send_zc: nbdkit did not start on 127.0.0.1" >&2; exit 1; }
-  echo "nbd_send_zc: nbdkit memory $size on the host's 127.0.0.1:$port" >&2
+  [ -n "$port" ] || { cat "$work/nbdkit.err" >&2; echo "nbd_send_zc: nbdkit did not start on $listen" >&2; exit 1; }
+  echo "nbd_send_zc: nbdkit memory $size on the host's $listen:$port${tap_name:+ (tap device $tap_name)}" >&2
+  # zc_probe.py's sink on the same address: the guest's probe sends to it.
+  python3 "$probe" sink "$listen" "$work/probe.port" &
+  sink_pid=$!
+  for _ in $(seq 100); do { [ -s "$work/probe.port" ] || ! kill -0 "$sink_pid" 2>/dev/null; } && break; sleep 0.1; done
+  probe_port="$(cat "$work/probe.port" 2>/dev/null || true)"
+  [ -n "$probe_port" ] || echo "nbd_send_zc: the zero-copy probe's sink did not start: no probe" >&2
   set +e
   # UBLKPOOL_BUILD_DIR in the environment (not through env(1)): run-in-vm.sh passes UBLK* variables
   # on and shows the guest a build dir under the host's /tmp.
   UBLKPOOL_BUILD_DIR="$build_dir" "$repo_dir/tests/vm/run-in-vm.sh" ${vm_kernel:+--vm "$vm_kernel"} \
-    ${cache_dir:+--cache "$cache_dir"} --net --timeout 2400 -- \
-    "$script_path" --seconds "$seconds" --rounds "$rounds" --send-zc "$zc_size" --in-vm "$port" &
+    ${cache_dir:+--cache "$cache_dir"} --net "${tap_name:+tap:}${tap_name:-user}" --timeout 2400 -- \
+    "$script_path" --seconds "$seconds" --rounds "$rounds" --send-zc "$zc_size" ${probe_port:+--probe-port "$probe_port"} \
+    --in-vm "$port" &
   vm_pid=$!
   wait "$vm_pid"
   rc=$?
@@ -189,7 +228,8 @@ print("mode %s, writes=%s write_bytes=%s; " % (report.get("mode"), first(report,
 # Whether the kernel can send from the daemon's pages at all: TCP sends zero-copy only through a
 # device with scatter-gather, which virtio-net has only with VIRTIO_NET_F_CSUM (feature bit 0),
 # which qemu offers only with a backend that takes virtio-net headers (tap, not slirp); and over
-# loopback the kernel copies anyway (Documentation/networking/msg_zerocopy.rst).
+# loopback the kernel copies anyway (Documentation/networking/msg_zerocopy.rst). Then the probe
+# (before the daemons start): MSG_ZEROCOPY sends over the same route, copied or not.
 nic_note() {
   local route nic features
   route="$(ip -o route get "$host" 2>/dev/null || true)"
@@ -201,7 +241,7 @@ nic_note() {
   elif [ -r "/sys/class/net/$nic/device/features" ]; then
     features="$(<"/sys/class/net/$nic/device/features")"
     if [ "${features:0:1}" = 1 ]; then
-      echo "route to $host: $nic, virtio-net with VIRTIO_NET_F_CSUM (scatter-gather): zero-copy sends possible"
+      echo "route to $host: $nic, virtio-net with VIRTIO_NET_F_CSUM (scatter-gather; ${UBLK_VM_NET:-?} networking): zero-copy sends possible"
     else
       echo "route to $host: $nic, virtio-net without VIRTIO_NET_F_CSUM (qemu's user networking offers none), so no scatter-gather: the kernel copies zero-copy sends anyway"
     fi
@@ -210,8 +250,18 @@ nic_note() {
   fi
 }
 
-echo "kernel $(uname -r), $(nproc) CPU(s); server: nbdkit memory $size on $host:$port (the qemu host's 127.0.0.1 over virtio-net and slirp, or natively the host itself)"
+case "${UBLK_VM_NET:-}" in
+  tap) link="the qemu host's address on a tap device, over virtio-net with checksum offload" ;;
+  user) link="the qemu host's 127.0.0.1 over virtio-net and slirp" ;;
+  *) link="the host itself" ;;
+esac
+echo "kernel $(uname -r), $(nproc) CPU(s); server: nbdkit memory $size on $host:$port ($link)"
 nic_note
+if [ -n "$probe_port" ]; then
+  python3 "$probe" send "$host" "$probe_port" || true
+else
+  echo "zc_probe: not run (no sink on the host)"
+fi
 echo "ublk-pool-nbd: 1 queue (1 connection), depth 64, default mode and pool; off: ${zc_args_off[*]:-(no --send-zc in this build)}${columns[1]:+; on: --send-zc $zc_size}"
 echo "fio sequential write, io_uring, O_DIRECT, iodepth 8, ${seconds} s per job after 1 s of ramp, $rounds round(s); load average $(cut -d' ' -f1-3 /proc/loadavg) (guest)"
 # The table: per size, each column's MiB/s (with rounds: the median, then [lowest-highest]) and

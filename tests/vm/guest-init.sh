@@ -21,12 +21,16 @@ ctl=""
 results=""
 tmp_dirs=""
 net=""
+net_ip=10.0.2.15/24
+net_gw=10.0.2.2
 for word in $(cat /proc/cmdline); do
   case "$word" in
     ublkvm_ctl=*) ctl="${word#*=}" ;;
     ublkvm_results=*) results="${word#*=}" ;;
     ublkvm_tmp=*) tmp_dirs="${word#*=}" ;;
     ublkvm_net=*) net="${word#*=}" ;;
+    ublkvm_ip=*) net_ip="${word#*=}" ;;
+    ublkvm_gw=*) net_gw="${word#*=}" ;;
   esac
 done
 [ -n "$ctl" ] || die "no ublkvm_ctl= on the kernel command line"
@@ -41,7 +45,8 @@ while read -r m tag; do
 done </modules/load-order
 
 # --net: the NIC on qemu's user network (slirp: the guest is 10.0.2.15, the host's loopback is
-# 10.0.2.2). No DHCP: slirp's addresses are fixed. The kernel names the one NIC eth0; whatever it
+# 10.0.2.2). No DHCP: slirp's addresses are fixed. --net tap: run-in-vm.sh gives the guest's
+# address and the host's (ublkvm_ip=, ublkvm_gw=) on the tap's /30. The kernel names the one NIC eth0; whatever it
 # is called, it is the one interface besides lo.
 if [ -n "$net" ]; then
   ip link set lo up || die "cannot bring up lo"
@@ -55,8 +60,8 @@ if [ -n "$net" ]; then
   done
   [ -n "$nic" ] || die "--net: no network interface appeared (virtio_net loaded?)"
   ip link set "$nic" up || die "cannot bring up $nic"
-  ip addr add 10.0.2.15/24 dev "$nic" || die "cannot give $nic 10.0.2.15/24"
-  ip route add default via 10.0.2.2 dev "$nic" || die "cannot add the default route via 10.0.2.2"
+  ip addr add "$net_ip" dev "$nic" || die "cannot give $nic $net_ip"
+  ip route add default via "$net_gw" dev "$nic" || die "cannot add the default route via $net_gw"
 fi
 
 ninep="trans=virtio,version=9p2000.L,msize=512000"

@@ -15,6 +15,12 @@
 #   with a default route, and UBLK_VM_HOST=10.0.2.2: connections to that address reach the host's
 #   127.0.0.1 (a server the host started on 127.0.0.1:PORT is 10.0.2.2:PORT to the guest). Natively
 #   UBLK_VM_HOST=127.0.0.1. Without --net the guest has no NIC and UBLK_VM_HOST is not set.
+#   --net tap: the NIC is on a host tap device instead (tests/vm/tap.sh makes ublkvm-PID, a /30 in
+#   10.234.0.0/16; removed again on every exit the script sees): the host kernel carries the
+#   packets, qemu passes virtio-net headers, and the guest's NIC has checksum offload and
+#   scatter-gather. UBLK_VM_HOST is the host's address on the tap; a server must listen there.
+#   --net tap:NAME uses a device tap.sh made beforehand (the caller removes it), so that the
+#   caller can start its server on the address first. UBLK_VM_NET=user|tap|native tells the job.
 #
 #   Exit status: the command's; 124 on timeout (qemu is killed); 77 (a skip, ctest's
 #   SKIP_RETURN_CODE) when no VM could run the command at all: qemu missing, the kernel not
@@ -41,10 +47,22 @@ usage: run-in-vm.sh [options] -- COMMAND [ARGS...]
                       networking (slirp), 10.0.2.15/24; the command gets UBLK_VM_HOST=10.0.2.2,
                       the host's 127.0.0.1 as the guest sees it (natively UBLK_VM_HOST=127.0.0.1).
                       Needs virtio_net in the kernel cache (fetch-kernel.sh takes it; an older
-                      cache lacks it: a skip, exit 77)
+                      cache lacks it: a skip, exit 77). Same as --net user
+  --net tap           the NIC on a host tap device (tests/vm/tap.sh makes ublkvm-<pid> with a /30
+                      in 10.234.0.0/16: the host the first address, the guest the second) with
+                      virtio-net headers: checksum offload and scatter-gather in the guest.
+                      UBLK_VM_HOST is the host's tap address (a server must listen on it, not on
+                      127.0.0.1). The device is removed on exit (not after a SIGKILL: the next
+                      tap run removes those whose PID is gone). Needs root and /dev/net/tun, else
+                      a skip (exit 77). Natively the same as --net.
+  --net tap:NAME      as --net tap, on a device made with \`tests/vm/tap.sh create ID\` (left for
+                      the caller to delete): a server can listen on its address before the boot
+  --net-tap           the same as --net tap
   --prepare           only fetch the kernel and build the initramfs (no command)
   -h, --help          this help
 Environment: UBLK_VM_RESULTS=DIR shares host DIR writable with the guest at the same path.
+The job gets UBLK_VM_KERNEL (7.3, 6.12 or native), and with --net UBLK_VM_HOST and UBLK_VM_NET
+(user, tap or native).
 Exit: the command's; 124 timeout; 77 no VM could run it (a skip: the reason is printed);
 125 the harness failed; 2 bad command line.
 USAGE
@@ -59,7 +77,8 @@ where=auto
 native_given=0
 vm_given=0
 prepare_only=0
-net=0
+net=""      # "", user or tap
+tap_name="" # --net tap:NAME: the caller's device
 usage_error() { echo "run-in-vm: $*" >&2; exit 2; }
 # skip REASON: no VM could run the command; ctest counts exit 77 as a skip (SKIP_RETURN_CODE).
 skip() { echo "run-in-vm: SKIP: $*" >&2; exit 77; }
@@ -69,7 +88,12 @@ while (($#)); do
   case "$opt" in
     --) shift; break ;;
     -h | --help) usage; exit 0 ;;
-    --native | --prepare | --net) shift ;;
+    --native | --prepare) shift ;;
+    --net-tap) opt=--net; value=tap; shift ;;
+    --net)
+      # An optional value as the next word: --net tap. A bare --net is user networking.
+      shift
+      if (($#)) && [[ "$1" =~ ^(user|tap|tap:.*)$ ]]; then value="$1"; shift; fi ;;
     --*=*) value="${opt#*=}"; opt="${opt%%=*}"; shift ;;
     --kernel | --cpus | --mem | --timeout | --cache | --vm)
       (($# >= 2)) || usage_error "$opt needs a value"
@@ -86,7 +110,12 @@ while (($#)); do
     --vm) kernel="$value"; where=vm; vm_given=1 ;;
     --native) where=native; native_given=1 ;;
     --prepare) prepare_only=1 ;;
-    --net) net=1 ;;
+    --net)
+      case "${value:-user}" in
+        user | tap) net="${value:-user}" ;;
+        tap:ublkvm-*) net=tap; tap_name="${value#tap:}" ;;
+        *) usage_error "bad --net '$value': want user, tap or tap:NAME (a device tests/vm/tap.sh made)" ;;
+      esac ;;
     *) usage_error "unknown option '$opt' (see --help)" ;;
   esac
 done
@@ -106,7 +135,11 @@ if [ "$where" != vm ] && host_has_ublk; then
   ((prepare_only)) && exit 0
   echo "run-in-vm: the host kernel $(uname -r) has ublk; running natively" >&2
   export UBLK_VM_KERNEL=native
-  if ((net)); then export UBLK_VM_HOST=127.0.0.1; else unset UBLK_VM_HOST; fi
+  if [ -n "$net" ]; then
+    export UBLK_VM_HOST=127.0.0.1 UBLK_VM_NET=native
+  else
+    unset UBLK_VM_HOST UBLK_VM_NET
+  fi
   set +e
   timeout -k 10 "$timeout_s" "$@"
   rc=$?
@@ -128,21 +161,47 @@ if [ ! -s "$initrd" ] || [ "$here/guest-init.sh" -nt "$initrd" ] || [ "$here/mak
   ) 9>"$kdir.initramfs.lock" || skip "could not build the initramfs for the $kernel kernel (see above)"
 fi
 ((prepare_only)) && { echo "run-in-vm: $(cut -d' ' -f1 "$kdir/version") ready in $kdir" >&2; exit 0; }
-if ((net)) && ! grep -q '^virtio_net\b' "$kdir/modules/load-order" && ! grep -qx virtio_net "$kdir/modules/builtin" 2>/dev/null; then
+if [ -n "$net" ] && ! grep -q '^virtio_net\b' "$kdir/modules/load-order" && ! grep -qx virtio_net "$kdir/modules/builtin" 2>/dev/null; then
   skip "--net needs virtio_net, and the kernel cache $kdir lacks it (fetched before tests/vm/fetch-kernel.sh listed it): remove $kdir to fetch it again, or give --cache NEW_DIR"
 fi
 
 # The control share: the job script in, the exit status and the console log out.
 ctl=$(mktemp -d "${TMPDIR:-/tmp}/ublk-vm.XXXXXX")
 qemu_pid=""
+tap_made=""  # the tap device this run made, removed on exit
+relay_pid=""
 cleanup() {
+  # Every step, whatever the one before returned (errexit would stop at a failed kill or wait).
+  set +e
   # qemu runs under timeout(1), which passes the TERM on to qemu.
   [ -n "$qemu_pid" ] && kill -TERM "$qemu_pid" 2>/dev/null && wait "$qemu_pid" 2>/dev/null
+  # A relay still blocked opening the console fifo (a TERM before qemu started) would never end.
+  [ -n "$relay_pid" ] && kill -TERM "$relay_pid" 2>/dev/null
+  [ -z "$tap_made" ] || "$here/tap.sh" delete "$tap_made"
   rm -rf "$ctl"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+# --net tap: the device, its host address (UBLK_VM_HOST) and the guest's.
+if [ "$net" = tap ]; then
+  if [ -n "$tap_name" ]; then
+    [ -e "/sys/class/net/$tap_name" ] || { echo "run-in-vm: --net tap:$tap_name: no such device (tests/vm/tap.sh create makes one)" >&2; exit 125; }
+    tap_line="$("$here/tap.sh" addrs "$tap_name")" || exit 125
+    read -r tap_host tap_guest tap_prefix <<<"$tap_line"
+  else
+    # Named before it exists: a TERM while tap.sh runs must still remove it (tap.sh create names
+    # it ublkvm-<the ID>; delete is quiet when it is not there).
+    tap_made="ublkvm-$$"
+    set +e
+    tap_line="$("$here/tap.sh" create "$$" 2>"$ctl/tap.err")"
+    tap_rc=$?
+    set -e
+    ((tap_rc == 0)) || skip "--net tap: no tap device ($(tail -n 1 "$ctl/tap.err"))"
+    read -r tap_name tap_host tap_guest tap_prefix <<<"$tap_line"
+  fi
+fi
 
 for path in "$ctl" "$PWD" ${UBLK_VM_RESULTS:+"$UBLK_VM_RESULTS"}; do
   [[ "$path" =~ ^/[A-Za-z0-9_./+@-]*$ ]] ||
@@ -153,9 +212,12 @@ done
   echo 'export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=dumb LANG=C.UTF-8'
   printf 'export UBLK_VM_KERNEL=%q\n' "$kernel"
   while IFS= read -r name; do
-    case "$name" in UBLK_VM_HOST) ;; UBLK*) printf 'export %s=%q\n' "$name" "${!name}" ;; esac
+    case "$name" in UBLK_VM_HOST | UBLK_VM_NET) ;; UBLK*) printf 'export %s=%q\n' "$name" "${!name}" ;; esac
   done < <(compgen -e)
-  ((net)) && echo 'export UBLK_VM_HOST=10.0.2.2'
+  case "$net" in
+    user) echo 'export UBLK_VM_HOST=10.0.2.2 UBLK_VM_NET=user' ;;
+    tap) printf 'export UBLK_VM_HOST=%q UBLK_VM_NET=tap\n' "$tap_host" ;;
+  esac
   printf 'cd %q || { echo "run-in-vm: the cwd %s is not visible in the guest (under the host /tmp?)"; exit 125; }\n' "$PWD" "$PWD"
   printf 'exec'
   printf ' %q' "$@"
@@ -183,12 +245,19 @@ tmp_list="$(IFS=,; echo "${!tmp_dirs[*]}")"
 append="console=ttyS0 quiet panic=-1 mitigations=off no_timer_check ublkvm_ctl=$ctl"
 [ -n "$tmp_list" ] && append+=" ublkvm_tmp=$tmp_list"
 # No NIC unless --net (-nic none also skips the iPXE option ROM). With --net: virtio-net on slirp,
-# without its option ROM (romfile=), which only network boot would use.
+# without its option ROM (romfile=), which only network boot would use. With --net tap: on the
+# tap device, with virtio-net headers (vnet_hdr=on: qemu fails rather than run without them), so
+# that qemu offers the guest checksum offload and TSO; vhost=off: TCG, and no /dev/vhost-net.
 nic=(-nic none)
-if ((net)); then
-  append+=" ublkvm_net=1"
-  nic=(-netdev "user,id=net0" -device "virtio-net-pci,netdev=net0,romfile=")
-fi
+case "$net" in
+  user)
+    append+=" ublkvm_net=1"
+    nic=(-netdev "user,id=net0" -device "virtio-net-pci,netdev=net0,romfile=") ;;
+  tap)
+    append+=" ublkvm_net=1 ublkvm_ip=$tap_guest/$tap_prefix ublkvm_gw=$tap_host"
+    nic=(-netdev "tap,id=net0,ifname=$tap_name,script=no,downscript=no,vhost=off,vnet_hdr=on"
+      -device "virtio-net-pci,netdev=net0,romfile=") ;;
+esac
 shares=(
   -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
   -virtfs "local,path=$ctl,mount_tag=vmctl,security_model=none"
@@ -229,7 +298,7 @@ boot_once() {
   rm -f "$ctl/console" "$ctl/console.log" "$ctl/started" "$ctl/status"
   mkfifo "$ctl/console"
   relay_console <"$ctl/console" &
-  local relay_pid=$!
+  relay_pid=$!
   t0=$EPOCHREALTIME
   timeout -k 5 "$timeout_s" qemu-system-x86_64 -accel "tcg,thread=$1" -cpu max -m "$mem" -smp "$cpus" \
     -nographic -no-reboot "${nic[@]}" \
@@ -241,6 +310,7 @@ boot_once() {
   qemu_rc=$?
   qemu_pid=""
   wait "$relay_pid"
+  relay_pid=""
   set -e
   t1=$EPOCHREALTIME
 }
