@@ -10,6 +10,7 @@
 #include <system_error>
 
 #include "pool/size_class_pool.hpp"
+#include "zero_copy_cqe.hpp"
 #include "zero_copy_strategy.hpp"
 #include "ublk/log.hpp"
 
@@ -257,19 +258,8 @@ void Queue::dispatch(const Cqe& cqe) {
   }
 }
 
-// A zero-copy send completes twice: its result (IORING_CQE_F_MORE when a notification follows),
-// then the notification (IORING_CQE_F_NOTIF). The target sees exactly one of each.
 void Queue::on_zero_copy_cqe(const Cqe& cqe) {
-  const unsigned tag = tag_of(cqe.user_data);
-  const std::uint32_t cookie = cookie_of(cqe.user_data);
-  if (cqe.flags & Cqe::kNotification) {
-    --zero_copy_in_flight_;
-    return target_.on_io_notification(*this, tag, cookie, cqe.res);
-  }
-  target_.on_io_complete(*this, tag, cookie, cqe.res);
-  if (cqe.flags & Cqe::kMore) return;
-  --zero_copy_in_flight_;
-  target_.on_io_notification(*this, tag, cookie, 0);
+  if (deliver_zero_copy_cqe(target_, *this, tag_of(cqe.user_data), cookie_of(cqe.user_data), cqe)) --zero_copy_in_flight_;
 }
 
 void Queue::apply(TagSlot& slot, TagEvent event) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "queue_ring.hpp"
+#include "zero_copy_cqe.hpp"
 #include "ublk/target.hpp"
 #include "ublk/unique_fd.hpp"
 
@@ -76,14 +77,7 @@ class RingQueue final : public QueueContext {
     const auto tag = static_cast<unsigned>((cqe.user_data >> 32) & 0xffff);
     const auto cookie = static_cast<std::uint32_t>(cqe.user_data);
     if (!(cqe.user_data & kZeroCopy)) return target_.on_io_complete(*this, tag, cookie, cqe.res);
-    if (cqe.flags & Cqe::kNotification) {
-      --zero_copy_in_flight_;
-      return target_.on_io_notification(*this, tag, cookie, cqe.res);
-    }
-    target_.on_io_complete(*this, tag, cookie, cqe.res);
-    if (cqe.flags & Cqe::kMore) return;
-    --zero_copy_in_flight_;
-    target_.on_io_notification(*this, tag, cookie, 0);
+    if (deliver_zero_copy_cqe(target_, *this, tag, cookie, cqe)) --zero_copy_in_flight_;
   }
 
   void poke() noexcept {
