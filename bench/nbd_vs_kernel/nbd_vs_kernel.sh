@@ -3,7 +3,8 @@
 # and nbd.ko), on the same `nbdkit memory` export over a unix socket, in one run. Prints, for 4k
 # randread / randwrite at iodepth 1 and 32 and a 1 MiB sequential write, the kernel client's
 # IOPS and each mode's ratio to it, then each daemon's peak RSS (VmHWM; /THP: its AnonHugePages)
-# and copies per byte.
+# and copies per byte. Column copy+app is copy mode with --app-copy (each WRITE copied once more
+# in user space before it is sent: the 2-memcpy baseline of the seed's Table 2).
 # One connection on each side: nbd-client's default, and ublk-pool-nbd's one queue.
 #
 # usage: nbd_vs_kernel.sh [--vm 7.3|6.12] [--cache DIR] [--seconds N] [--rounds N] [--job "RW BS QD"]...
@@ -35,7 +36,7 @@ while (($#)); do
     --build-dir) build_dir="$(cd "${2:?}" && pwd)"; shift 2 ;;
     --baseline) baseline="$(readlink -f "${2:?}")"; shift 2 ;;
     --in-vm) in_vm=1; shift ;;  # already inside the VM
-    -h | --help) sed -n '2,20p' "$script_path" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,22p' "$script_path" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "nbd_vs_kernel: unknown option '$1'" >&2; exit 2 ;;
   esac
 done
@@ -112,6 +113,11 @@ if [ -n "$baseline" ]; then
     modes+=("$mode/base")
   done
 fi
+# The seed's 2-memcpy baseline: copy mode, and each WRITE copied once more into an application
+# buffer before it is sent (--app-copy), as a network layer that cannot send from the request's
+# buffer would. get_data against it is the seed's Table 2 for this backend.
+start_daemon copy+app "$nbd_bin" --connect "unix:$sock" --mode copy --app-copy --queues 1 --depth 64 --json
+modes+=(copy+app)
 measure "$nbddev"
 stop_daemons
 for mode in "${modes[@]}"; do
@@ -131,3 +137,9 @@ echo "kernel client: nbd-client -b 512 (nbd.ko, 1 connection); ublk-pool-nbd: 1 
 echo "fio io_uring direct, ${seconds} s per job, jobs interleaved, medians of $rounds round(s); load average $(cut -d' ' -f1-3 /proc/loadavg) (guest)"
 print_table "kernel nbd"
 printf '%-16s %14s' "copies k/uw/ur" "-"; for m in "${modes[@]}"; do printf ' %12s' "${copies[$m]}"; done; echo
+if [ -n "${dev[get_data]:-}" ]; then
+  echo "get_data / copy+app (the seed's Table 2 for this backend; above 1: get_data is faster):"
+  for i in "${!jobs[@]}"; do
+    printf '  %-16s %s\n' "${jobs[$i]}" "$(python3 -c "print(f'{${ratio[get_data,$i]}/${ratio[copy+app,$i]}:.2f}')")"
+  done
+fi

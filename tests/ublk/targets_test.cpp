@@ -14,6 +14,7 @@
 #include <mutex>
 #include <thread>
 #include <cstring>
+#include <tuple>
 #include <vector>
 
 #include "app_copy_target.hpp"
@@ -342,6 +343,58 @@ TEST(AppCopyTarget, CopiesEachWriteOnceMoreAndCountsItBeforeTheRealTarget) {
   std::vector<std::byte> out(4096);
   EXPECT_EQ(run(app, IoOp::kRead, 0, out).copied, 0u);
   EXPECT_EQ(out, in);
+}
+
+// A target that notes which of its hooks ran.
+class HookSpy final : public Target {
+ public:
+  [[nodiscard]] std::string_view name() const noexcept override { return "spy"; }
+  void handle(const Request&, Completion done) noexcept override { done(0); }
+  [[nodiscard]] TargetTraits traits() const noexcept override {
+    TargetTraits t;
+    t.size_bytes = 12345 * 512;
+    t.fua = true;
+    return t;
+  }
+  [[nodiscard]] std::string describe() const override { return "the spy's backend"; }
+  [[nodiscard]] std::vector<TargetCounter> counters() const override { return {{"spied", 7}}; }
+  void on_io_notification(QueueContext&, unsigned tag, std::uint32_t cookie, int result) noexcept override {
+    notified = {tag, cookie, result};
+  }
+  void on_batch_end(QueueContext&) noexcept override { ++batch_ends; }
+
+  std::tuple<unsigned, std::uint32_t, int> notified{};
+  int batch_ends = 0;
+};
+
+class NoQueue final : public QueueContext {
+ public:
+  [[nodiscard]] unsigned id() const noexcept override { return 0; }
+  std::error_code submit(unsigned, std::uint32_t, const RingIo&) noexcept override { return {}; }
+  std::error_code submit_own(std::uint32_t, const RingIo&) noexcept override { return {}; }
+  int register_files(std::span<const int>) noexcept override { return -1; }
+  [[nodiscard]] Completion completion(unsigned tag) noexcept override { return Completion(owner_, tag, 0); }
+
+ private:
+  Outcome outcome_;
+  test::CallbackOwner owner_{&record, &outcome_};
+};
+
+TEST(AppCopyTarget, PassesEveryOtherHookToTheRealTarget) {
+  // Without them an nbd daemon with --app-copy would never send (on_batch_end), never complete a
+  // zero-copy WRITE (on_io_notification) and get the wrong device shape (traits).
+  HookSpy spy;
+  cli::AppCopyTarget app(spy, 1, 4096);
+  NoQueue queue;
+  EXPECT_EQ(app.traits().size_bytes, 12345U * 512);
+  EXPECT_TRUE(app.traits().fua);
+  EXPECT_EQ(app.describe(), "the spy's backend");
+  ASSERT_EQ(app.counters().size(), 1U);
+  EXPECT_EQ(app.counters()[0].name, "spied");
+  app.on_batch_end(queue);
+  EXPECT_EQ(spy.batch_ends, 1);
+  app.on_io_notification(queue, 3, 9, 1);
+  EXPECT_EQ(spy.notified, std::make_tuple(3U, 9U, 1));
 }
 
 }  // namespace

@@ -321,6 +321,8 @@ std::string nbd_usage(std::string_view program) {
          "  --recover-or-create  with --id N and a --recovery option: --recover N when device N waits for\n"
          "                       a takeover, else create it\n"
          "  --list-providers     the provider names this daemon knows, one a line\n"
+         "  --app-copy           also copy every WRITE into an application buffer before it is sent (the\n"
+         "                       2-memcpy baseline: a network layer that cannot send from the request's)\n"
          "  --log FILE           messages to FILE instead of stderr (SIGHUP reopens it)\n"
          "  --quiet              errors only\n"
          "  --verbose            also the stats socket and each stats request\n"
