@@ -524,6 +524,18 @@ TEST(NbdTarget, StoppingWhileAlreadyWaitingFailsAtOnce) {
   for (unsigned tag = 0; tag < w.size(); ++tag) EXPECT_EQ(rec.results()[tag], std::vector<int>{-EIO}) << tag;
 }
 
+// A unix listener at `path` that takes connections and never says a word; empty on failure.
+UniqueFd mute_listener(const std::string& path) {
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un sun{};
+  sun.sun_family = AF_UNIX;
+  std::strcpy(sun.sun_path, path.c_str());
+  if (!fd || ::bind(fd.get(), reinterpret_cast<sockaddr*>(&sun), sizeof sun) != 0 || ::listen(fd.get(), 16) != 0) {
+    return UniqueFd();
+  }
+  return fd;
+}
+
 TEST(NbdTarget, AServerThatNeverAnswersTheHandshakeHoldsAReconnectForAtMostAStep) {
   Server server(FakeExport{});
   NbdTarget target(config_for(server, 1500ms));
@@ -533,12 +545,8 @@ TEST(NbdTarget, AServerThatNeverAnswersTheHandshakeHoldsAReconnectForAtMostAStep
   // A listener that takes connections and never says a word: without the step limit, the
   // reconnect's handshake would block the queue's thread for good.
   const std::string path = server.address().substr(5);
-  UniqueFd mute(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_un sun{};
-  sun.sun_family = AF_UNIX;
-  std::strcpy(sun.sun_path, path.c_str());
-  ASSERT_EQ(::bind(mute.get(), reinterpret_cast<sockaddr*>(&sun), sizeof sun), 0);
-  ASSERT_EQ(::listen(mute.get(), 16), 0);
+  const UniqueFd mute = mute_listener(path);
+  ASSERT_TRUE(mute);
   std::vector<Io> one{{ublk::IoOp::kRead, 0, std::vector<std::byte>(4096)}};
   const auto start = std::chrono::steady_clock::now();
   queues.handle(request_for(one[0], 0), rec.completion(0));
@@ -554,12 +562,8 @@ TEST(NbdTarget, ASetupAgainstAServerThatNeverAnswersFailsWithinItsStepLimit) {
   const std::string dir = ::testing::TempDir();
   const std::string path = dir + "/mute-" + std::to_string(::getpid()) + ".sock";
   ::unlink(path.c_str());
-  UniqueFd mute(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_un sun{};
-  sun.sun_family = AF_UNIX;
-  std::strcpy(sun.sun_path, path.c_str());
-  ASSERT_EQ(::bind(mute.get(), reinterpret_cast<sockaddr*>(&sun), sizeof sun), 0);
-  ASSERT_EQ(::listen(mute.get(), 16), 0);
+  const UniqueFd mute = mute_listener(path);
+  ASSERT_TRUE(mute);
   NbdTargetConfig config;
   config.endpoint.address = std::get<nbd::Address>(nbd::parse_address("unix:" + path));
   config.setup_step_limit = 300ms;
