@@ -46,7 +46,8 @@ void Connection::attach(UniqueFd socket) {
   socket_ = std::move(socket);
   broken_.reset();
   receiver_.reset(shape_.structured_replies);
-  kick();
+  hangup_busy_ = true;
+  transport_.watch_hangup(socket_.get());
 }
 
 void Connection::detach() noexcept {
@@ -59,6 +60,7 @@ void Connection::detach() noexcept {
     batch->members.clear();
   }
   current_ = nullptr;
+  awaiting_ = 0;
   // Everything held goes out again on the next connection, oldest first.
   std::vector<unsigned> again;
   for (unsigned tag = 0; tag < slots_.size(); ++tag) {
@@ -152,7 +154,6 @@ void Connection::submit(const Request& request, Completion done) noexcept {
   if (header->command == Command::kRead) s.reply.data = request.data.first(request.length);
   ++held_;
   to_send_.push_back(request.tag);
-  kick();
 }
 
 void Connection::fail_all(int error) noexcept {
@@ -162,6 +163,7 @@ void Connection::fail_all(int error) noexcept {
     if (s.state != State::kFree) finish(s, error);
   }
   to_send_.clear();
+  awaiting_ = 0;
 }
 
 PendingReply* Connection::find(std::uint64_t cookie) noexcept {
@@ -203,17 +205,27 @@ void Connection::unpin(SendBatch& batch) noexcept {
   batch.members.clear();
 }
 
-void Connection::kick() noexcept {
-  if (!socket_ || broken_) return;
-  if (!recv_busy_) {
-    recv_busy_ = true;
-    transport_.recv(socket_.get(), receiver_.receive_into());
-  }
-  if (!gather_) flush();
+const PendingReply* Connection::owed() const noexcept {
+  if (awaiting_ != 1) return nullptr;
+  const auto awaited = [](const Slot& s) { return s.state == State::kSending || s.state == State::kSent; };
+  if (awaited(slots_[last_sent_])) return &slots_[last_sent_].reply;
+  const auto it = std::find_if(slots_.begin(), slots_.end(), awaited);
+  return it == slots_.end() ? nullptr : &it->reply;
+}
+
+void Connection::receive() noexcept {
+  if (!socket_ || broken_ || recv_busy_ || awaiting_ == 0) return;
+  recv_busy_ = true;
+  const std::span<const iovec> into = receiver_.receive_into(owed());
+  recv_message_ = msghdr{};
+  recv_message_.msg_iov = const_cast<iovec*>(into.data());
+  recv_message_.msg_iovlen = into.size();
+  transport_.recvmsg(socket_.get(), &recv_message_);
 }
 
 void Connection::flush() noexcept {
   if (socket_ && !broken_ && !send_busy_ && !to_send_.empty()) start_batch();
+  receive();
 }
 
 void Connection::start_batch() noexcept {
@@ -235,6 +247,8 @@ void Connection::start_batch() noexcept {
       batch.write_bytes += s.header.length;
     }
     s.state = State::kSending;
+    ++awaiting_;
+    last_sent_ = tag;
     batch.members.emplace_back(tag, s.cookie);
   }
   if (batch.iov.empty()) return;
@@ -313,7 +327,6 @@ void Connection::on_sent(int result) noexcept {
   if (batch.zero_copy) zero_copy_counters_.write_bytes.fetch_add(batch.write_bytes, std::memory_order_relaxed);
   batch.sending = false;
   unpin(batch);
-  kick();
 }
 
 void Connection::on_send_notified(std::uint32_t id, int usage) noexcept {
@@ -328,8 +341,6 @@ void Connection::on_send_notified(std::uint32_t id, int usage) noexcept {
     zero_copy_counters_.copied.fetch_add(1, std::memory_order_relaxed);
   }
   unpin(batch);
-  // A batch's storage came free, for a send that waited for one.
-  kick();
 }
 
 void Connection::on_received(int result) noexcept {
@@ -349,6 +360,7 @@ void Connection::on_received(int result) noexcept {
       return break_stream("malformed reply: " + event.why);
     }
     Slot& s = slots_[event.cookie & ((1U << kTagBits) - 1)];
+    --awaiting_;
     if (event.result < 0 && log_) {
       log_("server error " + std::string(std::strerror(-event.result)) + " for a request at offset " +
            std::to_string(s.request.offset));
@@ -356,7 +368,13 @@ void Connection::on_received(int result) noexcept {
     complete(s, event.result);
   }
   recv_busy_ = false;
-  kick();
+  receive();
+}
+
+void Connection::on_hangup(int result) noexcept {
+  hangup_busy_ = false;
+  // With a receive out, it sees the end itself, after the replies that came before it.
+  if (result > 0 && !recv_busy_) break_stream("the server closed the connection");
 }
 
 void Connection::break_stream(std::string why) noexcept {

@@ -22,11 +22,13 @@ namespace ublk::nbd {
 
 // The IO a connection needs, one send and one receive outstanding at a time on its socket (a
 // stream: two sends in flight could interleave). Implemented on an io_uring; the results come
-// back through Connection::on_sent / on_received on the same thread.
+// back through Connection::on_sent / on_received / on_hangup on the same thread.
 class Transport {
  public:
   virtual void sendmsg(int fd, msghdr* message) noexcept = 0;
-  virtual void recv(int fd, std::span<std::byte> into) noexcept = 0;
+  virtual void recvmsg(int fd, msghdr* message) noexcept = 0;
+  // Completes (Connection::on_hangup) once the peer has closed its end, or the socket is shut down.
+  virtual void watch_hangup(int fd) noexcept = 0;
   // A zero-copy sendmsg (IORING_OP_SENDMSG_ZC). Its result comes to Connection::on_sent; then,
   // exactly once and also when it failed, Connection::on_send_notified(id, usage) once the kernel
   // no longer reads the message's pages. report_usage: ask whether the kernel copied after all.
@@ -50,7 +52,12 @@ struct ZeroCopySendCounters {
 // WRITE's header and payload in one sendmsg straight from the request's buffer, replies
 // matched by cookie in any order, many per receive (see ReplyReceiver).
 // Single-threaded; holds each request until its reply is complete, and completes it exactly
-// once (or hands it back to be resent when the connection breaks: see requeue_all).
+// once (or hands it back to be resent when the connection breaks: see detach).
+//
+// Requests wait for flush(), and go out together in one sendmsg. A receive is outstanding only
+// while the server owes a reply: one armed while idle would have to guess before the next
+// request exists, and with one READ owed the receive goes straight to that READ's buffer. A
+// hang-up while idle is seen through Transport::watch_hangup.
 //
 // Zero-copy send: a batch whose WRITE payload is at least `zero_copy_min` bytes goes as one
 // Transport::sendmsg_zc. Its requests' buffers and its headers are the kernel's until the
@@ -70,7 +77,9 @@ class Connection final : private ReplyLookup {
   // The stream failed (a socket error, the server hung up, a malformed reply): why, once.
   [[nodiscard]] const std::optional<std::string>& broken() const noexcept { return broken_; }
   // No send, receive or zero-copy notification outstanding: the socket may be closed.
-  [[nodiscard]] bool quiet() const noexcept { return !send_busy_ && !recv_busy_ && notifications_due_ == 0; }
+  [[nodiscard]] bool quiet() const noexcept {
+    return !send_busy_ && !recv_busy_ && !hangup_busy_ && notifications_due_ == 0;
+  }
   // Closes a broken, quiet socket; what was in flight stays held for the next attach().
   void detach() noexcept;
   // A clean end: NBD_CMD_DISC when the connection is healthy and idle (blocking, best effort).
@@ -82,14 +91,13 @@ class Connection final : private ReplyLookup {
   void fail_all(int error) noexcept;
   [[nodiscard]] unsigned held() const noexcept { return held_; }
 
-  // Gathered sends: submit() and a finished send only queue the requests, and flush() sends all
-  // that wait in one sendmsg. The queue calls flush once per wake-up (Target::on_batch_end), so
-  // the requests of one wake-up share a send instead of the first going alone.
-  void gather_sends() noexcept { gather_ = true; }
+  // Sends what submit() queued, all in one sendmsg (when no send is out). The queue calls it once
+  // per wake-up (Target::on_batch_end), so the requests of one wake-up share a send.
   void flush() noexcept;
 
   void on_sent(int result) noexcept;
   void on_received(int result) noexcept;
+  void on_hangup(int result) noexcept;
   // A sendmsg_zc's notification: `usage` has RingIo::kZeroCopyCopied when the kernel copied.
   void on_send_notified(std::uint32_t id, int usage) noexcept;
 
@@ -124,7 +132,9 @@ class Connection final : private ReplyLookup {
   };
 
   PendingReply* find(std::uint64_t cookie) noexcept override;
-  void kick() noexcept;
+  void receive() noexcept;
+  // The reply the server owes when it owes exactly one.
+  [[nodiscard]] const PendingReply* owed() const noexcept;
   void start_batch() noexcept;
   void send_rest() noexcept;
   void finish(Slot& slot, int result) noexcept;
@@ -147,11 +157,14 @@ class Connection final : private ReplyLookup {
   std::vector<std::unique_ptr<SendBatch>> batches_;
   SendBatch* current_ = nullptr;  // the one being sent
   ReplyReceiver receiver_;
+  msghdr recv_message_{};
   std::uint64_t next_generation_ = 1;
   unsigned held_ = 0;
+  unsigned awaiting_ = 0;  // requests sent (or being sent) whose reply has not finished
+  unsigned last_sent_ = 0;  // the tag sent last
   bool send_busy_ = false;
   bool recv_busy_ = false;
-  bool gather_ = false;
+  bool hangup_busy_ = false;
   std::optional<std::string> broken_;
   std::optional<std::uint64_t> zero_copy_min_;  // nullopt: zero-copy send off (asked, or refused)
   bool report_usage_ = true;

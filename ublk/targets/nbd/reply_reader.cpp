@@ -15,6 +15,17 @@ void ReplyReader::reset() noexcept {
   expect(Step::kHeader, std::span(header_).first(kSimpleReplySize));
 }
 
+std::size_t ReplyReader::usual_parts(const PendingReply& read, std::span<std::span<std::byte>, 3> out) noexcept {
+  if (!structured_) {
+    out[0] = read.data;
+    return 1;
+  }
+  out[0] = std::span(header_).subspan(kSimpleReplySize);
+  out[1] = data_offset_;
+  out[2] = read.data;
+  return 3;
+}
+
 void ReplyReader::expect(Step step, std::span<std::byte> where) noexcept {
   step_ = step;
   target_ = where;

@@ -68,6 +68,13 @@ class ReplyReader {
   [[nodiscard]] PendingReply* payload_owner() const noexcept {
     return step_ == Step::kSimpleData || step_ == Step::kChunkData ? current_ : nullptr;
   }
+  // Nothing of the next reply has arrived yet.
+  [[nodiscard]] bool at_reply_start() const noexcept { return step_ == Step::kHeader && filled_ == 0; }
+  // Where the rest of `read`'s reply goes after the first want() of it, if the reply is whole and
+  // in the usual shape (one simple reply, or one OFFSET_DATA chunk for all of it): the header's
+  // tail, the data offset and the payload, each where the reader would want it then. Only at a
+  // reply's start, for a READ with a payload. Returns how many parts it wrote.
+  std::size_t usual_parts(const PendingReply& read, std::span<std::span<std::byte>, 3> out) noexcept;
   // A new connection: forget any reply half read.
   void reset() noexcept;
   void reset(bool structured) noexcept {

@@ -1,5 +1,6 @@
 #include "ring_connection.hpp"
 
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
 
@@ -23,7 +24,6 @@ RingConnection::RingConnection(unsigned index, Endpoint endpoint, UniqueFd socke
   if (!timer_) throw std::system_error(errno, std::generic_category(), "timerfd_create");
   if (!wake_) throw std::system_error(errno, std::generic_category(), "eventfd");
   refused_.reserve(4);
-  connection_.gather_sends();
 }
 
 void RingConnection::log(const std::string& line) const {
@@ -54,6 +54,7 @@ void RingConnection::on_own_io(std::uint32_t cookie, int result) noexcept {
     case OwnIo::kSend:
     case OwnIo::kSendZc: connection_.on_sent(result); break;
     case OwnIo::kRecv: connection_.on_received(result); break;
+    case OwnIo::kHangup: connection_.on_hangup(result); break;
     case OwnIo::kTimer: timer_read_queued_ = false; break;
     case OwnIo::kWake: arm_wake(); break;
   }
@@ -91,7 +92,11 @@ void RingConnection::sendmsg(int fd, msghdr* message) noexcept {
   queue_own(OwnIo::kSend, RingIo::sendmsg(fd, message, MSG_NOSIGNAL));
 }
 
-void RingConnection::recv(int fd, std::span<std::byte> into) noexcept { queue_own(OwnIo::kRecv, RingIo::recv(fd, into)); }
+void RingConnection::recvmsg(int fd, msghdr* message) noexcept {
+  queue_own(OwnIo::kRecv, RingIo::recvmsg(fd, message));
+}
+
+void RingConnection::watch_hangup(int fd) noexcept { queue_own(OwnIo::kHangup, RingIo::poll(fd, POLLRDHUP)); }
 
 void RingConnection::sendmsg_zc(int fd, msghdr* message, bool report_usage, std::uint32_t id) noexcept {
   const std::uint32_t cookie = (id << kKindBits) | static_cast<std::uint32_t>(OwnIo::kSendZc);
@@ -119,6 +124,7 @@ void RingConnection::deliver_refused() noexcept {
         connection_.on_send_notified(cookie >> kKindBits, 0);
         break;
       case OwnIo::kRecv: connection_.on_received(result); break;
+      case OwnIo::kHangup: connection_.on_hangup(result); break;
       case OwnIo::kTimer: timer_read_queued_ = false; break;
       case OwnIo::kWake: break;  // no_wait_ is also read at every event
     }

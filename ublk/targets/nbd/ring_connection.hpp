@@ -66,11 +66,12 @@ class RingConnection final : private Transport {
  private:
   enum class Link : std::uint8_t { kUp, kDown, kFailed };
   // An own IO's cookie: the kind in the low byte; a zero-copy send's batch id above it.
-  enum class OwnIo : std::uint32_t { kSend = 1, kRecv = 2, kTimer = 3, kWake = 4, kSendZc = 5 };
+  enum class OwnIo : std::uint32_t { kSend = 1, kRecv = 2, kTimer = 3, kWake = 4, kSendZc = 5, kHangup = 6 };
   using Clock = std::chrono::steady_clock;
 
   void sendmsg(int fd, msghdr* message) noexcept override;
-  void recv(int fd, std::span<std::byte> into) noexcept override;
+  void recvmsg(int fd, msghdr* message) noexcept override;
+  void watch_hangup(int fd) noexcept override;
   void sendmsg_zc(int fd, msghdr* message, bool report_usage, std::uint32_t id) noexcept override;
   void queue_own(std::uint32_t cookie, const RingIo& io) noexcept;
   void queue_own(OwnIo kind, const RingIo& io) noexcept { queue_own(static_cast<std::uint32_t>(kind), io); }
