@@ -15,15 +15,33 @@ void ReplyReader::reset() noexcept {
   expect(Step::kHeader, std::span(header_).first(kSimpleReplySize));
 }
 
-std::size_t ReplyReader::usual_parts(const PendingReply& read, std::span<std::span<std::byte>, 3> out) noexcept {
-  if (!structured_) {
-    out[0] = read.data;
-    return 1;
+std::size_t ReplyReader::usual_parts(const PendingReply* owed, std::span<std::span<std::byte>, 3> out) noexcept {
+  const auto whole_read = [](const PendingReply* r) {
+    return r && r->command == Command::kRead && !r->data.empty() && r->ranges.empty();
+  };
+  switch (step_) {
+    case Step::kHeader:
+      if (!whole_read(owed)) return 0;
+      if (!structured_) {
+        out[0] = owed->data;
+        return 1;
+      }
+      out[0] = std::span(header_).subspan(kSimpleReplySize);
+      out[1] = std::span(data_offset_);
+      out[2] = owed->data;
+      return 3;
+    case Step::kChunkTail:
+      if (!whole_read(owed)) return 0;
+      out[0] = std::span(data_offset_);
+      out[1] = owed->data;
+      return 2;
+    case Step::kDataOffset:
+      // The chunk's cookie is known: its READ, if this one chunk carries all of it.
+      if (!whole_read(current_) || chunk_.length - kOffsetDataPrefix != current_->length) return 0;
+      out[0] = current_->data;
+      return 1;
+    default: return 0;
   }
-  out[0] = std::span(header_).subspan(kSimpleReplySize);
-  out[1] = data_offset_;
-  out[2] = read.data;
-  return 3;
 }
 
 void ReplyReader::expect(Step step, std::span<std::byte> where) noexcept {

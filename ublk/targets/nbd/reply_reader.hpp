@@ -68,13 +68,12 @@ class ReplyReader {
   [[nodiscard]] PendingReply* payload_owner() const noexcept {
     return step_ == Step::kSimpleData || step_ == Step::kChunkData ? current_ : nullptr;
   }
-  // Nothing of the next reply has arrived yet.
-  [[nodiscard]] bool at_reply_start() const noexcept { return step_ == Step::kHeader && filled_ == 0; }
-  // Where the rest of `read`'s reply goes after the first want() of it, if the reply is whole and
-  // in the usual shape (one simple reply, or one OFFSET_DATA chunk for all of it): the header's
-  // tail, the data offset and the payload, each where the reader would want it then. Only at a
-  // reply's start, for a READ with a payload. Returns how many parts it wrote.
-  std::size_t usual_parts(const PendingReply& read, std::span<std::span<std::byte>, 3> out) noexcept;
+  // Where the bytes after want() go if the reply under way comes in the usual shape (a simple
+  // reply, or one OFFSET_DATA chunk for a whole READ): the header's tail, the data offset and the
+  // payload, each where the reader will want it then. Before the reply's cookie has arrived it
+  // can only be `owed`'s, the one reply the server owes (or nullptr: nothing to say). Returns how
+  // many parts it wrote; none when nothing follows want() in that shape.
+  std::size_t usual_parts(const PendingReply* owed, std::span<std::span<std::byte>, 3> out) noexcept;
   // A new connection: forget any reply half read.
   void reset() noexcept;
   void reset(bool structured) noexcept {

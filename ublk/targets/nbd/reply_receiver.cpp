@@ -20,13 +20,9 @@ std::span<const iovec> ReplyReceiver::receive_into(const PendingReply* owed) noe
   drop();
   part_count_ = 0;
   add_part(reader_.want());
-  const bool guess = owed && owed->command == Command::kRead && !owed->data.empty() && owed->ranges.empty() &&
-                     reader_.at_reply_start();
-  if (guess) {
-    std::array<std::span<std::byte>, 3> usual;
-    const std::size_t n = reader_.usual_parts(*owed, usual);
-    for (std::size_t i = 0; i < n; ++i) add_part(usual[i]);
-  }
+  std::array<std::span<std::byte>, 3> usual;
+  const std::size_t n = reader_.usual_parts(owed, usual);
+  for (std::size_t i = 0; i < n; ++i) add_part(usual[i]);
   add_part({staging_.get(), staging_size_});
   part_at_ = 0;
   return {iov_.data(), part_count_};

@@ -155,7 +155,7 @@ bool has_more_input(int fd) {
 }
 
 // Replies to one request; false ends the connection.
-bool reply(int fd, FakeStore& store, bool structured, const RequestHeader& r, Misbehaviour wrong) {
+bool reply(int fd, FakeStore& store, bool structured, bool split_reads, const RequestHeader& r, Misbehaviour wrong) {
   const bool read = r.command == Command::kRead;
   switch (wrong) {
     case Misbehaviour::kDrop: return false;
@@ -202,6 +202,11 @@ bool reply(int fd, FakeStore& store, bool structured, const RequestHeader& r, Mi
     return false;
   }
   if (!structured) return write_all(fd, encode_simple_reply({0, r.cookie})) && write_all(fd, data);
+  if (!split_reads) {
+    return write_all(fd, encode_chunk_header({kReplyFlagDone, ChunkType::kOffsetData, r.cookie,
+                                              static_cast<std::uint32_t>(kOffsetDataPrefix + data.size())})) &&
+           write_all(fd, encode_offset_data(r.offset, data));
+  }
   // Structured: the second half first, then the first half (holes where the data is zero),
   // then a NONE chunk with DONE; kIncompleteRead stops after the second half.
   const std::uint32_t half = r.length / 2;
@@ -254,7 +259,7 @@ void serve_transmission(int fd, FakeStore& store, bool structured, Script& scrip
       const bool eligible = kind != Misbehaviour::kIncompleteRead || r.command == Command::kRead;
       const unsigned n = eligible ? script.requests.fetch_add(1) : after + times;
       const bool wrong_now = n >= after && n < after + times;
-      if (!reply(fd, store, structured, r, wrong_now ? kind : Misbehaviour::kNone)) return;
+      if (!reply(fd, store, structured, script.split_reads.load(), r, wrong_now ? kind : Misbehaviour::kNone)) return;
     }
   }
 }

@@ -60,6 +60,9 @@ struct Script {
                                 // READs only for kIncompleteRead)
   std::atomic<unsigned> times{1};  // then misbehave this many times, then behave again
   std::atomic<bool> reorder{false};  // reply to the requests already received in reverse order
+  // A structured READ reply in pieces (its second half first, holes for zeroes, then NONE), or
+  // as servers usually send it: one OFFSET_DATA chunk with DONE.
+  std::atomic<bool> split_reads{true};
   std::atomic<unsigned> requests{0};
 };
 

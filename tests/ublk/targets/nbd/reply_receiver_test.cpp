@@ -122,6 +122,30 @@ TEST_P(ReplyReceiverOwed, TheOneReadOwedLandsInItsBufferInOneReceive) {
                           [&](std::span<std::byte> part) { return part.data() == a.data() && part.size() == a.size(); }));
 }
 
+// However the reply is cut between receives (a server that writes its header and its data
+// apart), the rest of it is still guided: nothing is copied.
+TEST_P(ReplyReceiverOwed, TheOneReadOwedIsNotCopiedWhereverTheReceivesEnd) {
+  const bool structured = GetParam();
+  for (const std::size_t piece : {1, 3, 16, 20, 28, 100, 4095}) {
+    Table table;
+    std::vector<std::byte> a(4096);
+    PendingReply& ra = table.add(1, Command::kRead, 0, a);
+    const auto da = pattern(a.size(), 8);
+    Stream s;
+    if (structured) {
+      s.chunk(kReplyFlagDone, ChunkType::kOffsetData, 1, encode_offset_data(0, da));
+    } else {
+      s.add(encode_simple_reply({0, 1})).add(da);
+    }
+    ReplyReceiver receiver(structured);
+    const Received got = feed(receiver, table, s, piece, [&] { return &ra; });
+    ASSERT_EQ(got.events.size(), 1U) << piece;
+    EXPECT_EQ(got.events[0].result, 0) << piece;
+    EXPECT_EQ(a, da) << piece;
+    EXPECT_EQ(ra.copied, 0U) << piece;
+  }
+}
+
 // A guess that does not hold: the owed READ fails, and the next reply's bytes landed in its
 // buffer. They are moved out before the failed READ completes (its buffer may be reused at once:
 // the test scribbles on it then), and the next reply still reads back right.
