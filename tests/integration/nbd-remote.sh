@@ -8,6 +8,10 @@
 #  - fio crc32c verify (randrw, 4 KiB to 1 MiB, iodepth 32, one job pinned to each guest CPU)
 #    passes, the daemon reports 0 errors and READs on both queues, and zero-copy sends (the
 #    default for a server on another host).
+# Then a partition that no reset announces: the guest's NIC goes down under the daemon
+# (--timeout 3), so the server neither answers nor acknowledges. A READ fails with EIO within
+# the silent-peer limit (10 s) plus --timeout, not TCP's quarter of an hour, and once the NIC is
+# back the daemon reconnects and the data written before the partition reads back.
 source "$(dirname "$0")/lib.sh"
 
 (($# == 1)) && [[ "$1" =~ ^[0-9]+$ ]] || fail "usage: nbd-remote.sh PORT (run by nbd-remote-host.sh)"
@@ -47,3 +51,37 @@ for mode in "${modes[@]}"; do
   log "$mode: 2 queues over 2 connections to $host:$port, fio verify passes, both queues served, zero-copy sends"
   offset=$((offset + 32 * 1024 * 1024))
 done
+
+# ---- a silent partition ----
+nic="$(ip route show default | sed -n 's/.* dev \([^ ]*\).*/\1/p' | head -1)"
+[ -n "$nic" ] || fail "no default route to cut"
+daemon_start "$nbd_bin" --connect "tcp:$host:$port" --queues 1 --timeout 3
+head -c 65536 /dev/urandom >"$work_dir/before"
+dd if="$work_dir/before" of="$daemon_dev" bs=64k oflag=direct status=none || fail "the write before the partition failed"
+ip link set "$nic" down
+log "partition: $nic down"
+cut_at=$SECONDS
+# Direct, past the page cache, at an offset not read before: the READ goes to the daemon.
+if dd if="$daemon_dev" of=/dev/null bs=4k count=1 skip=4096 iflag=direct status=none 2>"$work_dir/dd.err"; then
+  fail "a READ succeeded with the server unreachable"
+fi
+waited=$((SECONDS - cut_at))
+log "partition: the READ failed after ${waited}s: $(head -1 "$work_dir/dd.err")"
+((waited <= 40)) || fail "the READ took ${waited}s to fail; the silent-peer limit is 10 s and --timeout 3 s"
+expect_report "connection lost: (Connection timed out|No route to host|Network is unreachable)" "no connection for 3000 ms"
+ip link set "$nic" up
+ip route replace default via "$host" dev "$nic"
+log "partition healed: $nic up"
+healed=""
+for ((i = 0; i < 60; i++)); do
+  if dd if="$daemon_dev" of="$work_dir/after" bs=64k count=1 iflag=direct status=none 2>/dev/null; then
+    healed=1
+    break
+  fi
+  nap 0.5
+done
+[ -n "$healed" ] || { show "daemon stderr" "$daemon_err"; fail "no READ succeeded within 30 s of the partition's end"; }
+cmp -s "$work_dir/before" "$work_dir/after" || fail "the data written before the partition does not read back"
+daemon_stop
+expect_report "reconnected to tcp:$host:$port"
+log "partition: EIO after ${waited}s without a reset, then reconnected and the data reads back"

@@ -5,6 +5,8 @@
 #include <climits>
 #include <cstring>
 
+#include "silent_peer.hpp"
+
 namespace ublk::nbd {
 
 namespace {
@@ -44,6 +46,7 @@ Connection::SendBatch& Connection::free_batch() {
 
 void Connection::attach(UniqueFd socket) {
   socket_ = std::move(socket);
+  limit_silent_peer(socket_.get());
   broken_.reset();
   receiver_.reset(shape_.structured_replies);
   hangup_busy_ = true;

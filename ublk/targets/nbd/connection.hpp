@@ -71,7 +71,8 @@ class Connection final : private ReplyLookup {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  // A negotiated socket. What is held (from a broken connection) is sent again on it.
+  // A negotiated socket. What is held (from a broken connection) is sent again on it. A TCP
+  // server that goes silent is given up after kSilentPeerLimit (silent_peer.hpp).
   void attach(UniqueFd socket);
   [[nodiscard]] bool attached() const noexcept { return static_cast<bool>(socket_); }
   // The stream failed (a socket error, the server hung up, a malformed reply): why, once.
