@@ -1,10 +1,13 @@
 #pragma once
+#include <coroutine>
 #include <cstdint>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 
 #include "protocol.hpp"
+#include "task.hpp"
 
 namespace ublk::nbd {
 
@@ -36,10 +39,55 @@ class NegotiationError : public std::runtime_error {
   Kind kind_;
 };
 
-// The fixed newstyle handshake on a connected blocking socket: NBD_OPT_STRUCTURED_REPLY, then
-// NBD_OPT_GO asking for NBD_INFO_BLOCK_SIZE; NBD_OPT_EXPORT_NAME when the server does not know
-// GO (or speaks only plain newstyle). On return the socket is in the transmission phase.
-// Setup path: blocking, throws NegotiationError, or std::system_error for a socket error.
+// The socket the handshake talks over: read and written directly (negotiate), or through the
+// queue's io_uring (a reconnect, which must not block the queue's thread).
+class HandshakeChannel {
+ public:
+  // One send or receive of up to `bytes.size()` bytes. co_await gives the count, 0 when the
+  // server hung up (a receive), or -errno.
+  class Step {
+   public:
+    Step(HandshakeChannel& channel, std::span<std::byte> bytes, bool sending) noexcept
+        : channel_(channel), bytes_(bytes), sending_(sending) {}
+    bool await_ready() const noexcept { return false; }
+    bool await_suspend(std::coroutine_handle<> waiting) noexcept { return channel_.start(*this, waiting); }
+    int await_resume() const noexcept { return result_; }
+
+    [[nodiscard]] std::span<std::byte> bytes() const noexcept { return bytes_; }
+    [[nodiscard]] bool sending() const noexcept { return sending_; }
+    void finish(int result) noexcept { result_ = result; }
+
+   private:
+    HandshakeChannel& channel_;
+    std::span<std::byte> bytes_;
+    bool sending_;
+    int result_ = 0;
+  };
+
+  Step receive(std::span<std::byte> into) noexcept { return {*this, into, false}; }
+  Step send(std::span<const std::byte> from) noexcept {
+    // Only a receive writes to its bytes.
+    return {*this, {const_cast<std::byte*>(from.data()), from.size()}, true};
+  }
+
+ protected:
+  ~HandshakeChannel() = default;
+
+ private:
+  // Either does the step at once (step.finish(result), returns false) or returns true and, once
+  // it is done, calls step.finish(result) and resumes `waiting`.
+  virtual bool start(Step& step, std::coroutine_handle<> waiting) noexcept = 0;
+};
+
+// The fixed newstyle handshake on a connected socket: NBD_OPT_STRUCTURED_REPLY, then NBD_OPT_GO
+// asking for NBD_INFO_BLOCK_SIZE; NBD_OPT_EXPORT_NAME when the server does not know GO (or
+// speaks only plain newstyle). When it is done the socket is in the transmission phase. It ends
+// with NegotiationError, or std::system_error for a socket error. `io` and `export_name` must
+// outlive the task.
+Task<Export> handshake(HandshakeChannel& io, std::string_view export_name);
+
+// The handshake on a connected blocking socket. Setup path: blocking, throws NegotiationError, or
+// std::system_error for a socket error.
 Export negotiate(int fd, std::string_view export_name);
 
 }  // namespace ublk::nbd
