@@ -628,13 +628,14 @@ struct SynDropper {
     sin.sin_family = AF_INET;
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     sin.sin_port = htons(port);
-    if (::bind(listener.get(), reinterpret_cast<sockaddr*>(&sin), sizeof sin) != 0 || ::listen(listener.get(), 0) != 0) {
+    const auto* at = reinterpret_cast<sockaddr*>(&sin);
+    if (::bind(listener.get(), at, sizeof sin) != 0 || ::listen(listener.get(), 0) != 0) {
       listener.reset();
       return;
     }
     for (int i = 0; i < 4; ++i) {
       waiting.emplace_back(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-      (void)::connect(waiting.back().get(), reinterpret_cast<sockaddr*>(&sin), sizeof sin);
+      (void)::connect(waiting.back().get(), at, sizeof sin);
     }
     std::this_thread::sleep_for(100ms);
   }
@@ -655,9 +656,8 @@ class LogLines {
     for (;;) {
       {
         std::lock_guard lock(mutex_);
-        if (std::any_of(lines_.begin(), lines_.end(), [&](const std::string& l) { return l.find(text) != std::string::npos; })) {
-          return true;
-        }
+        const auto has = [&](const std::string& line) { return line.find(text) != std::string::npos; };
+        if (std::any_of(lines_.begin(), lines_.end(), has)) return true;
       }
       if (std::chrono::steady_clock::now() > end) return false;
       std::this_thread::sleep_for(10ms);

@@ -25,7 +25,7 @@ void ReconnectAttempt::begin(QueueContext& queue, std::uint32_t cookie) noexcept
   queue_ = &queue;
   cookie_ = cookie;
   try {
-    task_ = run();
+    task_ = connect_and_negotiate();
   } catch (...) {  // no memory for the coroutine
     start_error_ = std::current_exception();
     return;
@@ -33,7 +33,7 @@ void ReconnectAttempt::begin(QueueContext& queue, std::uint32_t cookie) noexcept
   task_.run();
 }
 
-Task<Export> ReconnectAttempt::run() {
+Task<Export> ReconnectAttempt::connect_and_negotiate() {
   int error = EHOSTUNREACH;
   int family = AF_UNSPEC;
   for (const SocketAddress& to : addresses_) {
@@ -55,7 +55,9 @@ Task<Export> ReconnectAttempt::run() {
   if (!socket_) throw std::system_error(error, std::generic_category(), "cannot connect to " + label_);
   // From here on the socket is as a setup connection's (connect_to): blocking, TCP_NODELAY. The
   // ring polls a socket either way.
-  if (const int flags = ::fcntl(socket_.get(), F_GETFL); flags >= 0) ::fcntl(socket_.get(), F_SETFL, flags & ~O_NONBLOCK);
+  if (const int flags = ::fcntl(socket_.get(), F_GETFL); flags >= 0) {
+    ::fcntl(socket_.get(), F_SETFL, flags & ~O_NONBLOCK);
+  }
   if (family != AF_UNIX) {
     const int one = 1;
     ::setsockopt(socket_.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);

@@ -64,7 +64,7 @@ class ReconnectAttempt final : private HandshakeChannel {
   void abandon() noexcept;
 
  private:
-  // A raw op (the connect), awaited in run().
+  // A raw op (the connect), awaited in connect_and_negotiate().
   struct RingOp {
     ReconnectAttempt& attempt;
     RingIo io;
@@ -73,7 +73,7 @@ class ReconnectAttempt final : private HandshakeChannel {
     int await_resume() const noexcept { return attempt.result_; }
   };
 
-  Task<Export> run();
+  Task<Export> connect_and_negotiate();
   bool start(Step& step, std::coroutine_handle<> waiting) noexcept override;
   // true: the op is on the ring and `waiting` resumes at its CQE. false: refused, result_ says why.
   bool submit(const RingIo& io, std::coroutine_handle<> waiting) noexcept;
