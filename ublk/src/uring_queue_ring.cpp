@@ -70,6 +70,7 @@ class UringQueueRing final : public QueueRing {
         break;
       case Op::kRecvmsg: io_uring_prep_recvmsg(sqe, io.fd, io.msg, io.flags); break;
       case Op::kPoll: io_uring_prep_poll_add(sqe, io.fd, io.flags); break;
+      case Op::kConnect: io_uring_prep_connect(sqe, io.fd, static_cast<const sockaddr*>(io.addr), io.length); break;
     }
     if (io.fixed_file) sqe->flags |= IOSQE_FIXED_FILE;
     open_link_ = nullptr;

@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/un.h>
+#include <poll.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -588,6 +589,176 @@ TEST(NbdTarget, AServerThatNeverAnswersTheHandshakeHoldsAReconnectForAtMostAStep
   EXPECT_EQ(rec.results()[0], std::vector<int>{-EIO});
   EXPECT_LT(std::chrono::steady_clock::now() - start, 4s);
   ::unlink(path.c_str());
+}
+
+// Someone connected to `listener` (it has a connection to accept) within `limit`.
+bool called(const UniqueFd& listener, std::chrono::milliseconds limit) {
+  pollfd p{listener.get(), POLLIN, 0};
+  return ::poll(&p, 1, static_cast<int>(limit.count())) == 1;
+}
+
+// A reconnect waiting for a mute server is IO on the ring, not a wait on the queue's thread: the
+// thread takes on_stopping's wake-up while the handshake's first receive is under way, well
+// before that step's 1 s limit. (A reconnect that blocks the thread answers only after the step.)
+TEST(NbdTarget, StoppingDuringAReconnectAttemptFailsAtOnce) {
+  Server server(FakeExport{});
+  NbdTarget target(config_for(server, 60s));
+  UniqueFd mute;  // outlives the queue, which then stops with the attempt still waiting
+  RingQueues queues(target, target.queues());
+  Recorder rec;
+  server.stop();
+  const std::string path = server.address().substr(5);
+  mute = mute_listener(path);
+  ASSERT_TRUE(mute);
+  std::vector<Io> one{{ublk::IoOp::kRead, 0, std::vector<std::byte>(4096)}};
+  queues.handle(request_for(one[0], 0), rec.completion(0));
+  ASSERT_TRUE(called(mute, 5s)) << "no reconnect attempt";
+  std::this_thread::sleep_for(100ms);  // the attempt is in its handshake now
+  EXPECT_TRUE(rec.results().empty()) << "IO completed while the server was away";
+  const auto start = std::chrono::steady_clock::now();
+  target.on_stopping();
+  ASSERT_TRUE(rec.wait(1, 5s));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 300ms) << "the queue's thread waited for the attempt";
+  EXPECT_EQ(rec.results()[0], std::vector<int>{-EIO});
+  ::unlink(path.c_str());
+}
+
+// With --timeout 0 new IO fails at once while the link is down, also while a reconnect attempt
+// waits for a mute server.
+TEST(NbdTarget, NewIoIsAnsweredWhileAReconnectAttemptWaits) {
+  Server server(FakeExport{});
+  NbdTarget target(config_for(server, 0ms));
+  RingQueues queues(target, target.queues());
+  Recorder rec;
+  const std::string path = server.address().substr(5);
+  server.stop();
+  const UniqueFd mute = mute_listener(path);
+  ASSERT_TRUE(mute);
+  ASSERT_TRUE(called(mute, 5s)) << "no reconnect attempt";
+  std::this_thread::sleep_for(100ms);
+  for (unsigned round = 0; round < 3; ++round) {
+    rec.clear();
+    std::vector<Io> one{{ublk::IoOp::kRead, 0, std::vector<std::byte>(4096)}};
+    const auto start = std::chrono::steady_clock::now();
+    queues.handle(request_for(one[0], 0), rec.completion(0));
+    ASSERT_TRUE(rec.wait(1, 5s));
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 300ms) << "round " << round;
+    EXPECT_EQ(rec.results()[0], std::vector<int>{-EIO});
+    std::this_thread::sleep_for(100ms);
+  }
+  ::unlink(path.c_str());
+}
+
+// A TCP listener on 127.0.0.1:port whose accept queue is full, so that the kernel drops every
+// new SYN: a connect to it waits (the kernel would retry for about two minutes).
+struct SynDropper {
+  UniqueFd listener;
+  std::vector<UniqueFd> waiting;
+  explicit SynDropper(std::uint16_t port) : listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    const int one = 1;
+    ::setsockopt(listener.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sin.sin_port = htons(port);
+    const auto* at = reinterpret_cast<sockaddr*>(&sin);
+    if (::bind(listener.get(), at, sizeof sin) != 0 || ::listen(listener.get(), 0) != 0) {
+      listener.reset();
+      return;
+    }
+    for (int i = 0; i < 4; ++i) {
+      waiting.emplace_back(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+      (void)::connect(waiting.back().get(), at, sizeof sin);
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+};
+
+// The target's log lines, from any thread.
+class LogLines {
+ public:
+  nbd::LogSink sink() {
+    return [this](std::string_view line) {
+      std::lock_guard lock(mutex_);
+      lines_.emplace_back(line);
+    };
+  }
+  // Waits until a line has `text`; false after `limit`.
+  bool wait_for(const std::string& text, std::chrono::milliseconds limit) {
+    const auto end = std::chrono::steady_clock::now() + limit;
+    for (;;) {
+      {
+        std::lock_guard lock(mutex_);
+        const auto has = [&](const std::string& line) { return line.find(text) != std::string::npos; };
+        if (std::any_of(lines_.begin(), lines_.end(), has)) return true;
+      }
+      if (std::chrono::steady_clock::now() > end) return false;
+      std::this_thread::sleep_for(10ms);
+    }
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::string> lines_;
+};
+
+// Each step of a reconnect on the ring ends after at most kStepLimit (1 s): the socket is shut
+// down, which ends the op, and the attempt fails as timed out. Here the handshake's first
+// receive from a server that never speaks.
+TEST(NbdTarget, AHandshakeStepThatHangsEndsAfterAStep) {
+  Server server(FakeExport{});
+  LogLines log;
+  NbdTargetConfig config = config_for(server, 60s);
+  config.log = log.sink();
+  NbdTarget target(config);
+  UniqueFd mute;  // outlives the queue
+  RingQueues queues(target, target.queues());
+  Recorder rec;
+  server.stop();
+  const std::string path = server.address().substr(5);
+  mute = mute_listener(path);
+  ASSERT_TRUE(mute);
+  std::vector<Io> one{{ublk::IoOp::kRead, 0, std::vector<std::byte>(4096)}};
+  queues.handle(request_for(one[0], 0), rec.completion(0));
+  ASSERT_TRUE(called(mute, 5s)) << "no reconnect attempt";
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(log.wait_for("reconnect failed: reading from the NBD server: Connection timed out", 5s));
+  const auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(waited, 800ms);
+  EXPECT_LT(waited, 2s);
+  EXPECT_TRUE(rec.results().empty()) << "IO completed while the server was away";
+  target.on_stopping();
+  ASSERT_TRUE(rec.wait(1, 5s));
+  EXPECT_EQ(rec.results()[0], std::vector<int>{-EIO});
+  ::unlink(path.c_str());
+}
+
+// The same for the connect: IORING_OP_CONNECT to a host that drops the SYN.
+TEST(NbdTarget, AReconnectWhoseConnectHangsEndsAfterAStep) {
+  Server server(FakeExport{}, 0, Server::On::kTcp);
+  LogLines log;
+  NbdTargetConfig config = config_for(server, 60s);
+  config.log = log.sink();
+  NbdTarget target(config);
+  const std::string address = server.address();
+  const auto port = static_cast<std::uint16_t>(std::stoi(address.substr(address.rfind(':') + 1)));
+  std::optional<SynDropper> dropper;  // outlives the queue
+  RingQueues queues(target, target.queues());
+  Recorder rec;
+  server.stop();
+  dropper.emplace(port);
+  ASSERT_TRUE(dropper->listener);
+  std::vector<Io> one{{ublk::IoOp::kRead, 0, std::vector<std::byte>(4096)}};
+  const auto start = std::chrono::steady_clock::now();
+  queues.handle(request_for(one[0], 0), rec.completion(0));
+  ASSERT_TRUE(log.wait_for("reconnect failed: cannot connect to " + address + ": Connection timed out", 5s));
+  const auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(waited, 900ms);
+  EXPECT_LT(waited, 3s);
+  EXPECT_TRUE(rec.results().empty()) << "IO completed while the server was away";
+  target.on_stopping();
+  ASSERT_TRUE(rec.wait(1, 5s));
+  EXPECT_EQ(rec.results()[0], std::vector<int>{-EIO});
 }
 
 TEST(NbdTarget, ASetupAgainstAServerThatNeverAnswersFailsWithinItsStepLimit) {

@@ -23,6 +23,7 @@ struct RingIo {
     kSendmsgZc,   // kSendmsg with zero-copy send (IORING_OP_SENDMSG_ZC): completes twice, see sendmsg_zc
     kRecvmsg,     // recvmsg(fd, msg, flags)
     kPoll,        // poll(fd) for the events in flags (POLLIN, ...); the result is the revents
+    kConnect,     // connect(fd, addr, length): the address must stay valid until the CQE
   };
   static constexpr std::uint32_t kDataSync = 1;  // kFsync: fdatasync
   // A zero-copy send's notification result (with report_usage): the kernel copied the data after
@@ -138,6 +139,15 @@ struct RingIo {
     io.op = Op::kPoll;
     io.fd = fd;
     io.flags = events;
+    return io;
+  }
+  // On a non-blocking socket the ring waits for the connection to be made (or refused).
+  static RingIo connect(int fd, const sockaddr* address, socklen_t length) noexcept {
+    RingIo io;
+    io.op = Op::kConnect;
+    io.fd = fd;
+    io.addr = const_cast<sockaddr*>(address);
+    io.length = length;
     return io;
   }
 };

@@ -68,16 +68,16 @@ void set_step_limit(int fd, std::chrono::milliseconds limit) noexcept {
 
 void clear_step_limit(int fd) noexcept { set_step_limit(fd, std::chrono::milliseconds{0}); }
 
-UniqueFd connect_to(const Address& address, std::chrono::milliseconds step_limit) {
+std::vector<SocketAddress> resolve(const Address& address) {
+  std::vector<SocketAddress> out;
   if (address.kind == Address::Kind::kUnix) {
-    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (!fd) fail(errno, address);
-    if (step_limit.count() > 0) set_step_limit(fd.get(), step_limit);
     sockaddr_un sun{};
     sun.sun_family = AF_UNIX;
     std::memcpy(sun.sun_path, address.path.c_str(), address.path.size() + 1);
-    if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&sun), sizeof sun) < 0) fail(errno, address);
-    return fd;
+    SocketAddress& a = out.emplace_back();
+    std::memcpy(&a.storage, &sun, sizeof sun);
+    a.length = sizeof sun;
+    return out;
   }
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
@@ -87,21 +87,33 @@ UniqueFd connect_to(const Address& address, std::chrono::milliseconds step_limit
     throw std::runtime_error("cannot resolve " + address.to_string() + ": " + ::gai_strerror(rc));
   }
   std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> list(found, &::freeaddrinfo);
-  int last_error = EHOSTUNREACH;
   for (addrinfo* ai = found; ai; ai = ai->ai_next) {
-    UniqueFd fd(::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol));
+    if (ai->ai_addrlen > sizeof(sockaddr_storage)) continue;
+    SocketAddress& a = out.emplace_back();
+    std::memcpy(&a.storage, ai->ai_addr, ai->ai_addrlen);
+    a.length = ai->ai_addrlen;
+  }
+  return out;
+}
+
+UniqueFd connect_to(const Address& address, std::chrono::milliseconds step_limit) {
+  int last_error = EHOSTUNREACH;
+  for (const SocketAddress& to : resolve(address)) {
+    UniqueFd fd(::socket(to.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!fd) {
       last_error = errno;
       continue;
     }
     if (step_limit.count() > 0) set_step_limit(fd.get(), step_limit);
-    if (::connect(fd.get(), ai->ai_addr, ai->ai_addrlen) < 0) {
+    if (::connect(fd.get(), to.get(), to.length) < 0) {
       // A connect cut short by the step limit (SO_SNDTIMEO) says EINPROGRESS: it timed out.
       last_error = errno == EINPROGRESS ? ETIMEDOUT : errno;
       continue;
     }
-    const int one = 1;
-    ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (to.family() != AF_UNIX) {
+      const int one = 1;
+      ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
     return fd;
   }
   fail(last_error, address);

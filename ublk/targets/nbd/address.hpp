@@ -1,9 +1,12 @@
 #pragma once
+#include <sys/socket.h>
+
 #include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "ublk/unique_fd.hpp"
 
@@ -24,6 +27,17 @@ struct AddressError {
   std::string message;
 };
 std::variant<Address, AddressError> parse_address(std::string_view text);
+
+// One socket address an Address stands for.
+struct SocketAddress {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+  [[nodiscard]] int family() const noexcept { return storage.ss_family; }
+  [[nodiscard]] const sockaddr* get() const noexcept { return reinterpret_cast<const sockaddr*>(&storage); }
+};
+// What to connect to, in the order to try: the unix path, or what getaddrinfo finds for the TCP
+// host and port (which may ask DNS, and block). Throws std::runtime_error ("cannot resolve ...").
+std::vector<SocketAddress> resolve(const Address& address);
 
 // A blocking, connected stream socket (TCP_NODELAY for TCP). Throws std::system_error naming
 // the address. step_limit > 0 bounds the connect and each later blocking send or receive on the

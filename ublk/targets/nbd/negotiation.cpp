@@ -17,32 +17,32 @@ using Kind = NegotiationError::Kind;
 // A socket with a step limit (SO_RCVTIMEO / SO_SNDTIMEO) says EAGAIN when the step ran out.
 int timed_out(int error) noexcept { return error == EAGAIN || error == EWOULDBLOCK ? ETIMEDOUT : error; }
 
-void read_exact(int fd, std::span<std::byte> out) {
+Task<void> read_exact(HandshakeChannel& io, std::span<std::byte> out) {
   std::size_t done = 0;
   while (done < out.size()) {
-    const ssize_t n = ::recv(fd, out.data() + done, out.size() - done, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw std::system_error(timed_out(errno), std::generic_category(), "reading from the NBD server");
+    const int n = co_await io.receive(out.subspan(done));
+    if (n == -EINTR) continue;
+    if (n < 0) throw std::system_error(timed_out(-n), std::generic_category(), "reading from the NBD server");
     if (n == 0) throw NegotiationError(Kind::kClosed, "the NBD server closed the connection during the handshake");
     done += static_cast<std::size_t>(n);
   }
 }
 
-void write_all(int fd, std::span<const std::byte> in) {
+Task<void> write_all(HandshakeChannel& io, std::span<const std::byte> in) {
   std::size_t done = 0;
   while (done < in.size()) {
-    const ssize_t n = ::send(fd, in.data() + done, in.size() - done, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw std::system_error(timed_out(errno), std::generic_category(), "writing to the NBD server");
+    const int n = co_await io.send(in.subspan(done));
+    if (n == -EINTR) continue;
+    if (n < 0) throw std::system_error(timed_out(-n), std::generic_category(), "writing to the NBD server");
     done += static_cast<std::size_t>(n);
   }
 }
 
 template <std::size_t N>
-std::array<std::byte, N> read_array(int fd) {
+Task<std::array<std::byte, N>> read_array(HandshakeChannel& io) {
   std::array<std::byte, N> a{};
-  read_exact(fd, a);
-  return a;
+  co_await read_exact(io, a);
+  co_return a;
 }
 
 struct OptReply {
@@ -63,9 +63,9 @@ struct OptReply {
 // Servers send short replies; anything larger than this is not a reply we asked for.
 constexpr std::uint32_t kMaxOptReply = 64 * 1024;
 
-OptReply read_opt_reply(int fd, Option expected) {
+Task<OptReply> read_opt_reply(HandshakeChannel& io, Option expected) {
   OptReply r;
-  r.header = decode_opt_reply_header(read_array<kOptReplyHeaderSize>(fd));
+  r.header = decode_opt_reply_header(co_await read_array<kOptReplyHeaderSize>(io));
   if (r.header.magic != kOptReplyMagic) throw NegotiationError(Kind::kProtocol, "bad option reply magic from the NBD server");
   if (r.header.option != static_cast<std::uint32_t>(expected)) {
     throw NegotiationError(Kind::kProtocol, "the NBD server replied to option " + std::to_string(r.header.option) +
@@ -73,8 +73,8 @@ OptReply read_opt_reply(int fd, Option expected) {
   }
   if (r.header.length > kMaxOptReply) throw NegotiationError(Kind::kProtocol, "oversized option reply from the NBD server");
   r.payload.resize(r.header.length);
-  read_exact(fd, r.payload);
-  return r;
+  co_await read_exact(io, r.payload);
+  co_return r;
 }
 
 [[noreturn]] void refuse(const OptReply& reply, std::string_view what, std::string_view export_name) {
@@ -87,24 +87,26 @@ OptReply read_opt_reply(int fd, Option expected) {
   throw NegotiationError(Kind::kRefused, "the NBD server refused " + std::string(what) + ": " + reply.message());
 }
 
-bool ask_structured_replies(int fd, std::string_view export_name) {
-  write_all(fd, encode_option({Option::kStructuredReply, {}}));
-  const OptReply reply = read_opt_reply(fd, Option::kStructuredReply);
-  if (reply.header.type == OptReplyType::kAck) return true;
+Task<bool> ask_structured_replies(HandshakeChannel& io, std::string_view export_name) {
+  const auto request = encode_option({Option::kStructuredReply, {}});
+  co_await write_all(io, request);
+  const OptReply reply = co_await read_opt_reply(io, Option::kStructuredReply);
+  if (reply.header.type == OptReplyType::kAck) co_return true;
   if (reply.header.type == OptReplyType::kErrTlsReqd) refuse(reply, "structured replies", export_name);
   if (!reply.is_error()) throw NegotiationError(Kind::kProtocol, "unexpected reply to NBD_OPT_STRUCTURED_REPLY");
-  return false;  // an old server: simple replies only
+  co_return false;  // an old server: simple replies only
 }
 
 // true: GO succeeded and `out` is filled. false: the server does not know GO.
-bool go(int fd, std::string_view export_name, Export& out) {
+Task<bool> go(HandshakeChannel& io, std::string_view export_name, Export& out) {
   const std::array wanted{InfoType::kBlockSize};
-  write_all(fd, encode_option({Option::kGo, encode_go(export_name, wanted)}));
+  const auto request = encode_option({Option::kGo, encode_go(export_name, wanted)});
+  co_await write_all(io, request);
   bool have_export = false;
   for (;;) {
-    const OptReply reply = read_opt_reply(fd, Option::kGo);
+    const OptReply reply = co_await read_opt_reply(io, Option::kGo);
     if (reply.header.type == OptReplyType::kAck) break;
-    if (reply.header.type == OptReplyType::kErrUnsup) return false;
+    if (reply.header.type == OptReplyType::kErrUnsup) co_return false;
     if (reply.is_error()) refuse(reply, "NBD_OPT_GO", export_name);
     if (reply.header.type != OptReplyType::kInfo) continue;  // allowed to be ignored
     const auto type = info_type(reply.payload);
@@ -123,19 +125,20 @@ bool go(int fd, std::string_view export_name, Export& out) {
   }
   if (!have_export) throw NegotiationError(Kind::kProtocol, "the NBD server ended NBD_OPT_GO without NBD_INFO_EXPORT");
   out.used_go = true;
-  return true;
+  co_return true;
 }
 
-void export_name_option(int fd, std::string_view export_name, bool no_zeroes, Export& out) {
+Task<void> export_name_option(HandshakeChannel& io, std::string_view export_name, bool no_zeroes, Export& out) {
   OptionRequest request{Option::kExportName, {}};
   const auto name = std::as_bytes(std::span(export_name.data(), export_name.size()));
   request.data.assign(name.begin(), name.end());
-  write_all(fd, encode_option(request));
+  const auto encoded = encode_option(request);
+  co_await write_all(io, encoded);
   try {
-    const auto reply = read_array<10>(fd);
+    const auto reply = co_await read_array<10>(io);
     out.size = get_be64(reply);
     out.flags = get_be16(std::span(reply).subspan(8));
-    if (!no_zeroes) read_array<kExportNamePadding>(fd);
+    if (!no_zeroes) co_await read_array<kExportNamePadding>(io);
   } catch (const NegotiationError& e) {
     if (e.kind() != Kind::kClosed) throw;
     throw NegotiationError(Kind::kUnknownExport, "the NBD server closed the connection on export '" +
@@ -143,29 +146,54 @@ void export_name_option(int fd, std::string_view export_name, bool no_zeroes, Ex
   }
 }
 
+// Every step completes before the coroutine would wait for it.
+class BlockingChannel final : public HandshakeChannel {
+ public:
+  explicit BlockingChannel(int fd) noexcept : fd_(fd) {}
+
+ private:
+  bool start(Step& step, std::coroutine_handle<> /*waiting*/) noexcept override {
+    const auto bytes = step.bytes();
+    const ssize_t n = step.sending() ? ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL)
+                                     : ::recv(fd_, bytes.data(), bytes.size(), 0);
+    step.finish(n < 0 ? -errno : static_cast<int>(n));
+    return false;
+  }
+  int fd_;
+};
+
 }  // namespace
 
-Export negotiate(int fd, std::string_view export_name) {
-  if (get_be64(read_array<8>(fd)) != kNbdMagic) throw NegotiationError(Kind::kNotNbd, "not an NBD server (no NBDMAGIC)");
-  const std::uint64_t style = get_be64(read_array<8>(fd));
+Task<Export> handshake(HandshakeChannel& io, std::string_view export_name) {
+  if (get_be64(co_await read_array<8>(io)) != kNbdMagic) {
+    throw NegotiationError(Kind::kNotNbd, "not an NBD server (no NBDMAGIC)");
+  }
+  const std::uint64_t style = get_be64(co_await read_array<8>(io));
   if (style == kOldstyleMagic) {
     throw NegotiationError(Kind::kNotNbd, "the NBD server speaks only the oldstyle handshake, which is not supported");
   }
   if (style != kOptMagic) throw NegotiationError(Kind::kNotNbd, "not an NBD newstyle server (no IHAVEOPT)");
-  const std::uint16_t server_flags = get_be16(read_array<2>(fd));
+  const std::uint16_t server_flags = get_be16(co_await read_array<2>(io));
   const bool fixed = server_flags & kServerFixedNewstyle;
   const bool no_zeroes = server_flags & kServerNoZeroes;
   std::array<std::byte, 4> client{};
   put_be32(client, (fixed ? kClientFixedNewstyle : 0) | (no_zeroes ? kClientNoZeroes : 0));
-  write_all(fd, client);
+  co_await write_all(io, client);
 
   Export out;
   if (fixed) {
-    out.structured_replies = ask_structured_replies(fd, export_name);
-    if (go(fd, export_name, out)) return out;
+    out.structured_replies = co_await ask_structured_replies(io, export_name);
+    if (co_await go(io, export_name, out)) co_return out;
   }
-  export_name_option(fd, export_name, no_zeroes, out);
-  return out;
+  co_await export_name_option(io, export_name, no_zeroes, out);
+  co_return out;
+}
+
+Export negotiate(int fd, std::string_view export_name) {
+  BlockingChannel io(fd);
+  Task<Export> task = handshake(io, export_name);
+  task.run();  // no step waits: it returns with the task done
+  return task.result();
 }
 
 }  // namespace ublk::nbd

@@ -4,7 +4,9 @@
 #include <string>
 #include <string_view>
 
+#include "handshake_channel.hpp"
 #include "protocol.hpp"
+#include "task.hpp"
 
 namespace ublk::nbd {
 
@@ -36,10 +38,15 @@ class NegotiationError : public std::runtime_error {
   Kind kind_;
 };
 
-// The fixed newstyle handshake on a connected blocking socket: NBD_OPT_STRUCTURED_REPLY, then
-// NBD_OPT_GO asking for NBD_INFO_BLOCK_SIZE; NBD_OPT_EXPORT_NAME when the server does not know
-// GO (or speaks only plain newstyle). On return the socket is in the transmission phase.
-// Setup path: blocking, throws NegotiationError, or std::system_error for a socket error.
+// The fixed newstyle handshake on a connected socket: NBD_OPT_STRUCTURED_REPLY, then NBD_OPT_GO
+// asking for NBD_INFO_BLOCK_SIZE; NBD_OPT_EXPORT_NAME when the server does not know GO (or
+// speaks only plain newstyle). When it is done the socket is in the transmission phase. It ends
+// with NegotiationError, or std::system_error for a socket error. `io` and `export_name` must
+// outlive the task.
+Task<Export> handshake(HandshakeChannel& io, std::string_view export_name);
+
+// The handshake on a connected blocking socket. Setup path: blocking, throws NegotiationError, or
+// std::system_error for a socket error.
 Export negotiate(int fd, std::string_view export_name);
 
 }  // namespace ublk::nbd

@@ -20,7 +20,8 @@ RingConnection::RingConnection(unsigned index, Endpoint endpoint, UniqueFd socke
       connection_(*this, depth, shape, [this](std::string_view line) { this->log(std::string(line)); }, zero_copy_min),
       first_socket_(std::move(socket)),
       timer_(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC)),
-      wake_(::eventfd(0, EFD_CLOEXEC)) {
+      wake_(::eventfd(0, EFD_CLOEXEC)),
+      attempt_(endpoint_.address, resolve(endpoint_.address), endpoint_.export_name, kStepLimit) {
   if (!timer_) throw std::system_error(errno, std::generic_category(), "timerfd_create");
   if (!wake_) throw std::system_error(errno, std::generic_category(), "eventfd");
   refused_.reserve(4);
@@ -57,6 +58,7 @@ void RingConnection::on_own_io(std::uint32_t cookie, int result) noexcept {
     case OwnIo::kHangup: connection_.on_hangup(result); break;
     case OwnIo::kTimer: timer_read_queued_ = false; break;
     case OwnIo::kWake: arm_wake(); break;
+    case OwnIo::kAttempt: attempt_.on_io(result); break;
   }
   deliver_refused();
   watch_link();
@@ -79,6 +81,7 @@ void RingConnection::stop() noexcept {
   // The queue's ring closes after this and cancels the socket's IO: nothing comes back.
   connection_.fail_all(-EIO);
   link_ = Link::kFailed;
+  attempt_.abandon();  // a reconnect under way: its op goes with the ring too
   queue_ = nullptr;
 }
 
@@ -127,6 +130,7 @@ void RingConnection::deliver_refused() noexcept {
       case OwnIo::kHangup: connection_.on_hangup(result); break;
       case OwnIo::kTimer: timer_read_queued_ = false; break;
       case OwnIo::kWake: break;  // no_wait_ is also read at every event
+      case OwnIo::kAttempt: break;  // never here: the attempt takes its refusals itself
     }
   }
   delivering_ = false;
@@ -159,12 +163,16 @@ void RingConnection::watch_link() noexcept {
     backoff_ = kFirstBackoff;
     last_attempt_error_.clear();
   }
-  if (link_ == Link::kUp) return;
-  if (link_ == Link::kDown && no_wait_.load()) {
+  if (attempt_.finished()) end_attempt();
+  if (link_ == Link::kUp) {
+    deliver_refused();
+    return;
+  }
+  const bool stopping = no_wait_.load();
+  if (link_ == Link::kDown && stopping) {
     log("stopping without a connection: failing " + std::to_string(connection_.held()) + " request(s) with EIO");
     connection_.fail_all(-EIO);
     link_ = Link::kFailed;
-    return;
   }
   if (link_ == Link::kDown && Clock::now() - down_since_ >= timeout_) {
     log("no connection for " + std::to_string(timeout_.count()) + " ms: failing " +
@@ -172,30 +180,32 @@ void RingConnection::watch_link() noexcept {
     connection_.fail_all(-EIO);
     link_ = Link::kFailed;
   }
-  if (link_ == Link::kFailed && no_wait_.load()) return;  // stopping: no more reconnects
-  if (Clock::now() >= next_attempt_) try_reconnect();
+  // Stopping: no more reconnects (one under way ends by itself, or with the queue).
+  if (!stopping && !attempt_.busy() && Clock::now() >= next_attempt_) {
+    attempt_.begin(*queue_, static_cast<std::uint32_t>(OwnIo::kAttempt));
+    if (attempt_.finished()) end_attempt();  // it could not even start
+  }
+  attempt_.enforce_step_limit(Clock::now());
   deliver_refused();
-  if (link_ == Link::kUp) return;
-  auto wake_at = next_attempt_;
+  if (link_ == Link::kUp || (stopping && !attempt_.busy())) return;
+  auto wake_at = attempt_.busy() ? attempt_.step_deadline() : next_attempt_;
   if (link_ == Link::kDown) wake_at = std::min(wake_at, down_since_ + timeout_);
-  arm_timer(wake_at);
+  if (wake_at != Clock::time_point::max()) arm_timer(wake_at);
 }
 
-void RingConnection::try_reconnect() noexcept {
+void RingConnection::end_attempt() noexcept {
   std::string error;
   try {
-    UniqueFd socket = connect_to(endpoint_.address, kStepLimit);
-    const Export fresh = negotiate(socket.get(), endpoint_.export_name);
-    clear_step_limit(socket.get());
-    if (fresh.size != shape_.size) {
-      error = "the export's size changed from " + std::to_string(shape_.size) + " to " + std::to_string(fresh.size) +
-              " bytes: not using it";
-    } else if (fresh.read_only() != shape_.read_only()) {
+    ReconnectAttempt::Connected fresh = attempt_.take();
+    if (fresh.shape.size != shape_.size) {
+      error = "the export's size changed from " + std::to_string(shape_.size) + " to " +
+              std::to_string(fresh.shape.size) + " bytes: not using it";
+    } else if (fresh.shape.read_only() != shape_.read_only()) {
       error = "the export's read-only flag changed: not using it";
     } else {
       const bool resending = link_ == Link::kDown;
       link_ = Link::kUp;
-      connection_.attach(std::move(socket));
+      connection_.attach(std::move(fresh.socket));
       log(std::string("reconnected to ") + endpoint_.address.to_string() +
           (resending ? "; resending " + std::to_string(connection_.held()) + " request(s)" : ""));
       return;

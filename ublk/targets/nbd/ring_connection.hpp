@@ -9,6 +9,7 @@
 
 #include "address.hpp"
 #include "connection.hpp"
+#include "reconnect_attempt.hpp"
 
 namespace ublk::nbd {
 
@@ -24,15 +25,17 @@ struct Endpoint {
 // When the connection breaks, requests held and new ones wait while it reconnects with backoff;
 // they are resent on the new connection. After `timeout` without one they fail with EIO, and so
 // does new IO until a reconnect succeeds. A server whose export changed (size, read-only) is not
-// taken back. A reconnect attempt blocks the queue's thread, each step (connect, each handshake
-// send or receive) for at most kStepLimit.
+// taken back. A reconnect attempt is IO on the ring too (ReconnectAttempt), so the queue's thread
+// goes on serving its events while the server is slow to answer; each step of it (connect, each
+// handshake send or receive) ends after at most kStepLimit.
 class RingConnection final : private Transport {
  public:
   static constexpr std::chrono::milliseconds kStepLimit{1000};
   static constexpr std::chrono::milliseconds kFirstBackoff{100};
   static constexpr std::chrono::milliseconds kMaxBackoff{2000};
 
-  // `socket`: negotiated; it is used from start() on. Setup: throws std::system_error.
+  // `socket`: negotiated; it is used from start() on. Setup: throws std::system_error, or
+  // std::runtime_error when the address no longer resolves (reconnects reuse this lookup).
   // zero_copy_min: WRITE batches of at least this many payload bytes go as zero-copy sends;
   // nullopt: never.
   RingConnection(unsigned index, Endpoint endpoint, UniqueFd socket, const Export& shape, unsigned depth,
@@ -66,7 +69,7 @@ class RingConnection final : private Transport {
  private:
   enum class Link : std::uint8_t { kUp, kDown, kFailed };
   // An own IO's cookie: the kind in the low byte; a zero-copy send's batch id above it.
-  enum class OwnIo : std::uint32_t { kSend = 1, kRecv = 2, kTimer = 3, kWake = 4, kSendZc = 5, kHangup = 6 };
+  enum class OwnIo : std::uint32_t { kSend = 1, kRecv = 2, kTimer = 3, kWake = 4, kSendZc = 5, kAttempt = 6, kHangup = 7 };
   using Clock = std::chrono::steady_clock;
 
   void sendmsg(int fd, msghdr* message) noexcept override;
@@ -79,7 +82,7 @@ class RingConnection final : private Transport {
   void arm_wake() noexcept;
   void arm_timer(Clock::time_point at) noexcept;
   void watch_link() noexcept;
-  void try_reconnect() noexcept;
+  void end_attempt() noexcept;
   void log(const std::string& line) const;
 
   unsigned index_;
@@ -108,6 +111,7 @@ class RingConnection final : private Transport {
   Clock::time_point next_attempt_{};
   std::chrono::milliseconds backoff_{0};
   std::string last_attempt_error_;
+  ReconnectAttempt attempt_;
 };
 
 }  // namespace ublk::nbd

@@ -42,7 +42,49 @@ struct Outcome {
   std::string message;
 };
 
-Outcome handshake(const FakeExport& ex, std::string_view name) {
+// A channel that suspends the handshake at every step, as the queue's ring does, and moves one
+// byte per step: the coroutine must resume correctly from each, and loop over partial steps.
+class OneByteSteps final : public HandshakeChannel {
+ public:
+  explicit OneByteSteps(int fd) noexcept : fd_(fd) {}
+  // Does the step the handshake waits for and resumes it; false when it waits for none.
+  bool step() {
+    if (!waiting_) return false;
+    const auto bytes = pending_->bytes().first(std::min<std::size_t>(1, pending_->bytes().size()));
+    const ssize_t n = pending_->sending() ? ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL)
+                                          : ::recv(fd_, bytes.data(), bytes.size(), 0);
+    pending_->finish(n < 0 ? -errno : static_cast<int>(n));
+    ++steps;
+    std::exchange(waiting_, {}).resume();
+    return true;
+  }
+  unsigned steps = 0;
+
+ private:
+  bool start(Step& step, std::coroutine_handle<> waiting) noexcept override {
+    pending_ = &step;
+    waiting_ = waiting;
+    return true;
+  }
+  int fd_;
+  Step* pending_ = nullptr;
+  std::coroutine_handle<> waiting_;
+};
+
+Export one_byte_steps(int fd, std::string_view name) {
+  OneByteSteps io(fd);
+  Task<Export> task = nbd::handshake(io, name);
+  task.run();
+  EXPECT_FALSE(task.done()) << "the first step did not suspend the handshake";
+  while (io.step()) {
+  }
+  EXPECT_GE(io.steps, 16U) << "the greeting, one byte per step";
+  return task.result();
+}
+
+enum class Driver : std::uint8_t { kBlocking, kOneByteSteps };
+
+Outcome handshake(const FakeExport& ex, std::string_view name, Driver driver = Driver::kBlocking) {
   Pair p;
   Outcome out;
   std::thread server([&] {
@@ -50,7 +92,7 @@ Outcome handshake(const FakeExport& ex, std::string_view name) {
     p.server.reset();  // hang up, as a server does after a failed handshake
   });
   try {
-    out.client = negotiate(p.client.get(), name);
+    out.client = driver == Driver::kBlocking ? negotiate(p.client.get(), name) : one_byte_steps(p.client.get(), name);
   } catch (const NegotiationError& e) {
     out.error = e.kind();
     out.message = e.what();
@@ -167,6 +209,51 @@ TEST(NbdNegotiation, NotAnNbdServer) {
     FAIL() << "negotiated with a non-NBD peer";
   } catch (const NegotiationError& e) {
     EXPECT_EQ(e.kind(), NegotiationError::Kind::kNotNbd);
+  }
+}
+
+// The handshake coroutine suspended at every step, one byte per step, ends as the blocking
+// negotiate() does, for every kind of server above.
+TEST(NbdNegotiation, SuspendedAtEveryStepTheHandshakeEndsTheSame) {
+  std::vector<std::pair<FakeExport, std::string>> servers;
+  FakeExport ex;
+  ex.name = "disk";
+  ex.block = {4096, 4096, 1U << 20};
+  servers.emplace_back(ex, "disk");
+  ex.send_block_size = false;
+  servers.emplace_back(ex, "disk");
+  ex.offer_structured = false;
+  ex.flags = tflag::kHasFlags | tflag::kReadOnly;
+  servers.emplace_back(ex, "disk");
+  FakeExport old;
+  old.name = "old";
+  old.know_go = false;
+  servers.emplace_back(old, "old");
+  servers.emplace_back(old, "other");
+  FakeExport plain;
+  plain.fixed_newstyle = false;
+  servers.emplace_back(plain, "");
+  servers.emplace_back(ex, "other");
+  FakeExport tls;
+  tls.tls_only = true;
+  servers.emplace_back(tls, "");
+  FakeExport oldstyle;
+  oldstyle.oldstyle = true;
+  servers.emplace_back(oldstyle, "");
+  for (const auto& [server, name] : servers) {
+    const Outcome blocking = handshake(server, name);
+    const Outcome stepped = handshake(server, name, Driver::kOneByteSteps);
+    SCOPED_TRACE(blocking.message);
+    EXPECT_EQ(stepped.error, blocking.error);
+    EXPECT_EQ(stepped.message, blocking.message);
+    EXPECT_EQ(stepped.server_structured, blocking.server_structured);
+    EXPECT_EQ(stepped.client.size, blocking.client.size);
+    EXPECT_EQ(stepped.client.flags, blocking.client.flags);
+    EXPECT_EQ(stepped.client.block.minimum, blocking.client.block.minimum);
+    EXPECT_EQ(stepped.client.block.preferred, blocking.client.block.preferred);
+    EXPECT_EQ(stepped.client.block.maximum, blocking.client.block.maximum);
+    EXPECT_EQ(stepped.client.structured_replies, blocking.client.structured_replies);
+    EXPECT_EQ(stepped.client.used_go, blocking.client.used_go);
   }
 }
 
