@@ -570,17 +570,28 @@ UniqueFd mute_listener(const std::string& path) {
   return fd;
 }
 
+// Where `server` listened, a listener that takes connections and never says a word (the server
+// stopped first). Its socket file goes with it.
+struct MuteInPlace {
+  explicit MuteInPlace(Server& server) : path(server.address().substr(5)) {
+    server.stop();
+    fd = mute_listener(path);
+  }
+  MuteInPlace(const MuteInPlace&) = delete;
+  MuteInPlace& operator=(const MuteInPlace&) = delete;
+  ~MuteInPlace() { ::unlink(path.c_str()); }
+  std::string path;
+  UniqueFd fd;
+};
+
 TEST(NbdTarget, AServerThatNeverAnswersTheHandshakeHoldsAReconnectForAtMostAStep) {
   Server server(FakeExport{});
   NbdTarget target(config_for(server, 1500ms));
   RingQueues queues(target, target.queues());
   Recorder rec;
-  server.stop();
-  // A listener that takes connections and never says a word: without the step limit, the
-  // reconnect's handshake would block the queue's thread for good.
-  const std::string path = server.address().substr(5);
-  const UniqueFd mute = mute_listener(path);
-  ASSERT_TRUE(mute);
+  // Without the step limit, the reconnect's handshake would wait for this one for good.
+  const MuteInPlace mute(server);
+  ASSERT_TRUE(mute.fd);
   std::vector<Io> one{{ublk::IoOp::kRead, 0, std::vector<std::byte>(4096)}};
   const auto start = std::chrono::steady_clock::now();
   queues.handle(request_for(one[0], 0), rec.completion(0));
@@ -588,7 +599,6 @@ TEST(NbdTarget, AServerThatNeverAnswersTheHandshakeHoldsAReconnectForAtMostAStep
   ASSERT_TRUE(rec.wait(1, 10s)) << "the queue's thread is stuck in a reconnect";
   EXPECT_EQ(rec.results()[0], std::vector<int>{-EIO});
   EXPECT_LT(std::chrono::steady_clock::now() - start, 4s);
-  ::unlink(path.c_str());
 }
 
 // Someone connected to `listener` (it has a connection to accept) within `limit`.
@@ -603,16 +613,14 @@ bool called(const UniqueFd& listener, std::chrono::milliseconds limit) {
 TEST(NbdTarget, StoppingDuringAReconnectAttemptFailsAtOnce) {
   Server server(FakeExport{});
   NbdTarget target(config_for(server, 60s));
-  UniqueFd mute;  // outlives the queue, which then stops with the attempt still waiting
+  std::optional<MuteInPlace> mute;  // outlives the queue, which then stops with the attempt still waiting
   RingQueues queues(target, target.queues());
   Recorder rec;
-  server.stop();
-  const std::string path = server.address().substr(5);
-  mute = mute_listener(path);
-  ASSERT_TRUE(mute);
+  mute.emplace(server);
+  ASSERT_TRUE(mute->fd);
   std::vector<Io> one{{ublk::IoOp::kRead, 0, std::vector<std::byte>(4096)}};
   queues.handle(request_for(one[0], 0), rec.completion(0));
-  ASSERT_TRUE(called(mute, 5s)) << "no reconnect attempt";
+  ASSERT_TRUE(called(mute->fd, 5s)) << "no reconnect attempt";
   std::this_thread::sleep_for(100ms);  // the attempt is in its handshake now
   EXPECT_TRUE(rec.results().empty()) << "IO completed while the server was away";
   const auto start = std::chrono::steady_clock::now();
@@ -620,7 +628,6 @@ TEST(NbdTarget, StoppingDuringAReconnectAttemptFailsAtOnce) {
   ASSERT_TRUE(rec.wait(1, 5s));
   EXPECT_LT(std::chrono::steady_clock::now() - start, 300ms) << "the queue's thread waited for the attempt";
   EXPECT_EQ(rec.results()[0], std::vector<int>{-EIO});
-  ::unlink(path.c_str());
 }
 
 // With --timeout 0 new IO fails at once while the link is down, also while a reconnect attempt
@@ -630,11 +637,9 @@ TEST(NbdTarget, NewIoIsAnsweredWhileAReconnectAttemptWaits) {
   NbdTarget target(config_for(server, 0ms));
   RingQueues queues(target, target.queues());
   Recorder rec;
-  const std::string path = server.address().substr(5);
-  server.stop();
-  const UniqueFd mute = mute_listener(path);
-  ASSERT_TRUE(mute);
-  ASSERT_TRUE(called(mute, 5s)) << "no reconnect attempt";
+  const MuteInPlace mute(server);
+  ASSERT_TRUE(mute.fd);
+  ASSERT_TRUE(called(mute.fd, 5s)) << "no reconnect attempt";
   std::this_thread::sleep_for(100ms);
   for (unsigned round = 0; round < 3; ++round) {
     rec.clear();
@@ -646,7 +651,6 @@ TEST(NbdTarget, NewIoIsAnsweredWhileAReconnectAttemptWaits) {
     EXPECT_EQ(rec.results()[0], std::vector<int>{-EIO});
     std::this_thread::sleep_for(100ms);
   }
-  ::unlink(path.c_str());
 }
 
 // A TCP listener on 127.0.0.1:port whose accept queue is full, so that the kernel drops every
@@ -702,6 +706,23 @@ class LogLines {
   std::vector<std::string> lines_;
 };
 
+// The reconnect attempt logs `failure` between `at_least` and `at_most` after `start`.
+void expect_the_step_to_end(LogLines& log, const std::string& failure, std::chrono::steady_clock::time_point start,
+                            std::chrono::milliseconds at_least, std::chrono::milliseconds at_most) {
+  ASSERT_TRUE(log.wait_for(failure, 5s));
+  const auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(waited, at_least);
+  EXPECT_LT(waited, at_most);
+}
+
+// The one READ held for a server that is away still waits, and stopping fails it with EIO.
+void expect_stopping_to_fail_it(NbdTarget& target, Recorder& rec) {
+  EXPECT_TRUE(rec.results().empty()) << "IO completed while the server was away";
+  target.on_stopping();
+  ASSERT_TRUE(rec.wait(1, 5s));
+  EXPECT_EQ(rec.results()[0], std::vector<int>{-EIO});
+}
+
 // Each step of a reconnect on the ring ends after at most kStepLimit (1 s): the socket is shut
 // down, which ends the op, and the attempt fails as timed out. Here the handshake's first
 // receive from a server that never speaks.
@@ -711,26 +732,17 @@ TEST(NbdTarget, AHandshakeStepThatHangsEndsAfterAStep) {
   NbdTargetConfig config = config_for(server, 60s);
   config.log = log.sink();
   NbdTarget target(config);
-  UniqueFd mute;  // outlives the queue
+  std::optional<MuteInPlace> mute;  // outlives the queue
   RingQueues queues(target, target.queues());
   Recorder rec;
-  server.stop();
-  const std::string path = server.address().substr(5);
-  mute = mute_listener(path);
-  ASSERT_TRUE(mute);
+  mute.emplace(server);
+  ASSERT_TRUE(mute->fd);
   std::vector<Io> one{{ublk::IoOp::kRead, 0, std::vector<std::byte>(4096)}};
   queues.handle(request_for(one[0], 0), rec.completion(0));
-  ASSERT_TRUE(called(mute, 5s)) << "no reconnect attempt";
-  const auto start = std::chrono::steady_clock::now();
-  ASSERT_TRUE(log.wait_for("reconnect failed: reading from the NBD server: Connection timed out", 5s));
-  const auto waited = std::chrono::steady_clock::now() - start;
-  EXPECT_GE(waited, 800ms);
-  EXPECT_LT(waited, 2s);
-  EXPECT_TRUE(rec.results().empty()) << "IO completed while the server was away";
-  target.on_stopping();
-  ASSERT_TRUE(rec.wait(1, 5s));
-  EXPECT_EQ(rec.results()[0], std::vector<int>{-EIO});
-  ::unlink(path.c_str());
+  ASSERT_TRUE(called(mute->fd, 5s)) << "no reconnect attempt";
+  expect_the_step_to_end(log, "reconnect failed: reading from the NBD server: Connection timed out",
+                         std::chrono::steady_clock::now(), 800ms, 2s);
+  expect_stopping_to_fail_it(target, rec);
 }
 
 // The same for the connect: IORING_OP_CONNECT to a host that drops the SYN.
@@ -751,14 +763,9 @@ TEST(NbdTarget, AReconnectWhoseConnectHangsEndsAfterAStep) {
   std::vector<Io> one{{ublk::IoOp::kRead, 0, std::vector<std::byte>(4096)}};
   const auto start = std::chrono::steady_clock::now();
   queues.handle(request_for(one[0], 0), rec.completion(0));
-  ASSERT_TRUE(log.wait_for("reconnect failed: cannot connect to " + address + ": Connection timed out", 5s));
-  const auto waited = std::chrono::steady_clock::now() - start;
-  EXPECT_GE(waited, 900ms);
-  EXPECT_LT(waited, 3s);
-  EXPECT_TRUE(rec.results().empty()) << "IO completed while the server was away";
-  target.on_stopping();
-  ASSERT_TRUE(rec.wait(1, 5s));
-  EXPECT_EQ(rec.results()[0], std::vector<int>{-EIO});
+  expect_the_step_to_end(log, "reconnect failed: cannot connect to " + address + ": Connection timed out", start,
+                         900ms, 3s);
+  expect_stopping_to_fail_it(target, rec);
 }
 
 TEST(NbdTarget, ASetupAgainstAServerThatNeverAnswersFailsWithinItsStepLimit) {
