@@ -1,5 +1,6 @@
 #include "address.hpp"
 
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -68,6 +69,17 @@ void set_step_limit(int fd, std::chrono::milliseconds limit) noexcept {
 
 void clear_step_limit(int fd) noexcept { set_step_limit(fd, std::chrono::milliseconds{0}); }
 
+void make_transmission_socket(int fd) noexcept {
+  if (const int flags = ::fcntl(fd, F_GETFL); flags >= 0 && (flags & O_NONBLOCK)) {
+    ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+  }
+  sockaddr_storage self{};
+  socklen_t size = sizeof self;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&self), &size) != 0 || self.ss_family == AF_UNIX) return;
+  const int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
 std::vector<SocketAddress> resolve(const Address& address) {
   std::vector<SocketAddress> out;
   if (address.kind == Address::Kind::kUnix) {
@@ -110,10 +122,7 @@ UniqueFd connect_to(const Address& address, std::chrono::milliseconds step_limit
       last_error = errno == EINPROGRESS ? ETIMEDOUT : errno;
       continue;
     }
-    if (to.family() != AF_UNIX) {
-      const int one = 1;
-      ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    }
+    make_transmission_socket(fd.get());
     return fd;
   }
   fail(last_error, address);

@@ -46,6 +46,9 @@ std::vector<SocketAddress> resolve(const Address& address);
 UniqueFd connect_to(const Address& address, std::chrono::milliseconds step_limit = {});
 // Blocking sends and receives wait as long as they need again.
 void clear_step_limit(int fd) noexcept;
+// A freshly connected socket as the transmission phase wants it, however it was connected:
+// blocking, and for TCP without Nagle's delay (requests are small and each one is waited for).
+void make_transmission_socket(int fd) noexcept;
 // The connected socket's peer is this host: a unix socket, a loopback address, or the socket's
 // own local address (a server reached through one of this host's interfaces).
 bool peer_is_this_host(int fd) noexcept;

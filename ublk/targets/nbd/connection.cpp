@@ -219,9 +219,9 @@ const PendingReply* Connection::owed() const noexcept {
 void Connection::receive() noexcept {
   if (!socket_ || broken_ || recv_busy_ || awaiting_ == 0) return;
   recv_busy_ = true;
-  const std::span<const iovec> into = receiver_.receive_into(owed());
+  const std::span<iovec> into = receiver_.receive_into(owed());
   recv_message_ = msghdr{};
-  recv_message_.msg_iov = const_cast<iovec*>(into.data());
+  recv_message_.msg_iov = into.data();
   recv_message_.msg_iovlen = into.size();
   transport_.recvmsg(socket_.get(), &recv_message_);
 }

@@ -1,8 +1,5 @@
 #include "reconnect_attempt.hpp"
 
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -35,7 +32,6 @@ void ReconnectAttempt::begin(QueueContext& queue, std::uint32_t cookie) noexcept
 
 Task<Export> ReconnectAttempt::connect_and_negotiate() {
   int error = EHOSTUNREACH;
-  int family = AF_UNSPEC;
   for (const SocketAddress& to : addresses_) {
     socket_.reset(::socket(to.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!socket_) {
@@ -45,23 +41,13 @@ Task<Export> ReconnectAttempt::connect_and_negotiate() {
     // Unlike a blocking connect, a unix listener with a full backlog fails it at once (EAGAIN):
     // one more failed attempt, retried after the backoff.
     const int result = co_await RingOp{*this, RingIo::connect(socket_.get(), to.get(), to.length)};
-    if (result == 0) {
-      family = to.family();
-      break;
-    }
+    if (result == 0) break;
     error = -result;
     socket_.reset();  // its op is back
   }
   if (!socket_) throw std::system_error(error, std::generic_category(), "cannot connect to " + label_);
-  // From here on the socket is as a setup connection's (connect_to): blocking, TCP_NODELAY. The
-  // ring polls a socket either way.
-  if (const int flags = ::fcntl(socket_.get(), F_GETFL); flags >= 0) {
-    ::fcntl(socket_.get(), F_SETFL, flags & ~O_NONBLOCK);
-  }
-  if (family != AF_UNIX) {
-    const int one = 1;
-    ::setsockopt(socket_.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  }
+  // From here on the socket is as a setup connection's; the ring polls a socket either way.
+  make_transmission_socket(socket_.get());
   co_return co_await handshake(*this, export_name_);
 }
 

@@ -16,7 +16,7 @@ void ReplyReceiver::add_part(std::span<std::byte> where) noexcept {
   ++part_count_;
 }
 
-std::span<const iovec> ReplyReceiver::receive_into(const PendingReply* owed) noexcept {
+std::span<iovec> ReplyReceiver::receive_into(const PendingReply* owed) noexcept {
   drop();
   part_count_ = 0;
   add_part(reader_.want());

@@ -32,7 +32,7 @@ class ReplyReceiver {
 
   // Where the next receive goes, in order. Only once next() has returned kMore (everything
   // received parsed). `owed`: the one reply the server owes, when there is only one.
-  [[nodiscard]] std::span<const iovec> receive_into(const PendingReply* owed = nullptr) noexcept;
+  [[nodiscard]] std::span<iovec> receive_into(const PendingReply* owed = nullptr) noexcept;
   // `n` bytes arrived where receive_into() pointed.
   void received(std::size_t n) noexcept;
   // The next reply finished (kDone), the stream broken (kBroken: what was received is dropped),
